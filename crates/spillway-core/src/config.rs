@@ -1,0 +1,424 @@
+//! Connector configuration: the flat string map Debezium and Kafka Connect take.
+//!
+//! [`ConfigMap`] reads a connector's JSON, bare (`{"connector.class": ..}`) or wrapped the
+//! Kafka Connect way (`{"name": .., "config": {..}}`), and offers typed getters that accept
+//! the known aliases of a key and name the key in every error. Keys no getter asked for are
+//! reported by [`ConfigMap::unused_keys`] so the caller can warn about them.
+
+use crate::filter::{anchored, NameFilter};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration mistake, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("connector config is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("missing required key `{key}`{hint}")]
+    Missing { key: String, hint: String },
+    #[error("invalid value {value:?} for `{key}`: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// An invalid value error; secrets must be masked by the caller.
+    pub fn invalid(key: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The key the error is about, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Syntax(_) => None,
+            ConfigError::Missing { key, .. } | ConfigError::Invalid { key, .. } => Some(key),
+        }
+    }
+}
+
+/// A secret string that never prints.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for handing to a client library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+/// Whether a key holds a secret (`*.password`, `*.secret`, `*.api.key` and similar).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.ends_with("password")
+        || k.ends_with("secret")
+        || k.ends_with("api.key")
+        || k.ends_with(".key.password")
+        || k.contains("sasl.jaas.config")
+}
+
+/// A connector's configuration map.
+#[derive(Debug, Clone)]
+pub struct ConfigMap {
+    name: Option<String>,
+    entries: BTreeMap<String, String>,
+    used: RefCell<BTreeSet<String>>,
+}
+
+impl ConfigMap {
+    /// Parses a connector config from JSON text.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Self::from_value(&value)
+    }
+
+    /// Builds a config from a JSON object, bare or wrapped in `{"name", "config"}`.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, ConfigError> {
+        let object = value.as_object().ok_or_else(|| {
+            ConfigError::Syntax("expected a JSON object of config keys".to_string())
+        })?;
+        let (name, map) = match object.get("config") {
+            Some(serde_json::Value::Object(inner)) => {
+                let name = match object.get("name") {
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(other) => {
+                        return Err(ConfigError::invalid(
+                            "name",
+                            &other.to_string(),
+                            "must be a string",
+                        ))
+                    }
+                    None => None,
+                };
+                (name, inner)
+            }
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "config",
+                    &other.to_string(),
+                    "must be an object of config keys",
+                ))
+            }
+            None => (None, object),
+        };
+        let mut entries = BTreeMap::new();
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Null => continue,
+                other => {
+                    return Err(ConfigError::invalid(
+                        key,
+                        &other.to_string(),
+                        "must be a string, number or boolean",
+                    ))
+                }
+            };
+            entries.insert(key.clone(), text);
+        }
+        let name = name.or_else(|| entries.get("name").cloned());
+        let config = ConfigMap {
+            name,
+            entries,
+            used: RefCell::new(BTreeSet::new()),
+        };
+        config.mark_used("name");
+        Ok(config)
+    }
+
+    /// Builds a config from key/value pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        ConfigMap {
+            name: None,
+            entries: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            used: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The connector's name, from the wrapper or the `name` key.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// All entries, secrets included: for handing to client libraries only.
+    pub fn entries(&self) -> &BTreeMap<String, String> {
+        &self.entries
+    }
+
+    fn mark_used(&self, key: &str) {
+        self.used.borrow_mut().insert(key.to_string());
+    }
+
+    /// Marks every key starting with `prefix` as known.
+    pub fn accept_prefix(&self, prefix: &str) {
+        let keys: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        for key in keys {
+            self.mark_used(&key);
+        }
+    }
+
+    /// Marks keys as known without reading them (accepted for compatibility).
+    pub fn accept(&self, keys: &[&str]) {
+        for key in keys {
+            self.mark_used(key);
+        }
+    }
+
+    /// The first key among `keys` (a key and its aliases) that is set, with its value.
+    pub fn lookup(&self, keys: &[&str]) -> Option<(&str, &str)> {
+        for key in keys {
+            self.mark_used(key);
+        }
+        keys.iter().find_map(|key| {
+            self.entries
+                .get_key_value(*key)
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+        })
+    }
+
+    /// A string value, trimmed; empty strings count as unset.
+    pub fn string(&self, keys: &[&str]) -> Option<String> {
+        self.lookup(keys)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A required string value.
+    pub fn required(&self, keys: &[&str]) -> Result<String, ConfigError> {
+        self.string(keys).ok_or_else(|| missing(keys))
+    }
+
+    /// A secret value.
+    pub fn secret(&self, keys: &[&str]) -> Option<Secret> {
+        self.lookup(keys).map(|(_, v)| Secret::new(v))
+    }
+
+    /// A boolean (`true`/`false`, any case).
+    pub fn bool(&self, keys: &[&str], default: bool) -> Result<bool, ConfigError> {
+        match self.lookup(keys) {
+            None => Ok(default),
+            Some((key, value)) => match value.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ConfigError::invalid(key, value, "expected true or false")),
+            },
+        }
+    }
+
+    /// An unsigned integer within `[min, max]`.
+    pub fn u64_in(
+        &self,
+        keys: &[&str],
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        match self.lookup(keys) {
+            None => Ok(default),
+            Some((key, value)) => {
+                let parsed: u64 = value.trim().parse().map_err(|_| {
+                    ConfigError::invalid(key, value, "expected a non-negative integer")
+                })?;
+                if parsed < min || parsed > max {
+                    return Err(ConfigError::invalid(
+                        key,
+                        value,
+                        format!("must be between {min} and {max}"),
+                    ));
+                }
+                Ok(parsed)
+            }
+        }
+    }
+
+    /// A duration given in milliseconds.
+    pub fn millis(&self, keys: &[&str], default: Duration) -> Result<Duration, ConfigError> {
+        let ms = self.u64_in(keys, default.as_millis() as u64, 0, u64::from(u32::MAX))?;
+        Ok(Duration::from_millis(ms))
+    }
+
+    /// One of a fixed set of values (case-insensitive), each mapped to `T`.
+    pub fn choice<T: Clone>(
+        &self,
+        keys: &[&str],
+        allowed: &[(&str, T)],
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.lookup(keys) {
+            None => Ok(default),
+            Some((key, value)) => {
+                let wanted = value.trim();
+                allowed
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                        ConfigError::invalid(
+                            key,
+                            value,
+                            format!("expected one of {}", names.join(", ")),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// A comma-separated list, entries trimmed, empty entries dropped.
+    pub fn list(&self, keys: &[&str]) -> Vec<String> {
+        self.lookup(keys)
+            .map(|(_, v)| split_list(v))
+            .unwrap_or_default()
+    }
+
+    /// An include/exclude pair of regex lists (Debezium's `*.include.list`/`*.exclude.list`).
+    pub fn filter(&self, include: &[&str], exclude: &[&str]) -> Result<NameFilter, ConfigError> {
+        let inc = self.regex_list(include)?;
+        let exc = self.regex_list(exclude)?;
+        if !inc.is_empty() && !exc.is_empty() {
+            return Err(ConfigError::invalid(
+                include[0],
+                &self.string(include).unwrap_or_default(),
+                format!("cannot be used together with `{}`", exclude[0]),
+            ));
+        }
+        Ok(NameFilter::new(inc, exc))
+    }
+
+    fn regex_list(&self, keys: &[&str]) -> Result<Vec<regex::Regex>, ConfigError> {
+        let Some((key, value)) = self.lookup(keys) else {
+            return Ok(Vec::new());
+        };
+        split_list(value)
+            .iter()
+            .map(|p| {
+                anchored(p).map_err(|e| {
+                    ConfigError::invalid(key, p, format!("not a valid regular expression: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    /// Keys present in the map that no getter asked for.
+    pub fn unused_keys(&self) -> Vec<String> {
+        let used = self.used.borrow();
+        self.entries
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect()
+    }
+}
+
+fn missing(keys: &[&str]) -> ConfigError {
+    let hint = if keys.len() > 1 {
+        format!(" (or its alias `{}`)", keys[1..].join("`, `"))
+    } else {
+        String::new()
+    };
+    ConfigError::Missing {
+        key: keys[0].to_string(),
+        hint,
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_and_bare_configs_read_the_same() {
+        let bare = ConfigMap::from_json(r#"{"name":"a","topic.prefix":"p","x":1}"#).unwrap();
+        let wrapped =
+            ConfigMap::from_json(r#"{"name":"a","config":{"topic.prefix":"p","x":1}}"#).unwrap();
+        for c in [&bare, &wrapped] {
+            assert_eq!(c.name(), Some("a"));
+            assert_eq!(c.string(&["topic.prefix"]).as_deref(), Some("p"));
+            assert_eq!(c.string(&["x"]).as_deref(), Some("1"));
+        }
+    }
+
+    #[test]
+    fn aliases_are_tried_in_order() {
+        let c = ConfigMap::from_pairs([("database.server.name", "srv")]);
+        assert_eq!(
+            c.required(&["topic.prefix", "database.server.name"])
+                .unwrap(),
+            "srv"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let c = ConfigMap::from_pairs([("tombstones.on.delete", "maybe")]);
+        let err = c.bool(&["tombstones.on.delete"], true).unwrap_err();
+        assert_eq!(err.key(), Some("tombstones.on.delete"));
+        assert!(err.to_string().contains("tombstones.on.delete"));
+        let err = c.required(&["topic.prefix", "database.server.name"]).unwrap_err();
+        assert!(err.to_string().contains("`topic.prefix`"), "{err}");
+    }
+
+    #[test]
+    fn unread_keys_are_reported() {
+        let c = ConfigMap::from_pairs([("a", "1"), ("b", "2")]);
+        let _ = c.string(&["a"]);
+        assert_eq!(c.unused_keys(), vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s} {s:?}").contains("hunter2"));
+        assert!(is_secret_key("database.password"));
+        assert!(is_secret_key("kafka.api.secret"));
+        assert!(is_secret_key("kafka.api.key"));
+        assert!(!is_secret_key("database.user"));
+    }
+}

@@ -1,0 +1,42 @@
+//! The core of spillway: the event model, the source and stream contracts, and the
+//! pipeline between them.
+//!
+//! Data flows one way and progress flows back:
+//!
+//! 1. A [`Source`] reads a database log and emits [`SourceBatch`]es of [`ChangeEvent`]s,
+//!    each with a [`Position`] in the log.
+//! 2. The [`pipeline`] routes each event to its table's topic, builds the key from the
+//!    primary key and encodes key and value with an [`EventEncoder`] into [`Record`]s.
+//! 3. A [`StreamWriter`] appends the records and acknowledges each batch once durable.
+//! 4. An [`AckTracker`] turns acknowledgements, in whatever order they come, into the
+//!    highest checkpoint below which everything is durable; the [`OffsetStore`] commits it
+//!    and the source may then release its log up to there.
+//!
+//! A crash anywhere re-sends some events and loses none: at-least-once. This crate does no
+//! database or file I/O; sources, formats and streams live in their own crates.
+
+pub mod ack;
+pub mod config;
+pub mod event;
+pub mod filter;
+pub mod offsets;
+pub mod pipeline;
+pub mod position;
+pub mod record;
+pub mod schema;
+pub mod source;
+pub mod stream;
+pub mod value;
+
+pub use ack::AckTracker;
+pub use config::{ConfigError, ConfigMap, Secret};
+pub use event::{ChangeEvent, Op, SourceInfo};
+pub use filter::NameFilter;
+pub use offsets::{Offset, OffsetStore, OffsetStoreError};
+pub use pipeline::{EncodeError, EventEncoder, PipelineError, PipelineOptions, PipelineStats};
+pub use position::{Phase, Position};
+pub use record::{Header, Record};
+pub use schema::{Column, ConnectSchema, ConnectType, Field, TableSchema};
+pub use source::{Source, SourceBatch, SourceContext};
+pub use stream::{Ack, AckReport, StreamError, StreamWriter};
+pub use value::{Row, Value};

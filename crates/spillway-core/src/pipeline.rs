@@ -1,0 +1,306 @@
+//! The pipeline: source batches in, encoded records to the stream writer, ordered
+//! acknowledgements back, offsets committed.
+//!
+//! ```text
+//!  source ──SourceBatch──> [route, key, encode] ──records──> stream writer
+//!    ▲                                                            │ ack (any order)
+//!    └──── committed offset <── offset store <── AckTracker <─────┘
+//! ```
+//!
+//! The channel from the source is bounded, so a slow stream slows capture rather than
+//! growing memory. Every `flush_interval` and on shutdown the pipeline stores the checkpoint
+//! of the last batch below which every batch is durable, then publishes it so the source
+//! can release its log up to there.
+
+use crate::ack::AckTracker;
+use crate::event::{ChangeEvent, Op};
+use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
+use crate::record::{Header, Record};
+use crate::schema::TableSchema;
+use crate::source::SourceBatch;
+use crate::stream::{Ack, AckReport, StreamError, StreamWriter};
+use crate::value::Row;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+
+/// Default for `offset.flush.interval.ms`.
+pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
+/// Header on the delete half of a primary-key change, holding the new key.
+pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
+/// Header on the create half of a primary-key change, holding the old key.
+pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
+
+/// Error while encoding an event; names the table and, where known, the column.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode event of table {table}{}: {message}", column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default())]
+pub struct EncodeError {
+    pub table: String,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// Turns events into key and value documents (JSON, Avro, ...).
+pub trait EventEncoder: Send {
+    /// The key document for `row`, or `None` when the table has no primary key.
+    fn key(&mut self, table: &TableSchema, row: &Row) -> Result<Option<Vec<u8>>, EncodeError>;
+    /// The value document (the Debezium envelope) for `event`.
+    fn value(&mut self, event: &ChangeEvent) -> Result<Vec<u8>, EncodeError>;
+    /// The key as carried in the primary-key-change headers.
+    fn key_header(&mut self, table: &TableSchema, row: &Row) -> Result<Vec<u8>, EncodeError>;
+}
+
+/// Error that stops the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetStoreError),
+}
+
+/// Pipeline settings taken from the connector config.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// `tombstones.on.delete`.
+    pub tombstones_on_delete: bool,
+    /// `skipped.operations`.
+    pub skipped_operations: HashSet<OpCode>,
+    /// `offset.flush.interval.ms`.
+    pub flush_interval: Duration,
+}
+
+/// An operation code as a hashable value.
+pub type OpCode = &'static str;
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            tombstones_on_delete: true,
+            skipped_operations: [Op::Truncate.code()].into_iter().collect(),
+            flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
+        }
+    }
+}
+
+/// Counters a finished pipeline reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub events: u64,
+    pub records: u64,
+    pub commits: u64,
+}
+
+/// Builds the records for one event: the event itself, a tombstone after a delete, and the
+/// delete + tombstone + create triple for a primary-key change.
+pub fn records_for(
+    event: &ChangeEvent,
+    encoder: &mut dyn EventEncoder,
+    options: &PipelineOptions,
+    timestamp_ms: i64,
+    out: &mut Vec<Record>,
+) -> Result<(), EncodeError> {
+    if options.skipped_operations.contains(event.op.code()) {
+        return Ok(());
+    }
+    let table = &event.table;
+    let record = |key: Option<Vec<u8>>, value: Option<Vec<u8>>, headers: Vec<Header>| Record {
+        topic: table.topic.clone(),
+        key,
+        value,
+        headers,
+        timestamp_ms,
+    };
+    match event.op {
+        Op::Update if table.has_key() => {
+            if let (Some(before), Some(after)) = (&event.before, &event.after) {
+                if key_changed(table, before, after) {
+                    let old_key = encoder.key(table, before)?;
+                    let new_key_header = encoder.key_header(table, after)?;
+                    let old_key_header = encoder.key_header(table, before)?;
+                    let delete = ChangeEvent {
+                        op: Op::Delete,
+                        after: None,
+                        ..event.clone()
+                    };
+                    let create = ChangeEvent {
+                        op: Op::Create,
+                        before: None,
+                        ..event.clone()
+                    };
+                    out.push(record(
+                        old_key.clone(),
+                        Some(encoder.value(&delete)?),
+                        vec![Header {
+                            key: NEW_KEY_HEADER.to_string(),
+                            value: Some(new_key_header),
+                        }],
+                    ));
+                    if options.tombstones_on_delete {
+                        out.push(record(old_key, None, Vec::new()));
+                    }
+                    out.push(record(
+                        encoder.key(table, after)?,
+                        Some(encoder.value(&create)?),
+                        vec![Header {
+                            key: OLD_KEY_HEADER.to_string(),
+                            value: Some(old_key_header),
+                        }],
+                    ));
+                    return Ok(());
+                }
+            }
+            let key = match event.key_row() {
+                Some(row) => encoder.key(table, row)?,
+                None => None,
+            };
+            out.push(record(key, Some(encoder.value(event)?), Vec::new()));
+        }
+        Op::Delete => {
+            let key = match event.key_row() {
+                Some(row) => encoder.key(table, row)?,
+                None => None,
+            };
+            out.push(record(key.clone(), Some(encoder.value(event)?), Vec::new()));
+            if options.tombstones_on_delete && key.is_some() {
+                out.push(record(key, None, Vec::new()));
+            }
+        }
+        _ => {
+            let key = match event.key_row() {
+                Some(row) => encoder.key(table, row)?,
+                None => None,
+            };
+            out.push(record(key, Some(encoder.value(event)?), Vec::new()));
+        }
+    }
+    Ok(())
+}
+
+fn key_changed(table: &TableSchema, before: &Row, after: &Row) -> bool {
+    table.key.iter().any(|&i| {
+        match (before.0.get(i), after.0.get(i)) {
+            // An old row without key values (replica identity nothing) cannot show a change.
+            (Some(crate::Value::Null), _) => false,
+            (Some(old), Some(new)) => old != new,
+            _ => false,
+        }
+    })
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the pipeline until the source closes its channel, then flushes the writer and
+/// commits the final offset.
+pub async fn run<W, S>(
+    mut batches: mpsc::Receiver<SourceBatch>,
+    mut encoder: Box<dyn EventEncoder>,
+    mut writer: W,
+    mut store: S,
+    committed: watch::Sender<Option<Offset>>,
+    options: PipelineOptions,
+) -> Result<PipelineStats, PipelineError>
+where
+    W: StreamWriter,
+    S: OffsetStore + 'static,
+{
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<AckReport>();
+    let mut tracker = AckTracker::new();
+    let mut stats = PipelineStats::default();
+    let mut last_committed: Option<Offset> = committed.borrow().clone();
+    let mut last_state: Option<serde_json::Value> =
+        last_committed.as_ref().and_then(|o| o.state.clone());
+    let mut tick = tokio::time::interval(options.flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut records = Vec::new();
+    let mut source_open = true;
+
+    let result: Result<(), PipelineError> = async {
+        loop {
+            tokio::select! {
+                biased;
+                Some(report) = ack_rx.recv() => {
+                    report.result?;
+                    tracker.ack(report.seq);
+                }
+                batch = batches.recv(), if source_open => {
+                    let Some(batch) = batch else {
+                        source_open = false;
+                        break;
+                    };
+                    let ts = now_ms();
+                    for event in &batch.events {
+                        records_for(event, encoder.as_mut(), &options, ts, &mut records)?;
+                    }
+                    stats.events += batch.events.len() as u64;
+                    stats.records += records.len() as u64;
+                    let checkpoint = match batch.checkpoint {
+                        Some(offset) => {
+                            if offset.state.is_some() {
+                                last_state = offset.state.clone();
+                            }
+                            Some(Offset { state: offset.state.or_else(|| last_state.clone()), ..offset })
+                        }
+                        None => batch.events.last().map(|e| Offset {
+                            position: e.position,
+                            state: last_state.clone(),
+                        }),
+                    };
+                    let seq = tracker.register(checkpoint);
+                    writer.send(std::mem::take(&mut records), Ack::new(seq, ack_tx.clone())).await?;
+                }
+                _ = tick.tick() => {
+                    commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // Drain: whatever was sent is either acknowledged or failed before the final commit.
+    let flushed = writer.flush().await;
+    drop(ack_tx);
+    while let Some(report) = ack_rx.recv().await {
+        if report.result.is_ok() {
+            tracker.ack(report.seq);
+        }
+    }
+    commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats).await?;
+    result?;
+    flushed?;
+    Ok(stats)
+}
+
+async fn commit<S: OffsetStore + 'static>(
+    store: &mut S,
+    tracker: &AckTracker,
+    last: &mut Option<Offset>,
+    committed: &watch::Sender<Option<Offset>>,
+    stats: &mut PipelineStats,
+) -> Result<(), OffsetStoreError> {
+    let Some(offset) = tracker.committable() else {
+        return Ok(());
+    };
+    if last.as_ref() == Some(offset) {
+        return Ok(());
+    }
+    if let Some(previous) = last.as_ref() {
+        if offset.position < previous.position {
+            return Ok(());
+        }
+    }
+    store.commit(offset)?;
+    stats.commits += 1;
+    *last = Some(offset.clone());
+    committed.send_replace(Some(offset.clone()));
+    Ok(())
+}
