@@ -401,7 +401,9 @@ mod tests {
         let err = c.bool(&["tombstones.on.delete"], true).unwrap_err();
         assert_eq!(err.key(), Some("tombstones.on.delete"));
         assert!(err.to_string().contains("tombstones.on.delete"));
-        let err = c.required(&["topic.prefix", "database.server.name"]).unwrap_err();
+        let err = c
+            .required(&["topic.prefix", "database.server.name"])
+            .unwrap_err();
         assert!(err.to_string().contains("`topic.prefix`"), "{err}");
     }
 

@@ -274,7 +274,14 @@ where
             tracker.ack(report.seq);
         }
     }
-    commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats).await?;
+    commit(
+        &mut store,
+        &tracker,
+        &mut last_committed,
+        &committed,
+        &mut stats,
+    )
+    .await?;
     result?;
     flushed?;
     Ok(stats)

@@ -51,6 +51,8 @@ pub struct ConnectSchema {
     /// Logical type name, such as `io.debezium.time.Date`.
     pub name: Option<String>,
     pub version: Option<i32>,
+    /// Documentation, written by the JSON converter as `doc`.
+    pub doc: Option<String>,
     /// Logical type parameters, in the order they are written.
     pub parameters: Vec<(String, String)>,
     /// Default value, already rendered as a JSON literal.
@@ -65,6 +67,7 @@ impl ConnectSchema {
             optional: false,
             name: None,
             version: None,
+            doc: None,
             parameters: Vec::new(),
             default: None,
         }
@@ -85,6 +88,12 @@ impl ConnectSchema {
     /// Sets the schema version.
     pub fn version(mut self, version: i32) -> Self {
         self.version = Some(version);
+        self
+    }
+
+    /// Sets the documentation string.
+    pub fn doc(mut self, doc: impl Into<String>) -> Self {
+        self.doc = Some(doc.into());
         self
     }
 

@@ -16,9 +16,15 @@ pub enum Value {
     String(String),
     Bytes(Vec<u8>),
     /// Connect `Decimal`: the unscaled value as big-endian two's complement bytes.
-    Decimal { unscaled: Vec<u8>, scale: u32 },
+    Decimal {
+        unscaled: Vec<u8>,
+        scale: u32,
+    },
     /// Debezium `VariableScaleDecimal`: a struct of `scale` and unscaled `value`.
-    VariableDecimal { unscaled: Vec<u8>, scale: u32 },
+    VariableDecimal {
+        unscaled: Vec<u8>,
+        scale: u32,
+    },
     Array(Vec<Value>),
     Struct(Vec<Value>),
     /// The value was not sent by the database (PostgreSQL unchanged TOAST); formats write

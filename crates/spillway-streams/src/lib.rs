@@ -1,1 +1,40 @@
-//! placeholder
+//! Event streams for spillway: the embedded log and the file offset store.
+//!
+//! # Design
+//!
+//! The embedded log is the default stream when no broker is configured: a Kafka-like,
+//! append-only log in a data directory. Each topic has a fixed number of partitions, each
+//! partition a directory of segment files named by the offset of their first record
+//! (see [`config`] for the layout). [`LogWriter`] implements
+//! [`StreamWriter`](spillway_core::StreamWriter): a dedicated OS thread appends batches and
+//! commits them as a group (one `write_all` and one `fdatasync` per touched segment for all
+//! the batches queued), acknowledging a batch only once it is on disk. [`LogReader`] reads
+//! the log, also while a writer in another process appends to it.
+//!
+//! Records are framed by a small format of our own (see [`segment`]): a length, a CRC-32
+//! and the fields, little-endian. Kafka's record batches carry producer ids, sequence
+//! numbers, compression and varint deltas the log has no use for; a length prefix and a
+//! checksum per record are all that is needed to find record boundaries, to read while
+//! another process writes (an incomplete record is simply not returned yet) and to tell
+//! a torn tail after a crash from data, which [`LogWriter::open`] then truncates. Only the
+//! last segment of a partition can have a torn tail, because the writer syncs a segment
+//! before starting the next one; damage anywhere else is reported, never skipped.
+//!
+//! [`FileOffsetStore`] implements [`OffsetStore`](spillway_core::OffsetStore) with one JSON
+//! file per connector, replaced atomically on every commit.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod error;
+mod offsets;
+pub mod reader;
+pub mod segment;
+mod writer;
+
+pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
+pub use error::LogError;
+pub use offsets::FileOffsetStore;
+pub use reader::{LogReader, PartitionInfo};
+pub use segment::{StoredRecord, MAX_RECORD_BYTES};
+pub use writer::{LogWriter, QUEUE_BATCHES, QUEUE_BYTES};

@@ -1,1 +1,99 @@
-fn main() {}
+//! `spillway`: change data capture from database logs into event streams.
+//!
+//! Subcommands: `run` a connector in the foreground, `tail` a topic of the embedded log,
+//! list `topics`. Exit status: 0 on success (including a clean shutdown on SIGINT or
+//! SIGTERM), 2 for configuration errors, 1 for runtime errors.
+
+mod connector;
+mod logging;
+mod run;
+mod tail;
+mod topics;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Default data directory when `--data-dir` is not given.
+pub const DEFAULT_DATA_DIR: &str = "data";
+
+#[derive(Parser)]
+#[command(
+    name = "spillway",
+    version,
+    about = "Change data capture from database logs into event streams"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: logging::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a connector in the foreground until SIGINT or SIGTERM.
+    Run(run::RunArgs),
+    /// Print records of a topic of the embedded log, one JSON object per line.
+    Tail(tail::TailArgs),
+    /// List the topics and partitions of the embedded log.
+    Topics(topics::TopicsArgs),
+}
+
+/// Where the embedded log, offsets and schema history live.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataDirArg {
+    /// Data directory (embedded log, offsets).
+    #[arg(long, env = "SPILLWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+/// An error with the exit status it maps to.
+#[derive(Debug)]
+pub enum CliError {
+    /// Exit 2: the user's configuration is wrong.
+    Config(String),
+    /// Exit 1: something failed at run time.
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Runtime(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("spillway")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Tail(args) => tail::tail(args).await,
+            Command::Topics(args) => topics::topics(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Config(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Debezium's envelope as Kafka Connect's `JsonConverter` writes it.
+//!
+//! With schemas (`schemas.enable=true`, the default) every document is
+//! `{"schema": <Connect schema as JSON>, "payload": <value>}`; without, just the value.
+//! Schemas are rendered in the converter's key order (`type`, `fields`/`items`, `optional`,
+//! `name`, `version`, `parameters`, `default`, `field`) once per table shape and cached.
+
+use crate::text::{write_base64, write_f32, write_f64, write_int, write_str};
+use spillway_core::pipeline::{EncodeError, EventEncoder};
+use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
+use spillway_core::{ChangeEvent, Row, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Debezium's default `unavailable.value.placeholder`.
+pub const DEFAULT_UNAVAILABLE_PLACEHOLDER: &str = "__debezium_unavailable_value";
+
+/// How the JSON documents are written.
+#[derive(Clone, Debug)]
+pub struct JsonOptions {
+    /// `key.converter.schemas.enable`.
+    pub key_schemas: bool,
+    /// `value.converter.schemas.enable`.
+    pub value_schemas: bool,
+    /// `unavailable.value.placeholder`: written for values the database did not send.
+    pub unavailable_placeholder: String,
+}
+
+impl Default for JsonOptions {
+    fn default() -> Self {
+        JsonOptions {
+            key_schemas: true,
+            value_schemas: true,
+            unavailable_placeholder: DEFAULT_UNAVAILABLE_PLACEHOLDER.to_string(),
+        }
+    }
+}
+
+struct Rendered {
+    table: Arc<TableSchema>,
+    source: Arc<ConnectSchema>,
+    key_schema: Vec<u8>,
+    value_schema: Vec<u8>,
+}
+
+/// Encodes events as Debezium JSON documents.
+pub struct JsonEncoder {
+    options: JsonOptions,
+    rendered: HashMap<Arc<str>, Rendered>,
+}
+
+impl JsonEncoder {
+    pub fn new(options: JsonOptions) -> Self {
+        JsonEncoder {
+            options,
+            rendered: HashMap::new(),
+        }
+    }
+
+    fn rendered(&mut self, table: &Arc<TableSchema>, source: &Arc<ConnectSchema>) -> &Rendered {
+        let stale = match self.rendered.get(&table.topic) {
+            Some(r) => !Arc::ptr_eq(&r.table, table) || !Arc::ptr_eq(&r.source, source),
+            None => true,
+        };
+        if stale {
+            let mut key_schema = Vec::new();
+            if let Some(schema) = key_schema_of(table) {
+                write_schema(&mut key_schema, &schema, None);
+            }
+            let mut value_schema = Vec::new();
+            write_schema(&mut value_schema, &envelope_schema(table, source), None);
+            self.rendered.insert(
+                table.topic.clone(),
+                Rendered {
+                    table: table.clone(),
+                    source: source.clone(),
+                    key_schema,
+                    value_schema,
+                },
+            );
+        }
+        &self.rendered[&table.topic]
+    }
+
+    fn key_payload(
+        &self,
+        table: &TableSchema,
+        row: &Row,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        out.push(b'{');
+        for (n, &i) in table.key.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            let column = &table.columns[i];
+            write_str(out, &column.name);
+            out.push(b':');
+            let value = row.0.get(i).unwrap_or(&Value::Null);
+            self.write_value(out, value, &column.schema)
+                .map_err(|message| encode_error(table, Some(&column.name), message))?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn row_payload(
+        &self,
+        table: &TableSchema,
+        row: &Row,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        out.push(b'{');
+        for (i, column) in table.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, &column.name);
+            out.push(b':');
+            let value = row.0.get(i).unwrap_or(&Value::Null);
+            self.write_value(out, value, &column.schema)
+                .map_err(|message| encode_error(table, Some(&column.name), message))?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Writes `value` as the JSON the converter produces for `schema`.
+    fn write_value(
+        &self,
+        out: &mut Vec<u8>,
+        value: &Value,
+        schema: &ConnectSchema,
+    ) -> Result<(), String> {
+        match (value, &schema.ty) {
+            (Value::Null, _) => {
+                if !schema.optional {
+                    if let Some(default) = &schema.default {
+                        out.extend_from_slice(default.as_bytes());
+                        return Ok(());
+                    }
+                }
+                out.extend_from_slice(b"null");
+            }
+            (Value::Unavailable, ty) => self.write_unavailable(out, ty)?,
+            (Value::Bool(b), ConnectType::Boolean) => {
+                out.extend_from_slice(if *b { b"true" } else { b"false" })
+            }
+            (
+                Value::Int(v),
+                ConnectType::Int8 | ConnectType::Int16 | ConnectType::Int32 | ConnectType::Int64,
+            ) => write_int(out, *v),
+            (Value::Float32(v), ConnectType::Float32) => write_f32(out, *v),
+            (Value::Float64(v), ConnectType::Float64) => write_f64(out, *v),
+            (Value::Float32(v), ConnectType::Float64) => write_f64(out, f64::from(*v)),
+            (Value::String(s), ConnectType::String) => write_str(out, s),
+            (Value::Bytes(b), ConnectType::Bytes) => write_base64(out, b),
+            (Value::Decimal { unscaled, .. }, ConnectType::Bytes) => write_base64(out, unscaled),
+            (Value::VariableDecimal { unscaled, scale }, ConnectType::Struct(_)) => {
+                out.extend_from_slice(b"{\"scale\":");
+                write_int(out, i64::from(*scale));
+                out.extend_from_slice(b",\"value\":");
+                write_base64(out, unscaled);
+                out.push(b'}');
+            }
+            (Value::Array(items), ConnectType::Array(item_schema)) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write_value(out, item, item_schema)?;
+                }
+                out.push(b']');
+            }
+            (Value::Struct(values), ConnectType::Struct(fields)) => {
+                self.write_struct(out, values, fields)?;
+            }
+            (value, ty) => {
+                return Err(format!(
+                    "value {value:?} does not fit schema type {}",
+                    ty.json_name()
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn write_struct(
+        &self,
+        out: &mut Vec<u8>,
+        values: &[Value],
+        fields: &[Field],
+    ) -> Result<(), String> {
+        out.push(b'{');
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, &field.name);
+            out.push(b':');
+            let value = values.get(i).unwrap_or(&Value::Null);
+            self.write_value(out, value, &field.schema)
+                .map_err(|e| format!("field {}: {e}", field.name))?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn write_unavailable(&self, out: &mut Vec<u8>, ty: &ConnectType) -> Result<(), String> {
+        let placeholder = &self.options.unavailable_placeholder;
+        match ty {
+            ConnectType::String => write_str(out, placeholder),
+            ConnectType::Bytes => write_base64(out, placeholder.as_bytes()),
+            ConnectType::Array(item) => {
+                out.push(b'[');
+                self.write_unavailable(out, &item.ty)?;
+                out.push(b']');
+            }
+            other => {
+                return Err(format!(
+                    "the database did not send the value and type {} has no placeholder",
+                    other.json_name()
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_error(table: &TableSchema, column: Option<&str>, message: String) -> EncodeError {
+    EncodeError {
+        table: table.qualified_name(),
+        column: column.map(str::to_string),
+        message,
+    }
+}
+
+impl EventEncoder for JsonEncoder {
+    fn key(&mut self, table: &TableSchema, row: &Row) -> Result<Option<Vec<u8>>, EncodeError> {
+        if !table.has_key() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(64);
+        if self.options.key_schemas {
+            out.extend_from_slice(b"{\"schema\":");
+            match self
+                .rendered
+                .get(&table.topic)
+                .filter(|r| std::ptr::eq(&*r.table, table))
+            {
+                Some(rendered) => out.extend_from_slice(&rendered.key_schema),
+                None => {
+                    if let Some(schema) = key_schema_of(table) {
+                        write_schema(&mut out, &schema, None);
+                    }
+                }
+            }
+            out.extend_from_slice(b",\"payload\":");
+            self.key_payload(table, row, &mut out)?;
+            out.push(b'}');
+        } else {
+            self.key_payload(table, row, &mut out)?;
+        }
+        Ok(Some(out))
+    }
+
+    fn value(&mut self, event: &ChangeEvent) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(512);
+        let with_schema = self.options.value_schemas;
+        if with_schema {
+            let rendered = self.rendered(&event.table, &event.source.schema);
+            out.extend_from_slice(b"{\"schema\":");
+            out.extend_from_slice(&rendered.value_schema);
+            out.extend_from_slice(b",\"payload\":");
+        }
+        let table = &event.table;
+        out.extend_from_slice(b"{\"before\":");
+        match &event.before {
+            Some(row) => self.row_payload(table, row, &mut out)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"after\":");
+        match &event.after {
+            Some(row) => self.row_payload(table, row, &mut out)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"source\":");
+        self.write_struct(&mut out, &event.source.values, event.source.schema.fields())
+            .map_err(|m| encode_error(table, None, format!("source block: {m}")))?;
+        out.extend_from_slice(b",\"transaction\":null,\"op\":");
+        write_str(&mut out, event.op.code());
+        let ts_ms = event.ts_us.div_euclid(1000);
+        out.extend_from_slice(b",\"ts_ms\":");
+        write_int(&mut out, ts_ms);
+        out.extend_from_slice(b",\"ts_us\":");
+        write_int(&mut out, event.ts_us);
+        out.extend_from_slice(b",\"ts_ns\":");
+        write_int(&mut out, event.ts_us.saturating_mul(1000));
+        out.push(b'}');
+        if with_schema {
+            out.push(b'}');
+        }
+        Ok(out)
+    }
+
+    fn key_header(&mut self, table: &TableSchema, row: &Row) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(64);
+        self.key_payload(table, row, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The Connect schema of a table's key (`<prefix>.<schema>.<table>.Key`), if it has one.
+pub fn key_schema_of(table: &TableSchema) -> Option<ConnectSchema> {
+    if !table.has_key() {
+        return None;
+    }
+    let fields = table
+        .key_columns()
+        .map(|c| Field::new(c.name.clone(), c.schema.clone()))
+        .collect();
+    Some(
+        ConnectSchema::new(ConnectType::Struct(fields)).named(format!("{}.Key", table.schema_name)),
+    )
+}
+
+/// The Connect schema of a table's row (`<prefix>.<schema>.<table>.Value`), optional.
+pub fn row_schema_of(table: &TableSchema) -> ConnectSchema {
+    let fields = table
+        .columns
+        .iter()
+        .map(|c| Field::new(c.name.clone(), c.schema.clone()))
+        .collect();
+    ConnectSchema::new(ConnectType::Struct(fields))
+        .optional(true)
+        .named(format!("{}.Value", table.schema_name))
+}
+
+/// The schema of Debezium's `transaction` block.
+pub fn transaction_block_schema() -> ConnectSchema {
+    ConnectSchema::new(ConnectType::Struct(vec![
+        Field::new("id", ConnectSchema::new(ConnectType::String)),
+        Field::new("total_order", ConnectSchema::new(ConnectType::Int64)),
+        Field::new(
+            "data_collection_order",
+            ConnectSchema::new(ConnectType::Int64),
+        ),
+    ]))
+    .optional(true)
+    .named("event.block")
+    .version(1)
+}
+
+/// The envelope schema: before, after, source, transaction, op, ts_ms, ts_us, ts_ns.
+pub fn envelope_schema(table: &TableSchema, source: &ConnectSchema) -> ConnectSchema {
+    let row = row_schema_of(table);
+    let ts = || ConnectSchema::new(ConnectType::Int64).optional(true);
+    ConnectSchema::new(ConnectType::Struct(vec![
+        Field::new("before", row.clone()),
+        Field::new("after", row),
+        Field::new("source", source.clone()),
+        Field::new("transaction", transaction_block_schema()),
+        Field::new("op", ConnectSchema::new(ConnectType::String)),
+        Field::new("ts_ms", ts()),
+        Field::new("ts_us", ts()),
+        Field::new("ts_ns", ts()),
+    ]))
+    .named(format!("{}.Envelope", table.schema_name))
+    .version(2)
+}
+
+/// Writes a Connect schema as `JsonConverter` renders it; `field` adds the `"field"` key.
+pub fn write_schema(out: &mut Vec<u8>, schema: &ConnectSchema, field: Option<&str>) {
+    out.extend_from_slice(b"{\"type\":");
+    write_str(out, schema.ty.json_name());
+    match &schema.ty {
+        ConnectType::Struct(fields) => {
+            out.extend_from_slice(b",\"fields\":[");
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_schema(out, &f.schema, Some(&f.name));
+            }
+            out.push(b']');
+        }
+        ConnectType::Array(items) => {
+            out.extend_from_slice(b",\"items\":");
+            write_schema(out, items, None);
+        }
+        _ => {}
+    }
+    out.extend_from_slice(b",\"optional\":");
+    out.extend_from_slice(if schema.optional { b"true" } else { b"false" });
+    if let Some(name) = &schema.name {
+        out.extend_from_slice(b",\"name\":");
+        write_str(out, name);
+    }
+    if let Some(version) = schema.version {
+        out.extend_from_slice(b",\"version\":");
+        write_int(out, i64::from(version));
+    }
+    if let Some(doc) = &schema.doc {
+        out.extend_from_slice(b",\"doc\":");
+        write_str(out, doc);
+    }
+    if !schema.parameters.is_empty() {
+        out.extend_from_slice(b",\"parameters\":{");
+        for (i, (k, v)) in schema.parameters.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
+        }
+        out.push(b'}');
+    }
+    if let Some(default) = &schema.default {
+        out.extend_from_slice(b",\"default\":");
+        out.extend_from_slice(default.as_bytes());
+    }
+    if let Some(field) = field {
+        out.extend_from_slice(b",\"field\":");
+        write_str(out, field);
+    }
+    out.push(b'}');
+}

@@ -1,0 +1,359 @@
+//! The PostgreSQL connector's configuration, read from Debezium's keys.
+
+use spillway_core::config::{ConfigError, ConfigMap, Secret};
+use spillway_core::filter::NameFilter;
+use std::time::Duration;
+
+/// `connector.class` values this connector answers to.
+pub const CONNECTOR_CLASSES: &[&str] = &[
+    "io.debezium.connector.postgresql.PostgresConnector",
+    "PostgresCdcSource",
+    "PostgresCdcSourceV2",
+    "postgres",
+    "postgresql",
+];
+
+/// Default `slot.name`, as Debezium's.
+pub const DEFAULT_SLOT_NAME: &str = "debezium";
+/// Default `publication.name`, as Debezium's.
+pub const DEFAULT_PUBLICATION_NAME: &str = "dbz_publication";
+/// Default `database.port`.
+pub const DEFAULT_PORT: u16 = 5432;
+/// Default `status.update.interval.ms`.
+pub const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_millis(10_000);
+
+/// `snapshot.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there is no committed offset, then stream.
+    Initial,
+    /// Snapshot when there is no committed offset, then stop.
+    InitialOnly,
+    /// Never read table contents; stream from the slot.
+    NoData,
+    /// Snapshot on every start, then stream.
+    Always,
+    /// Snapshot when there is no offset or the slot it refers to is gone.
+    WhenNeeded,
+}
+
+/// `publication.autocreate.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicationMode {
+    AllTables,
+    Filtered,
+    Disabled,
+}
+
+/// `decimal.handling.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecimalMode {
+    Precise,
+    Double,
+    String,
+}
+
+/// `time.precision.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimePrecisionMode {
+    Adaptive,
+    AdaptiveTimeMicroseconds,
+    Connect,
+}
+
+/// `database.sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// How values are represented, shared by snapshot and streaming decoding.
+#[derive(Clone, Debug)]
+pub struct TypeOptions {
+    pub decimal: DecimalMode,
+    pub time_precision: TimePrecisionMode,
+    /// `money.fraction.digits`.
+    pub money_fraction_digits: u32,
+}
+
+/// The PostgreSQL connector's typed configuration.
+#[derive(Clone, Debug)]
+pub struct PostgresConfig {
+    pub name: String,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub dbname: String,
+    pub topic_prefix: String,
+    pub schemas: NameFilter,
+    pub tables: NameFilter,
+    pub columns: NameFilter,
+    pub slot_name: String,
+    pub slot_drop_on_stop: bool,
+    pub publication_name: String,
+    pub publication_mode: PublicationMode,
+    pub snapshot_mode: SnapshotMode,
+    pub heartbeat_interval: Option<Duration>,
+    pub heartbeat_action_query: Option<String>,
+    pub status_interval: Duration,
+    pub types: TypeOptions,
+    pub sslmode: SslMode,
+    pub connect_timeout: Duration,
+}
+
+impl PostgresConfig {
+    /// Reads the connector's keys from `config`. The caller handles the keys common to all
+    /// connectors (format, stream, pipeline) and warns about unused ones.
+    pub fn from_config(config: &ConfigMap) -> Result<Self, ConfigError> {
+        let class = config.required(&["connector.class"])?;
+        if !CONNECTOR_CLASSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&class))
+        {
+            return Err(ConfigError::invalid(
+                "connector.class",
+                &class,
+                format!(
+                    "not a PostgreSQL connector; expected one of {}",
+                    CONNECTOR_CLASSES.join(", ")
+                ),
+            ));
+        }
+        if let Some(plugin) = config.string(&["plugin.name"]) {
+            if plugin != "pgoutput" {
+                return Err(ConfigError::invalid(
+                    "plugin.name",
+                    &plugin,
+                    "only the built-in pgoutput plugin is supported",
+                ));
+            }
+        }
+        let topic_prefix = config.required(&["topic.prefix", "database.server.name"])?;
+        validate_topic_part("topic.prefix", &topic_prefix)?;
+        let port = config.u64_in(&["database.port"], u64::from(DEFAULT_PORT), 1, 65535)? as u16;
+        let slot_name = config
+            .string(&["slot.name"])
+            .unwrap_or_else(|| DEFAULT_SLOT_NAME.to_string());
+        if slot_name.is_empty()
+            || slot_name.len() > 63
+            || !slot_name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(ConfigError::invalid(
+                "slot.name",
+                &slot_name,
+                "a replication slot name may contain only lower-case letters, digits and underscores, at most 63 characters",
+            ));
+        }
+        let heartbeat_ms = config.u64_in(&["heartbeat.interval.ms"], 0, 0, u64::from(u32::MAX))?;
+        let sslmode = config.choice(
+            &["database.sslmode"],
+            &[
+                ("disable", SslMode::Disable),
+                ("allow", SslMode::Allow),
+                ("prefer", SslMode::Prefer),
+                ("require", SslMode::Require),
+                ("verify-ca", SslMode::VerifyCa),
+                ("verify-full", SslMode::VerifyFull),
+            ],
+            SslMode::Prefer,
+        )?;
+        if matches!(
+            sslmode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        ) {
+            return Err(ConfigError::invalid(
+                "database.sslmode",
+                config.string(&["database.sslmode"]).as_deref().unwrap_or_default(),
+                "TLS connections are not available in this build; use disable, allow or prefer (plain connections)",
+            ));
+        }
+        config.accept(&[
+            "tasks.max",
+            "database.tcpKeepAlive",
+            "snapshot.isolation.mode",
+            "provide.transaction.metadata",
+        ]);
+        Ok(PostgresConfig {
+            name: config
+                .name()
+                .map(str::to_string)
+                .unwrap_or_else(|| topic_prefix.clone()),
+            hostname: config.required(&["database.hostname"])?,
+            port,
+            user: config.required(&["database.user"])?,
+            password: config.secret(&["database.password"]),
+            dbname: config.required(&["database.dbname"])?,
+            schemas: config.filter(
+                &["schema.include.list", "schema.whitelist"],
+                &["schema.exclude.list", "schema.blacklist"],
+            )?,
+            tables: config.filter(
+                &["table.include.list", "table.whitelist", "table.includelist"],
+                &["table.exclude.list", "table.blacklist", "table.excludelist"],
+            )?,
+            columns: config.filter(
+                &["column.include.list", "column.whitelist"],
+                &["column.exclude.list", "column.blacklist"],
+            )?,
+            topic_prefix,
+            slot_name,
+            slot_drop_on_stop: config.bool(&["slot.drop.on.stop"], false)?,
+            publication_name: config
+                .string(&["publication.name"])
+                .unwrap_or_else(|| DEFAULT_PUBLICATION_NAME.to_string()),
+            publication_mode: config.choice(
+                &["publication.autocreate.mode"],
+                &[
+                    ("all_tables", PublicationMode::AllTables),
+                    ("filtered", PublicationMode::Filtered),
+                    ("disabled", PublicationMode::Disabled),
+                ],
+                PublicationMode::AllTables,
+            )?,
+            snapshot_mode: config.choice(
+                &["snapshot.mode"],
+                &[
+                    ("initial", SnapshotMode::Initial),
+                    ("initial_only", SnapshotMode::InitialOnly),
+                    ("no_data", SnapshotMode::NoData),
+                    ("never", SnapshotMode::NoData),
+                    ("schema_only", SnapshotMode::NoData),
+                    ("always", SnapshotMode::Always),
+                    ("when_needed", SnapshotMode::WhenNeeded),
+                ],
+                SnapshotMode::Initial,
+            )?,
+            heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            heartbeat_action_query: config.string(&["heartbeat.action.query"]),
+            status_interval: config
+                .millis(&["status.update.interval.ms"], DEFAULT_STATUS_INTERVAL)?,
+            types: TypeOptions {
+                decimal: config.choice(
+                    &["decimal.handling.mode"],
+                    &[
+                        ("precise", DecimalMode::Precise),
+                        ("double", DecimalMode::Double),
+                        ("string", DecimalMode::String),
+                    ],
+                    DecimalMode::Precise,
+                )?,
+                time_precision: config.choice(
+                    &["time.precision.mode"],
+                    &[
+                        ("adaptive", TimePrecisionMode::Adaptive),
+                        (
+                            "adaptive_time_microseconds",
+                            TimePrecisionMode::AdaptiveTimeMicroseconds,
+                        ),
+                        ("connect", TimePrecisionMode::Connect),
+                    ],
+                    TimePrecisionMode::Adaptive,
+                )?,
+                money_fraction_digits: config.u64_in(&["money.fraction.digits"], 2, 0, 20)? as u32,
+            },
+            sslmode,
+            connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
+        })
+    }
+
+    /// Whether the connector is configured to stop once the snapshot is done.
+    pub fn snapshot_only(&self) -> bool {
+        self.snapshot_mode == SnapshotMode::InitialOnly
+    }
+}
+
+/// Checks that a topic name part holds only characters Kafka allows.
+fn validate_topic_part(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            value,
+            "may contain only letters, digits, '.', '_' and '-'",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector",
+            ),
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "postgres"),
+            ("database.dbname", "app"),
+            ("topic.prefix", "app"),
+        ]
+    }
+
+    #[test]
+    fn defaults_follow_debezium() {
+        let c = PostgresConfig::from_config(&ConfigMap::from_pairs(base())).unwrap();
+        assert_eq!(c.slot_name, "debezium");
+        assert_eq!(c.publication_name, "dbz_publication");
+        assert_eq!(c.publication_mode, PublicationMode::AllTables);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert_eq!(c.port, 5432);
+        assert_eq!(c.types.decimal, DecimalMode::Precise);
+    }
+
+    #[test]
+    fn snapshot_mode_aliases_are_accepted() {
+        for alias in ["never", "schema_only", "no_data"] {
+            let mut pairs = base();
+            pairs.push(("snapshot.mode", alias));
+            let c = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
+            assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
+        }
+    }
+
+    #[test]
+    fn server_name_is_an_alias_of_topic_prefix() {
+        let mut pairs = base();
+        pairs.retain(|(k, _)| *k != "topic.prefix");
+        pairs.push(("database.server.name", "srv"));
+        let c = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
+        assert_eq!(c.topic_prefix, "srv");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("snapshot.mode", "sometimes"),
+            ("database.port", "http"),
+            ("slot.name", "Bad-Slot"),
+            ("table.include.list", "public.(broken"),
+            ("decimal.handling.mode", "float"),
+        ] {
+            let mut pairs = base();
+            pairs.push((key, value));
+            let err = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_database_names_the_key() {
+        let mut pairs = base();
+        pairs.retain(|(k, _)| *k != "database.dbname");
+        let err = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.key(), Some("database.dbname"));
+    }
+}

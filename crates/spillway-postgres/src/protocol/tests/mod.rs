@@ -1,0 +1,4 @@
+//! Tests against a live server and a scripted one.
+
+mod live;
+mod mock;

@@ -1,0 +1,301 @@
+//! The PostgreSQL source: decides between snapshot and streaming, then runs them.
+
+use crate::config::{PostgresConfig, SnapshotMode};
+use crate::emit::Emitter;
+use crate::error::PostgresError;
+use crate::preflight;
+use crate::protocol::{format_lsn, ReplicationConfig, ReplicationConnection};
+use crate::replication::{flush_lsn, replication_error, Streamer};
+use crate::schema::{self, CapturedTable, TypeResolver};
+use crate::session;
+use crate::snapshot::{self, SnapshotOutcome};
+use crate::source_info::source_schema;
+use spillway_core::{Offset, Phase, Position, Source, SourceContext};
+use tokio_postgres::Client;
+use tracing::{info, warn};
+
+/// Captures changes of one PostgreSQL database.
+pub struct PostgresSource {
+    config: PostgresConfig,
+}
+
+impl PostgresSource {
+    pub fn new(config: PostgresConfig) -> Self {
+        PostgresSource { config }
+    }
+}
+
+/// What the catalog says about the configured slot.
+#[derive(Debug)]
+struct SlotState {
+    database: Option<String>,
+    plugin: Option<String>,
+    active_pid: Option<i32>,
+    lost: bool,
+}
+
+async fn slot_state(client: &Client, name: &str) -> Result<Option<SlotState>, PostgresError> {
+    let row = client
+        .query_opt(
+            "SELECT database::text, plugin::text, active_pid, coalesce(wal_status = 'lost', false)
+               FROM pg_replication_slots WHERE slot_name = $1",
+            &[&name],
+        )
+        .await
+        .map_err(|e| PostgresError::query("reading replication slots", e))?;
+    Ok(row.map(|r| SlotState {
+        database: r.get(0),
+        plugin: r.get(1),
+        active_pid: r.get(2),
+        lost: r.get(3),
+    }))
+}
+
+impl PostgresSource {
+    fn replication_config(&self) -> ReplicationConfig {
+        let c = &self.config;
+        ReplicationConfig {
+            host: c.hostname.clone(),
+            port: c.port,
+            user: c.user.clone(),
+            password: c.password.as_ref().map(|p| p.expose().to_string()),
+            dbname: c.dbname.clone(),
+            application_name: format!("spillway-{}", c.name),
+            connect_timeout: c.connect_timeout,
+            options: Some(session::startup_options()),
+        }
+    }
+
+    async fn connect_replication(&self) -> Result<ReplicationConnection, PostgresError> {
+        ReplicationConnection::connect(&self.replication_config())
+            .await
+            .map_err(|e| match e.code() {
+                Some("28P01") | Some("28000") => PostgresError::Auth {
+                    user: self.config.user.clone(),
+                    detail: e.to_string(),
+                },
+                _ => match replication_error(e) {
+                    PostgresError::Replication { detail, .. } => PostgresError::Connect {
+                        address: session::address(&self.config),
+                        detail,
+                    },
+                    other => other,
+                },
+            })
+    }
+
+    async fn captured_tables(
+        &self,
+        client: &Client,
+        tables: &[schema::TableInfo],
+    ) -> Result<Vec<CapturedTable>, PostgresError> {
+        let mut resolver = TypeResolver::default();
+        let mut out = Vec::with_capacity(tables.len());
+        for t in tables {
+            let columns = schema::table_columns(client, t.oid).await?;
+            let key = schema::primary_key(client, t.oid).await?;
+            out.push(
+                schema::build_table(
+                    client,
+                    &mut resolver,
+                    &self.config,
+                    &t.schema,
+                    &t.name,
+                    &columns,
+                    &key,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn run_inner(self, ctx: SourceContext) -> Result<(), PostgresError> {
+        let config = &self.config;
+        let client = session::connect(config, "catalog").await?;
+        let facts = preflight::check_server(&client, config).await?;
+        let (selected, all) = schema::selected_tables(&client, config).await?;
+        preflight::check_selection(config, &selected, &all)?;
+        preflight::warn_replica_identity(&selected);
+        // Types are checked up front so an unsupported column fails before anything starts.
+        let tables = self.captured_tables(&client, &selected).await?;
+        preflight::ensure_publication(&client, config, &facts, &selected).await?;
+
+        let slot = slot_state(&client, &config.slot_name).await?;
+        if let Some(s) = &slot {
+            if s.database.as_deref() != Some(config.dbname.as_str()) {
+                return Err(PostgresError::preflight(
+                    format!(
+                        "replication slot {:?} belongs to database {:?}",
+                        config.slot_name,
+                        s.database.as_deref().unwrap_or("?")
+                    ),
+                    "choose another slot.name for this database",
+                ));
+            }
+            if s.plugin.as_deref() != Some("pgoutput") {
+                return Err(PostgresError::preflight(
+                    format!(
+                        "replication slot {:?} uses plugin {:?}, not pgoutput",
+                        config.slot_name,
+                        s.plugin.as_deref().unwrap_or("?")
+                    ),
+                    "choose another slot.name, or drop the slot",
+                ));
+            }
+        }
+        let stream_offset = ctx
+            .resume
+            .clone()
+            .filter(|o| o.position.phase == Phase::Stream);
+        let slot_usable = slot.as_ref().is_some_and(|s| !s.lost);
+        let need_snapshot = match config.snapshot_mode {
+            SnapshotMode::Initial | SnapshotMode::InitialOnly => stream_offset.is_none(),
+            SnapshotMode::Always => true,
+            SnapshotMode::NoData => false,
+            SnapshotMode::WhenNeeded => stream_offset.is_none() || !slot_usable,
+        };
+        if config.snapshot_mode == SnapshotMode::InitialOnly && stream_offset.is_some() {
+            info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
+            return Ok(());
+        }
+        if !need_snapshot {
+            if let Some(offset) = &stream_offset {
+                if !slot_usable {
+                    return Err(PostgresError::SlotMissing {
+                        slot: config.slot_name.clone(),
+                        position: format_lsn(flush_lsn(offset)),
+                    });
+                }
+            }
+        }
+
+        let mut repl = self.connect_replication().await?;
+        let mut emitter = Emitter::new(ctx.batches.clone());
+        let source_schema = source_schema();
+        let mut shutdown = ctx.shutdown.clone();
+        let mut resume = stream_offset.as_ref().map(|o| o.position);
+        let start_lsn;
+        if need_snapshot {
+            if let Some(s) = &slot {
+                if let Some(pid) = s.active_pid {
+                    return Err(PostgresError::preflight(
+                        format!(
+                            "replication slot {:?} is in use by process {pid}",
+                            config.slot_name
+                        ),
+                        "stop the other consumer of the slot, or choose another slot.name",
+                    ));
+                }
+                // Nothing was confirmed on this slot for a snapshot that never completed
+                // (or snapshot.mode asks for a new one): start again from a new slot.
+                warn!(slot = %config.slot_name, "dropping the replication slot to take a consistent snapshot");
+                repl.drop_slot(&config.slot_name, false)
+                    .await
+                    .map_err(replication_error)?;
+            }
+            let created = repl
+                .create_logical_slot(&config.slot_name, false, true)
+                .await
+                .map_err(replication_error)?;
+            let snapshot_name =
+                created
+                    .snapshot_name
+                    .clone()
+                    .ok_or_else(|| PostgresError::Replication {
+                        detail: "the server created the slot without exporting a snapshot"
+                            .to_string(),
+                        transient: false,
+                    })?;
+            info!(slot = %config.slot_name, consistent_point = %format_lsn(created.consistent_point), tables = tables.len(), "snapshot started");
+            let outcome = snapshot::run(
+                &client,
+                config,
+                &snapshot_name,
+                created.consistent_point,
+                &tables,
+                &source_schema,
+                &mut emitter,
+                &mut shutdown,
+            )
+            .await?;
+            match outcome {
+                SnapshotOutcome::Interrupted => {
+                    info!("snapshot interrupted by shutdown; it starts again on the next run");
+                    emitter.flush(None).await.ok();
+                    return Ok(());
+                }
+                SnapshotOutcome::Completed { rows } => {
+                    info!(rows, "snapshot completed");
+                }
+            }
+            // Everything committed before the consistent point is in the snapshot.
+            let mark = Position::stream(
+                created.consistent_point.saturating_sub(1),
+                0,
+                Position::END_OF_TRANSACTION,
+            );
+            emitter.flush(Some(Offset::new(mark))).await.map_err(|_| {
+                PostgresError::Replication {
+                    detail: "the pipeline stopped after the snapshot".to_string(),
+                    transient: false,
+                }
+            })?;
+            if config.snapshot_only() {
+                return Ok(());
+            }
+            start_lsn = created.consistent_point;
+            resume = None;
+        } else if slot.is_none() {
+            let created = repl
+                .create_logical_slot(&config.slot_name, false, false)
+                .await
+                .map_err(replication_error)?;
+            info!(slot = %config.slot_name, start = %format_lsn(created.consistent_point), "created replication slot");
+            start_lsn = created.consistent_point;
+        } else {
+            start_lsn = stream_offset.as_ref().map(flush_lsn).unwrap_or(0);
+        }
+
+        info!(slot = %config.slot_name, start = %format_lsn(start_lsn), "streaming changes");
+        let mut stream = repl
+            .start_replication(
+                &config.slot_name,
+                start_lsn,
+                std::slice::from_ref(&config.publication_name),
+                1,
+                false,
+            )
+            .await
+            .map_err(replication_error)?;
+        let mut streamer = Streamer::new(
+            config,
+            &client,
+            source_schema,
+            emitter,
+            resume,
+            ctx.committed.clone(),
+            ctx.shutdown.clone(),
+            start_lsn,
+        );
+        streamer.run(&mut stream).await?;
+        if config.slot_drop_on_stop {
+            drop(stream);
+            if let Err(e) = client
+                .execute("SELECT pg_drop_replication_slot($1)", &[&config.slot_name])
+                .await
+            {
+                warn!(error = %e, "could not drop the replication slot on stop");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Source for PostgresSource {
+    type Error = PostgresError;
+
+    async fn run(self, ctx: SourceContext) -> Result<(), PostgresError> {
+        self.run_inner(ctx).await
+    }
+}

@@ -1,0 +1,626 @@
+//! Parsers for PostgreSQL's text output formats, and the conversions Debezium applies.
+
+use crate::config::DecimalMode;
+use spillway_core::Value;
+use std::fmt::Write as _;
+
+/// A value whose text could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TextError {
+    pub message: String,
+}
+
+impl TextError {
+    pub fn new(message: impl Into<String>) -> Self {
+        TextError {
+            message: message.into(),
+        }
+    }
+}
+
+fn bad(what: &str, text: &str) -> TextError {
+    let shown: String = text.chars().take(64).collect();
+    TextError::new(format!("cannot read {what} from {shown:?}"))
+}
+
+/// The text as ASCII/UTF-8 `&str`.
+pub fn ascii(text: &[u8]) -> Result<&str, TextError> {
+    std::str::from_utf8(text).map_err(|_| TextError::new("value is not valid UTF-8"))
+}
+
+pub fn parse_int(text: &[u8]) -> Result<i64, TextError> {
+    let s = ascii(text)?;
+    s.parse().map_err(|_| bad("an integer", s))
+}
+
+pub fn parse_float(text: &[u8]) -> Result<f64, TextError> {
+    let s = ascii(text)?;
+    match s {
+        "NaN" => Ok(f64::NAN),
+        "Infinity" => Ok(f64::INFINITY),
+        "-Infinity" => Ok(f64::NEG_INFINITY),
+        _ => s.parse().map_err(|_| bad("a floating-point number", s)),
+    }
+}
+
+/// A numeric's text as Debezium represents it under `decimal.handling.mode`. `scale` is the
+/// declared scale (`numeric(p, s)`), or `None` for unconstrained numerics, whose scale is
+/// the number of digits after the point.
+pub fn decimal_value(
+    text: &str,
+    scale: Option<u32>,
+    mode: DecimalMode,
+) -> Result<Value, TextError> {
+    match mode {
+        DecimalMode::String => return Ok(Value::String(text.to_string())),
+        DecimalMode::Double => return Ok(Value::Float64(parse_float(text.as_bytes())?)),
+        DecimalMode::Precise => {}
+    }
+    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
+        // Connect's Decimal has no representation for these; Debezium writes null.
+        return Ok(Value::Null);
+    }
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(bad("a numeric", text));
+    }
+    let actual_scale = frac_part.len() as u32;
+    let target_scale = scale.unwrap_or(actual_scale);
+    let mut digits = String::with_capacity(int_part.len() + target_scale as usize);
+    digits.push_str(int_part);
+    if actual_scale <= target_scale {
+        digits.push_str(frac_part);
+        digits.extend(std::iter::repeat_n(
+            '0',
+            (target_scale - actual_scale) as usize,
+        ));
+    } else {
+        // More digits than the declared scale cannot come from the server; refuse to round.
+        return Err(bad("a numeric with the declared scale", text));
+    }
+    let unscaled = twos_complement(&digits, negative);
+    Ok(match scale {
+        Some(scale) => Value::Decimal { unscaled, scale },
+        None => Value::VariableDecimal {
+            unscaled,
+            scale: target_scale,
+        },
+    })
+}
+
+/// Big-endian two's complement bytes of a decimal digit string, as Java's
+/// `BigInteger.toByteArray` gives them (minimal length, at least one byte).
+pub fn twos_complement(digits: &str, negative: bool) -> Vec<u8> {
+    // Magnitude in base 256, little-endian, by repeated multiply-add.
+    let mut mag: Vec<u8> = Vec::with_capacity(digits.len() / 2 + 1);
+    for d in digits.bytes() {
+        let mut carry = u32::from(d - b'0');
+        for byte in mag.iter_mut() {
+            let v = u32::from(*byte) * 10 + carry;
+            *byte = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+        while carry > 0 {
+            mag.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    while mag.last() == Some(&0) {
+        mag.pop();
+    }
+    let is_zero = mag.is_empty();
+    if negative && !is_zero {
+        // Two's complement: invert and add one.
+        let mut carry = 1u16;
+        for byte in mag.iter_mut() {
+            let v = u16::from(!*byte) + carry;
+            *byte = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+        if mag.last().is_some_and(|b| b & 0x80 == 0) {
+            mag.push(0xff);
+        }
+        // Drop redundant leading 0xff bytes.
+        while mag.len() > 1 && mag[mag.len() - 1] == 0xff && mag[mag.len() - 2] & 0x80 != 0 {
+            mag.pop();
+        }
+    } else if mag.last().is_none_or(|b| b & 0x80 != 0) {
+        mag.push(0);
+    }
+    mag.reverse();
+    mag
+}
+
+/// `$1,234.56`, `-$1,234.56` or `($1.00)` to `1234.56` / `-1234.56`.
+pub fn money_to_plain(text: &str) -> Result<String, TextError> {
+    let negative = text.contains('-') || (text.starts_with('(') && text.ends_with(')'));
+    let mut out = String::with_capacity(text.len());
+    if negative {
+        out.push('-');
+    }
+    out.extend(text.chars().filter(|c| c.is_ascii_digit() || *c == '.'));
+    if out.trim_start_matches('-').is_empty() {
+        return Err(bad("a money amount", text));
+    }
+    Ok(out)
+}
+
+/// `\x0a0b` (hex output) to bytes.
+pub fn parse_bytea(text: &[u8]) -> Result<Vec<u8>, TextError> {
+    let hex = text
+        .strip_prefix(b"\\x")
+        .ok_or_else(|| TextError::new("bytea value is not in hex format (set bytea_output=hex)"))?;
+    if hex.len() % 2 != 0 {
+        return Err(TextError::new(
+            "bytea hex value has an odd number of digits",
+        ));
+    }
+    hex.chunks_exact(2)
+        .map(|pair| Ok((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?))
+        .collect()
+}
+
+fn hex_digit(b: u8) -> Result<u8, TextError> {
+    match b {
+        b'0'..=b'9' => Ok(b - b'0'),
+        b'a'..=b'f' => Ok(b - b'a' + 10),
+        b'A'..=b'F' => Ok(b - b'A' + 10),
+        _ => Err(TextError::new("bytea value has a non-hex digit")),
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Micros per day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// `YYYY-MM-DD[ BC]` to days since the epoch. Infinite dates map to the extreme values.
+pub fn parse_date(text: &str) -> Result<i64, TextError> {
+    match text {
+        "infinity" => return Ok(i64::from(i32::MAX)),
+        "-infinity" => return Ok(i64::from(i32::MIN)),
+        _ => {}
+    }
+    let (body, bc) = match text.strip_suffix(" BC") {
+        Some(b) => (b, true),
+        None => (text, false),
+    };
+    let mut parts = body.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("a date", text));
+    };
+    let year: i64 = y.parse().map_err(|_| bad("a date", text))?;
+    let month: u32 = m.parse().map_err(|_| bad("a date", text))?;
+    let day: u32 = d.parse().map_err(|_| bad("a date", text))?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad("a date", text));
+    }
+    // 1 BC is year 0 in the proleptic calendar.
+    let year = if bc { 1 - year } else { year };
+    Ok(days_from_civil(year, month, day))
+}
+
+/// `HH:MM:SS[.ffffff]` to microseconds since midnight; returns the rest of the string.
+fn parse_clock(text: &str) -> Result<(i64, &str), TextError> {
+    let b = text.as_bytes();
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return Err(bad("a time", text));
+    }
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad("a time", text));
+    let h = num(&text[0..2])?;
+    let m = num(&text[3..5])?;
+    let s = num(&text[6..8])?;
+    let mut micros = ((h * 60 + m) * 60 + s) * 1_000_000;
+    let mut rest = &text[8..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let len = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let digits = &frac[..len];
+        let mut value = 0i64;
+        for (i, d) in digits.bytes().take(6).enumerate() {
+            value += i64::from(d - b'0') * 10i64.pow(5 - i as u32);
+        }
+        micros += value;
+        rest = &frac[len..];
+    }
+    Ok((micros, rest))
+}
+
+/// `HH:MM:SS[.ffffff]` to microseconds since midnight.
+pub fn parse_time(text: &str) -> Result<i64, TextError> {
+    let (micros, rest) = parse_clock(text)?;
+    if !rest.is_empty() {
+        return Err(bad("a time", text));
+    }
+    Ok(micros)
+}
+
+/// A `+HH[:MM[:SS]]` offset to seconds east of UTC.
+fn parse_offset(text: &str) -> Result<i64, TextError> {
+    let (sign, body) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return Err(bad("a time zone offset", text)),
+    };
+    let mut secs = 0i64;
+    for (i, part) in body.split(':').enumerate() {
+        let v: i64 = part.parse().map_err(|_| bad("a time zone offset", text))?;
+        secs += v * [3600, 60, 1].get(i).copied().unwrap_or(0);
+    }
+    Ok(sign * secs)
+}
+
+/// Appends `.ffffff` with trailing zeros removed (Java's ISO formatters), nothing for zero.
+fn push_fraction(out: &mut String, micros: i64) {
+    if micros == 0 {
+        return;
+    }
+    let mut frac = format!("{micros:06}");
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    out.push('.');
+    out.push_str(&frac);
+}
+
+fn push_clock(out: &mut String, micros_of_day: i64) {
+    let secs = micros_of_day / 1_000_000;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    push_fraction(out, micros_of_day % 1_000_000);
+}
+
+/// `timetz` text to Debezium's `ZonedTime`: the time in UTC, ISO-8601 with `Z`.
+pub fn zoned_time(text: &str) -> Result<String, TextError> {
+    let (micros, rest) = parse_clock(text)?;
+    let offset = parse_offset(rest)?;
+    let utc = (micros - offset * 1_000_000).rem_euclid(DAY_US);
+    let mut out = String::with_capacity(20);
+    push_clock(&mut out, utc);
+    out.push('Z');
+    Ok(out)
+}
+
+/// Splits `YYYY-MM-DD HH:MM:SS[.f][+TZ][ BC]` into micros since the epoch (as local) and
+/// the offset text.
+fn parse_datetime(text: &str) -> Result<(i64, &str), TextError> {
+    let (body, bc) = match text.strip_suffix(" BC") {
+        Some(b) => (b, true),
+        None => (text, false),
+    };
+    let (date, time) = body
+        .split_once(' ')
+        .ok_or_else(|| bad("a timestamp", text))?;
+    let mut days = parse_date(date)?;
+    if bc {
+        days = parse_date(&format!("{date} BC"))?;
+    }
+    let (micros, rest) = parse_clock(time)?;
+    Ok((days * DAY_US + micros, rest))
+}
+
+/// `timestamp` text to microseconds since the epoch.
+pub fn parse_timestamp(text: &str) -> Result<i64, TextError> {
+    match text {
+        "infinity" => return Ok(i64::MAX),
+        "-infinity" => return Ok(i64::MIN),
+        _ => {}
+    }
+    let (micros, rest) = parse_datetime(text)?;
+    if !rest.is_empty() {
+        return Err(bad("a timestamp", text));
+    }
+    Ok(micros)
+}
+
+/// `timestamptz` text to Debezium's `ZonedTimestamp`: ISO-8601 in UTC with `Z`.
+pub fn zoned_timestamp(text: &str) -> Result<String, TextError> {
+    match text {
+        "infinity" => return Ok("infinity".to_string()),
+        "-infinity" => return Ok("-infinity".to_string()),
+        _ => {}
+    }
+    let (local, rest) = parse_datetime(text)?;
+    let utc = local - parse_offset(rest)? * 1_000_000;
+    Ok(format_utc_timestamp(utc))
+}
+
+/// Micros since the epoch as `YYYY-MM-DDTHH:MM:SS[.f]Z`.
+pub fn format_utc_timestamp(micros: i64) -> String {
+    let days = micros.div_euclid(DAY_US);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = String::with_capacity(32);
+    if (0..=9999).contains(&y) {
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
+    } else {
+        let _ = write!(out, "{y:+05}-{m:02}-{d:02}T");
+    }
+    push_clock(&mut out, micros.rem_euclid(DAY_US));
+    out.push('Z');
+    out
+}
+
+/// Debezium's average month, in days (365.25 / 12).
+const DAYS_PER_MONTH_AVG: f64 = 365.25 / 12.0;
+
+/// An ISO-8601 interval (`IntervalStyle=iso_8601`, e.g. `P1Y2M3DT4H5M6.5S`) to Debezium's
+/// `MicroDuration`, computed as Debezium computes it (months of 30.4375 days).
+pub fn parse_interval_micros(text: &str) -> Result<i64, TextError> {
+    let body = text
+        .strip_prefix('P')
+        .ok_or_else(|| bad("an interval", text))?;
+    let (mut years, mut months, mut days, mut hours, mut minutes) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    let mut seconds = 0f64;
+    let mut in_time = false;
+    let mut number = String::new();
+    for c in body.chars() {
+        match c {
+            'T' => in_time = true,
+            '0'..='9' | '.' | '-' | '+' => number.push(c),
+            unit => {
+                let v: f64 = number.parse().map_err(|_| bad("an interval", text))?;
+                number.clear();
+                match (in_time, unit) {
+                    (false, 'Y') => years = v,
+                    (false, 'M') => months = v,
+                    (false, 'W') => days += v * 7.0,
+                    (false, 'D') => days += v,
+                    (true, 'H') => hours = v,
+                    (true, 'M') => minutes = v,
+                    (true, 'S') => seconds = v,
+                    _ => return Err(bad("an interval", text)),
+                }
+            }
+        }
+    }
+    if !number.is_empty() {
+        return Err(bad("an interval", text));
+    }
+    let number_of_days = (years * 12.0 + months) * DAYS_PER_MONTH_AVG + days;
+    let number_of_seconds = ((number_of_days * 24.0 + hours) * 60.0 + minutes) * 60.0 + seconds;
+    Ok((number_of_seconds * 1e6) as i64)
+}
+
+/// A bit string (`0101`) to Debezium's `Bits` bytes: bit i is the i-th character from the
+/// right, little-endian bytes, padded to the declared length.
+pub fn bits_to_bytes(text: &[u8]) -> Result<Vec<u8>, TextError> {
+    let len = text.len();
+    let mut out = vec![0u8; len.div_ceil(8)];
+    for (i, &c) in text.iter().rev().enumerate() {
+        match c {
+            b'1' => out[i / 8] |= 1 << (i % 8),
+            b'0' => {}
+            _ => {
+                return Err(TextError::new(
+                    "bit string has a character other than 0 or 1",
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `(x,y)` to its coordinates.
+pub fn parse_point(text: &str) -> Result<(f64, f64), TextError> {
+    let inner = text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| bad("a point", text))?;
+    let (x, y) = inner.split_once(',').ok_or_else(|| bad("a point", text))?;
+    Ok((
+        parse_float(x.trim().as_bytes())?,
+        parse_float(y.trim().as_bytes())?,
+    ))
+}
+
+/// Well-known binary of a 2D point, little-endian, as Debezium's `Point` carries it.
+pub fn point_wkb(x: f64, y: f64) -> Vec<u8> {
+    let mut wkb = Vec::with_capacity(21);
+    wkb.push(1);
+    wkb.extend_from_slice(&1u32.to_le_bytes());
+    wkb.extend_from_slice(&x.to_le_bytes());
+    wkb.extend_from_slice(&y.to_le_bytes());
+    wkb
+}
+
+/// Splits a one-dimensional array literal (`{1,"a b",NULL}`) into element texts.
+pub fn parse_array(text: &[u8]) -> Result<Vec<Option<Vec<u8>>>, TextError> {
+    let mut body = text;
+    if body.first() == Some(&b'[') {
+        // Explicit bounds: `[1:3]={...}`.
+        let eq = body
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| TextError::new("array literal has bounds but no '='"))?;
+        body = &body[eq + 1..];
+    }
+    let inner = body
+        .strip_prefix(b"{")
+        .and_then(|b| b.strip_suffix(b"}"))
+        .ok_or_else(|| TextError::new("array literal is not enclosed in braces"))?;
+    let mut items = Vec::new();
+    if inner.is_empty() {
+        return Ok(items);
+    }
+    let mut i = 0;
+    loop {
+        if inner.get(i) == Some(&b'{') {
+            return Err(TextError::new("multi-dimensional arrays are not supported"));
+        }
+        if inner.get(i) == Some(&b'"') {
+            let mut item = Vec::new();
+            i += 1;
+            loop {
+                match inner.get(i) {
+                    None => return Err(TextError::new("array literal has an unterminated quote")),
+                    Some(b'\\') => {
+                        let escaped = inner
+                            .get(i + 1)
+                            .ok_or_else(|| TextError::new("array literal ends in an escape"))?;
+                        item.push(*escaped);
+                        i += 2;
+                    }
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&b) => {
+                        item.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            items.push(Some(item));
+        } else {
+            let end = inner[i..]
+                .iter()
+                .position(|&b| b == b',')
+                .map_or(inner.len(), |p| i + p);
+            let raw = &inner[i..end];
+            items.push(if raw == b"NULL" {
+                None
+            } else {
+                Some(raw.to_vec())
+            });
+            i = end;
+        }
+        match inner.get(i) {
+            None => break,
+            Some(b',') => i += 1,
+            Some(_) => {
+                return Err(TextError::new(
+                    "array literal has text after a quoted element",
+                ))
+            }
+        }
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twos_complement_matches_java_big_integer() {
+        assert_eq!(twos_complement("0", false), vec![0]);
+        assert_eq!(twos_complement("127", false), vec![0x7f]);
+        assert_eq!(twos_complement("128", false), vec![0x00, 0x80]);
+        assert_eq!(twos_complement("482", false), vec![0x01, 0xe2]);
+        assert_eq!(twos_complement("1", true), vec![0xff]);
+        assert_eq!(twos_complement("128", true), vec![0x80]);
+        assert_eq!(twos_complement("129", true), vec![0xff, 0x7f]);
+        assert_eq!(twos_complement("256", true), vec![0xff, 0x00]);
+    }
+
+    #[test]
+    fn numerics_keep_their_scale() {
+        assert_eq!(
+            decimal_value("4.82", Some(2), DecimalMode::Precise).unwrap(),
+            Value::Decimal {
+                unscaled: vec![0x01, 0xe2],
+                scale: 2
+            }
+        );
+        assert_eq!(
+            decimal_value("-1.5", None, DecimalMode::Precise).unwrap(),
+            Value::VariableDecimal {
+                unscaled: vec![0xf1],
+                scale: 1
+            }
+        );
+    }
+
+    #[test]
+    fn dates_count_days_from_the_epoch() {
+        assert_eq!(parse_date("1970-01-01").unwrap(), 0);
+        assert_eq!(parse_date("2024-02-29").unwrap(), 19782);
+        assert_eq!(parse_date("1969-12-31").unwrap(), -1);
+        assert_eq!(
+            parse_date("0001-01-01 BC").unwrap(),
+            days_from_civil(0, 1, 1)
+        );
+    }
+
+    #[test]
+    fn timestamps_convert_to_utc() {
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01.5").unwrap(), 1_500_000);
+        assert_eq!(
+            zoned_timestamp("2024-01-02 03:04:05.25+02").unwrap(),
+            "2024-01-02T01:04:05.25Z"
+        );
+        assert_eq!(zoned_time("10:00:00+05:30").unwrap(), "04:30:00Z");
+    }
+
+    #[test]
+    fn intervals_use_average_months() {
+        assert_eq!(parse_interval_micros("PT1H").unwrap(), 3_600_000_000);
+        assert_eq!(parse_interval_micros("P1M").unwrap(), 2_629_800_000_000);
+        assert_eq!(parse_interval_micros("P-1DT-1S").unwrap(), -86_401_000_000);
+    }
+
+    #[test]
+    fn arrays_split_quoted_and_null_elements() {
+        let items = parse_array(br#"{1,"a,b",NULL,"x\"y"}"#).unwrap();
+        assert_eq!(
+            items,
+            vec![
+                Some(b"1".to_vec()),
+                Some(b"a,b".to_vec()),
+                None,
+                Some(b"x\"y".to_vec())
+            ]
+        );
+        assert!(parse_array(b"{{1,2},{3,4}}").is_err());
+        assert_eq!(parse_array(b"{}").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn bits_are_little_endian() {
+        assert_eq!(bits_to_bytes(b"101").unwrap(), vec![0b101]);
+        assert_eq!(bits_to_bytes(b"100000000").unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn money_drops_symbols_and_grouping() {
+        assert_eq!(money_to_plain("$1,234.56").unwrap(), "1234.56");
+        assert_eq!(money_to_plain("-$0.50").unwrap(), "-0.50");
+    }
+}

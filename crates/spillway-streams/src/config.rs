@@ -1,0 +1,306 @@
+//! Options, topic names and the directory layout of the log.
+//!
+//! ```text
+//! <data_dir>/topics.lock                                   held by the one writer
+//! <data_dir>/topics/<topic>/topic.json                     {"partitions": N}
+//! <data_dir>/topics/<topic>/<partition>/<base>.log         segments, base offset in 20 digits
+//! ```
+
+use crate::error::LogError;
+use serde::{Deserialize, Serialize};
+use spillway_core::{ConfigError, ConfigMap};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Default partition count of a topic created by the log (`topic.creation.default.partitions`).
+pub const DEFAULT_PARTITIONS: u32 = 1;
+
+/// Default segment size before the log rolls to a new file: 128 MiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Most partitions a topic may have.
+pub const MAX_PARTITIONS: u32 = 10_000;
+
+/// Longest topic name, as in Kafka.
+pub const MAX_TOPIC_LEN: usize = 249;
+
+const TOPIC_META: &str = "topic.json";
+const SEGMENT_SUFFIX: &str = ".log";
+
+/// How the log writer creates topics and sizes segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Partitions of a topic created on its first write. Existing topics keep theirs.
+    pub default_partitions: u32,
+    /// Size a segment may reach before the next record goes to a new segment. A record
+    /// larger than this gets a segment of its own.
+    pub segment_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            default_partitions: DEFAULT_PARTITIONS,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+        }
+    }
+}
+
+impl LogOptions {
+    /// Reads `topic.creation.default.partitions` and `log.segment.bytes` from a connector
+    /// config, defaulting what is unset.
+    pub fn from_config(config: &ConfigMap) -> Result<Self, ConfigError> {
+        let partitions = config.u64_in(
+            &["topic.creation.default.partitions"],
+            u64::from(DEFAULT_PARTITIONS),
+            1,
+            u64::from(MAX_PARTITIONS),
+        )?;
+        let segment_bytes = config.u64_in(
+            &["log.segment.bytes"],
+            DEFAULT_SEGMENT_BYTES,
+            1024,
+            u64::from(u32::MAX),
+        )?;
+        Ok(LogOptions {
+            default_partitions: partitions as u32,
+            segment_bytes,
+        })
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), LogError> {
+        if self.default_partitions == 0 || self.default_partitions > MAX_PARTITIONS {
+            return Err(LogError::InvalidOptions(format!(
+                "default_partitions must be between 1 and {MAX_PARTITIONS}, not {}",
+                self.default_partitions
+            )));
+        }
+        if self.segment_bytes == 0 {
+            return Err(LogError::InvalidOptions(
+                "segment_bytes must be at least 1".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a topic name: 1 to 249 characters from `[A-Za-z0-9._-]`, and not `.` or `..`.
+pub fn validate_topic(topic: &str) -> Result<(), LogError> {
+    let valid = !topic.is_empty()
+        && topic.len() <= MAX_TOPIC_LEN
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(LogError::InvalidTopic {
+            topic: topic.to_string(),
+        })
+    }
+}
+
+/// `<data_dir>/topics`.
+pub(crate) fn topics_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("topics")
+}
+
+/// `<data_dir>/topics.lock`.
+pub(crate) fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("topics.lock")
+}
+
+/// `<topics_dir>/<topic>/<partition>`.
+pub(crate) fn partition_dir(topic_dir: &Path, partition: u32) -> PathBuf {
+    topic_dir.join(partition.to_string())
+}
+
+/// The segment file with base offset `base` in a partition directory.
+pub(crate) fn segment_path(partition_dir: &Path, base: u64) -> PathBuf {
+    partition_dir.join(format!("{base:020}{SEGMENT_SUFFIX}"))
+}
+
+/// The base offsets of a partition's segments, ascending. A missing directory has none.
+pub(crate) fn list_segments(partition_dir: &Path) -> Result<Vec<u64>, LogError> {
+    let entries = match fs::read_dir(partition_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LogError::io("list", partition_dir, e)),
+    };
+    let mut bases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LogError::io("list", partition_dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(SEGMENT_SUFFIX) else {
+            continue;
+        };
+        if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(base) = stem.parse::<u64>() {
+                bases.push(base);
+            }
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// The contents of `topic.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TopicMeta {
+    pub partitions: u32,
+}
+
+/// Reads a topic's `topic.json`; `None` if the topic was never (completely) created.
+pub(crate) fn read_meta(topic_dir: &Path) -> Result<Option<TopicMeta>, LogError> {
+    let path = topic_dir.join(TOPIC_META);
+    let text = match fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io("read", &path, e)),
+    };
+    let meta: TopicMeta = serde_json::from_slice(&text).map_err(|e| LogError::InvalidMeta {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    if meta.partitions == 0 || meta.partitions > MAX_PARTITIONS {
+        return Err(LogError::InvalidMeta {
+            path,
+            detail: format!("partition count {} is out of range", meta.partitions),
+        });
+    }
+    Ok(Some(meta))
+}
+
+/// Writes `topic.json` atomically and durably.
+pub(crate) fn write_meta(topic_dir: &Path, meta: TopicMeta) -> Result<(), LogError> {
+    let path = topic_dir.join(TOPIC_META);
+    let text = serde_json::to_vec(&meta).map_err(|e| LogError::InvalidMeta {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    write_atomically(&path, &text).map_err(|(action, p, e)| LogError::io(action, &p, e))
+}
+
+/// Replaces `path` with `contents`: write a temporary file, fsync it, rename it over `path`,
+/// fsync the directory. On error, returns what failed and on which path.
+pub(crate) fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+) -> Result<(), (&'static str, PathBuf, io::Error)> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()
+    };
+    write().map_err(|e| ("write", tmp.clone(), e))?;
+    fs::rename(&tmp, path).map_err(|e| ("replace", path.to_path_buf(), e))?;
+    let dir = parent_dir(path);
+    sync_dir_io(dir).map_err(|e| ("sync directory", dir.to_path_buf(), e))
+}
+
+/// Creates `path` and any missing parents, fsyncing each parent that gained an entry.
+pub(crate) fn ensure_dir(path: &Path) -> Result<(), LogError> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(LogError::io(
+                "use as a directory",
+                path,
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LogError::io("inspect", path, e)),
+    }
+    let parent = parent_dir(path);
+    if parent != path {
+        ensure_dir(parent)?;
+    }
+    match fs::create_dir(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(LogError::io("create directory", path, e)),
+    }
+    sync_dir(parent)
+}
+
+/// Fsyncs a directory so that entries created or renamed in it survive a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    sync_dir_io(dir).map_err(|e| LogError::io("sync directory", dir, e))
+}
+
+fn sync_dir_io(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// The directory holding `path`; `.` for a bare file name.
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_outside_the_kafka_alphabet_are_rejected() {
+        for good in ["orders", "db.public.orders", "a_b-c.9", "..."] {
+            assert!(validate_topic(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(250);
+        for bad in ["", ".", "..", "a/b", "a b", "ä", "../etc", long.as_str()] {
+            let err = validate_topic(bad).unwrap_err();
+            assert!(matches!(err, LogError::InvalidTopic { ref topic } if topic == bad));
+        }
+    }
+
+    #[test]
+    fn segments_are_listed_by_base_offset_ignoring_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "00000000000000000100.log",
+            "00000000000000000000.log",
+            "00000000000000000100.log.tmp",
+            "notes.txt",
+            "42.log",
+        ] {
+            File::create(dir.path().join(name)).unwrap();
+        }
+        assert_eq!(list_segments(dir.path()).unwrap(), vec![0, 100]);
+        assert_eq!(
+            list_segments(&dir.path().join("missing")).unwrap(),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn options_are_read_from_the_connector_config() {
+        let config = ConfigMap::from_pairs([("topic.creation.default.partitions", "6")]);
+        let options = LogOptions::from_config(&config).unwrap();
+        assert_eq!(options.default_partitions, 6);
+        assert_eq!(options.segment_bytes, DEFAULT_SEGMENT_BYTES);
+        let zero = ConfigMap::from_pairs([("topic.creation.default.partitions", "0")]);
+        assert!(LogOptions::from_config(&zero).is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! A connector's committed offset in a JSON file.
+
+use crate::config::{ensure_dir, validate_topic, write_atomically};
+use crate::error::LogError;
+use spillway_core::{Offset, OffsetStore, OffsetStoreError};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Keeps a connector's offset in `<data_dir>/offsets/<connector>.json`.
+///
+/// A commit writes a temporary file, fsyncs it, renames it over the old one and fsyncs the
+/// directory, so the file always holds either the old or the new offset. A commit whose
+/// position is before the stored one is ignored.
+#[derive(Debug)]
+pub struct FileOffsetStore {
+    path: PathBuf,
+    /// The stored offset, once loaded or committed.
+    current: Option<Offset>,
+    loaded: bool,
+}
+
+impl FileOffsetStore {
+    /// Opens the store of `connector_name` (characters from `[A-Za-z0-9._-]`), creating the
+    /// `offsets` directory if needed. The file itself is read by [`OffsetStore::load`].
+    pub fn open(
+        data_dir: impl AsRef<Path>,
+        connector_name: &str,
+    ) -> Result<Self, OffsetStoreError> {
+        let dir = data_dir.as_ref().join("offsets");
+        let path = dir.join(format!("{connector_name}.json"));
+        if validate_topic(connector_name).is_err() {
+            return Err(OffsetStoreError::Io {
+                action: "open",
+                path: path.display().to_string(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "connector name {connector_name:?} must use 1 to 249 characters from [A-Za-z0-9._-]"
+                    ),
+                ),
+            });
+        }
+        ensure_dir(&dir).map_err(|e| match e {
+            LogError::Io { source, path, .. } => OffsetStoreError::Io {
+                action: "create the directory for",
+                path: path.display().to_string(),
+                source,
+            },
+            other => OffsetStoreError::Io {
+                action: "create the directory for",
+                path: dir.display().to_string(),
+                source: io::Error::other(other.to_string()),
+            },
+        })?;
+        Ok(FileOffsetStore {
+            path,
+            current: None,
+            loaded: false,
+        })
+    }
+
+    /// The offsets file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn path_string(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl OffsetStore for FileOffsetStore {
+    fn load(&mut self) -> Result<Option<Offset>, OffsetStoreError> {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.current = None;
+                self.loaded = true;
+                return Ok(None);
+            }
+            Err(source) => {
+                return Err(OffsetStoreError::Io {
+                    action: "read",
+                    path: self.path_string(),
+                    source,
+                })
+            }
+        };
+        let offset: Offset =
+            serde_json::from_slice(&text).map_err(|e| OffsetStoreError::Corrupt {
+                path: self.path_string(),
+                detail: e.to_string(),
+            })?;
+        self.current = Some(offset.clone());
+        self.loaded = true;
+        Ok(Some(offset))
+    }
+
+    fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError> {
+        if !self.loaded {
+            self.load()?;
+        }
+        if let Some(current) = &self.current {
+            if offset.position < current.position || offset == current {
+                return Ok(());
+            }
+        }
+        let text = serde_json::to_vec_pretty(offset).map_err(|e| OffsetStoreError::Corrupt {
+            path: self.path_string(),
+            detail: format!("offset cannot be serialized: {e}"),
+        })?;
+        write_atomically(&self.path, &text).map_err(|(action, path, source)| {
+            OffsetStoreError::Io {
+                action,
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        self.current = Some(offset.clone());
+        Ok(())
+    }
+}

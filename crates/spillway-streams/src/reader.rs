@@ -1,0 +1,338 @@
+//! Reading the log, possibly while a writer in another process appends to it.
+//!
+//! The reader never returns a record that is not completely written: in the last segment of
+//! a partition it stops at the first incomplete or damaged record, which is either still
+//! being written or a torn tail the writer will truncate when it next opens. In an earlier
+//! segment, which the writer made durable before moving on, such a record is an error.
+//!
+//! Segments are picked by the base offset in their file names. Within a segment the reader
+//! keeps, in memory, a sparse index (an entry every [`INDEX_INTERVAL`] bytes) and how far it
+//! has scanned, so reading at a high offset, or following the tail, does not rescan what
+//! was already read.
+
+use crate::config::validate_topic;
+use crate::config::{list_segments, partition_dir, read_meta, segment_path, topics_dir};
+use crate::error::LogError;
+use crate::segment::{decode_record, Frame, SegmentScan, StoredRecord};
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Bytes of segment between two entries of the in-memory sparse index.
+pub const INDEX_INTERVAL: u64 = 64 * 1024;
+
+/// One partition of a topic and the range of offsets it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// The topic.
+    pub topic: String,
+    /// The partition, from 0.
+    pub partition: u32,
+    /// Offset of the first record kept.
+    pub start_offset: u64,
+    /// Offset the next record will get (Kafka's log end offset); equal to `start_offset`
+    /// when the partition is empty.
+    pub end_offset: u64,
+}
+
+/// Reads the embedded log in a data directory.
+#[derive(Debug)]
+pub struct LogReader {
+    topics_dir: PathBuf,
+    state: Mutex<ReaderState>,
+}
+
+#[derive(Debug, Default)]
+struct ReaderState {
+    /// Partition counts of the topics seen (they never change).
+    partitions: HashMap<String, u32>,
+    /// Sparse indexes by segment file.
+    segments: HashMap<PathBuf, SegmentIndex>,
+}
+
+/// What a reader knows of one segment.
+#[derive(Debug)]
+struct SegmentIndex {
+    /// (offset, byte position) of some records, ascending; the first is the segment start.
+    entries: Vec<(u64, u64)>,
+    /// Byte position after the last intact record seen, and the offset that follows it.
+    scanned_pos: u64,
+    scanned_next: u64,
+}
+
+impl SegmentIndex {
+    fn new(base: u64) -> Self {
+        SegmentIndex {
+            entries: vec![(base, 0)],
+            scanned_pos: 0,
+            scanned_next: base,
+        }
+    }
+
+    /// The (offset, position) of a record at or before `offset` to start scanning from.
+    fn locate(&self, offset: u64) -> (u64, u64) {
+        if offset >= self.scanned_next {
+            return (self.scanned_next, self.scanned_pos);
+        }
+        let i = self.entries.partition_point(|&(o, _)| o <= offset);
+        self.entries[i.saturating_sub(1)]
+    }
+
+    /// Records an intact record at `start..end`.
+    fn observe(&mut self, offset: u64, start: u64, end: u64) {
+        if end > self.scanned_pos {
+            self.scanned_pos = end;
+            self.scanned_next = offset + 1;
+        }
+        let last = self.entries.last().map_or(0, |&(_, pos)| pos);
+        if start >= last + INDEX_INTERVAL {
+            self.entries.push((offset, start));
+        }
+    }
+}
+
+/// How a scan of one segment ended.
+enum ScanEnd {
+    /// The visitor had enough.
+    Satisfied,
+    /// The end of the file, at a record boundary.
+    End,
+    /// An incomplete or damaged record at the tail of the last segment.
+    Tail,
+}
+
+impl LogReader {
+    /// Opens the log in `data_dir` for reading. A data directory without any topic yet is
+    /// fine; a missing data directory is an error.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, LogError> {
+        let data_dir = data_dir.as_ref();
+        match fs::metadata(data_dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(LogError::io(
+                    "open log in",
+                    data_dir,
+                    io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+                ))
+            }
+            Err(e) => return Err(LogError::io("open log in", data_dir, e)),
+        }
+        Ok(LogReader {
+            topics_dir: topics_dir(data_dir),
+            state: Mutex::new(ReaderState::default()),
+        })
+    }
+
+    /// Every partition of every topic, by topic name then partition.
+    pub fn topics(&self) -> Result<Vec<PartitionInfo>, LogError> {
+        let entries = match fs::read_dir(&self.topics_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(LogError::io("list topics in", &self.topics_dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| LogError::io("list topics in", &self.topics_dir, e))?;
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+                if validate_topic(name).is_ok() {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        let mut state = self.lock();
+        let mut infos = Vec::new();
+        for name in names {
+            // A topic directory without metadata is one whose creation was interrupted.
+            let Some(partitions) = self.partitions(&mut state, &name, false)? else {
+                continue;
+            };
+            for partition in 0..partitions {
+                infos.push(self.info(&mut state, &name, partition)?);
+            }
+        }
+        Ok(infos)
+    }
+
+    /// The offsets one partition holds.
+    pub fn partition_info(&self, topic: &str, partition: u32) -> Result<PartitionInfo, LogError> {
+        let mut state = self.lock();
+        self.check_partition(&mut state, topic, partition)?;
+        self.info(&mut state, topic, partition)
+    }
+
+    /// Up to `max_records` records of a partition, from `from_offset` on. An offset below
+    /// the start reads from the start; at or past the end, nothing is returned.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> Result<Vec<StoredRecord>, LogError> {
+        let mut state = self.lock();
+        self.check_partition(&mut state, topic, partition)?;
+        let mut records = Vec::new();
+        if max_records == 0 {
+            return Ok(records);
+        }
+        let dir = partition_dir(&self.topics_dir.join(topic), partition);
+        let bases = list_segments(&dir)?;
+        let first = bases
+            .partition_point(|&base| base <= from_offset)
+            .saturating_sub(1);
+        for (i, &base) in bases.iter().enumerate().skip(first) {
+            let path = segment_path(&dir, base);
+            let is_last = i + 1 == bases.len();
+            let from = from_offset.max(base);
+            let end = scan_segment(
+                &mut state,
+                &path,
+                base,
+                is_last,
+                from,
+                |offset, start, content| {
+                    let record = decode_record(content).map_err(|detail| LogError::Corrupt {
+                        path: path.clone(),
+                        position: start,
+                        detail: format!("record {offset}: {detail}"),
+                    })?;
+                    records.push(record);
+                    Ok(records.len() < max_records)
+                },
+            )?;
+            if !matches!(end, ScanEnd::End) {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReaderState> {
+        // The state is a cache: what a panicking thread left behind is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The partition count of `topic`; `None` (or an error if `required`) if it has none.
+    fn partitions(
+        &self,
+        state: &mut ReaderState,
+        topic: &str,
+        required: bool,
+    ) -> Result<Option<u32>, LogError> {
+        if let Some(&n) = state.partitions.get(topic) {
+            return Ok(Some(n));
+        }
+        let dir = self.topics_dir.join(topic);
+        match read_meta(&dir)? {
+            Some(meta) => {
+                state.partitions.insert(topic.to_string(), meta.partitions);
+                Ok(Some(meta.partitions))
+            }
+            None if required => Err(LogError::UnknownTopic {
+                topic: topic.to_string(),
+                path: self.topics_dir.clone(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn check_partition(
+        &self,
+        state: &mut ReaderState,
+        topic: &str,
+        partition: u32,
+    ) -> Result<(), LogError> {
+        validate_topic(topic)?;
+        let partitions = self.partitions(state, topic, true)?.unwrap_or(0);
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions,
+            });
+        }
+        Ok(())
+    }
+
+    fn info(
+        &self,
+        state: &mut ReaderState,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionInfo, LogError> {
+        let dir = partition_dir(&self.topics_dir.join(topic), partition);
+        let bases = list_segments(&dir)?;
+        let (start_offset, end_offset) = match (bases.first(), bases.last()) {
+            (Some(&first), Some(&last)) => {
+                let path = segment_path(&dir, last);
+                let mut end = last;
+                scan_segment(state, &path, last, true, u64::MAX, |_, _, _| Ok(true))?;
+                if let Some(index) = state.segments.get(&path) {
+                    end = index.scanned_next;
+                }
+                (first, end)
+            }
+            _ => (0, 0),
+        };
+        Ok(PartitionInfo {
+            topic: topic.to_string(),
+            partition,
+            start_offset,
+            end_offset,
+        })
+    }
+}
+
+/// Scans the segment at `path` (base offset `base`) and calls `visit(offset, start,
+/// content)` for each intact record at or after `from` until it returns `false`.
+fn scan_segment(
+    state: &mut ReaderState,
+    path: &Path,
+    base: u64,
+    is_last: bool,
+    from: u64,
+    mut visit: impl FnMut(u64, u64, &[u8]) -> Result<bool, LogError>,
+) -> Result<ScanEnd, LogError> {
+    let index = state
+        .segments
+        .entry(path.to_path_buf())
+        .or_insert_with(|| SegmentIndex::new(base));
+    let (mut expected, start) = index.locate(from);
+    let mut scan = SegmentScan::open(path, start)?;
+    if scan.len() < index.scanned_pos {
+        // The file shrank (a writer truncated a torn tail): forget what was known of it.
+        *index = SegmentIndex::new(base);
+        expected = base;
+        scan = SegmentScan::open(path, 0)?;
+    }
+    loop {
+        let (position, detail) = match scan.next_frame()? {
+            Frame::End => return Ok(ScanEnd::End),
+            Frame::Record { offset, start } if offset == expected => {
+                expected += 1;
+                index.observe(offset, start, scan.position());
+                if offset >= from && !visit(offset, start, scan.content())? {
+                    return Ok(ScanEnd::Satisfied);
+                }
+                continue;
+            }
+            Frame::Record { offset, start } => (
+                start,
+                format!("record has offset {offset} where {expected} was expected"),
+            ),
+            Frame::Torn { position, detail } => (position, detail),
+        };
+        if is_last {
+            return Ok(ScanEnd::Tail);
+        }
+        return Err(LogError::Corrupt {
+            path: scan.path().to_path_buf(),
+            position,
+            detail,
+        });
+    }
+}

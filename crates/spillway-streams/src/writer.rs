@@ -1,0 +1,551 @@
+//! The log writer: a dedicated thread that appends batches with group commit.
+//!
+//! [`LogWriter::send`] queues a batch on a channel bounded both in batches
+//! ([`QUEUE_BATCHES`]) and in bytes ([`QUEUE_BYTES`]); it waits while the queue is full and
+//! never waits for the disk. The writer thread takes every batch queued, encodes each
+//! partition's records into that partition's buffer, writes each buffer with one
+//! `write_all`, calls `fdatasync` once per touched segment, and only then resolves the
+//! batches' acknowledgements. After a failure it resolves every later batch with an error.
+
+use crate::config::{
+    ensure_dir, list_segments, lock_path, partition_dir, read_meta, segment_path, sync_dir,
+    topics_dir, validate_topic, write_meta, LogOptions, TopicMeta,
+};
+use crate::error::LogError;
+use crate::segment::{encode_record, encoded_len, recover_segment, MAX_RECORD_BYTES};
+use spillway_core::record::partition_for_key;
+use spillway_core::{Ack, Record, StreamError, StreamWriter};
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+/// Most batches queued for the writer thread before [`LogWriter::send`] waits.
+pub const QUEUE_BATCHES: usize = 256;
+
+/// Most bytes (by [`Record::size_hint`]) queued before [`LogWriter::send`] waits: 64 MiB.
+/// A larger batch is let through alone.
+pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A partition buffer whose capacity grew beyond this is released after each group.
+const KEEP_BUFFER: usize = 8 * 1024 * 1024;
+
+enum Command {
+    Append {
+        records: Vec<Record>,
+        ack: Ack,
+        _budget: OwnedSemaphorePermit,
+    },
+    Flush(oneshot::Sender<Result<(), StreamError>>),
+}
+
+/// Appends records to the embedded log in a data directory.
+///
+/// Only one writer may have a data directory open: a second one, in this process or
+/// another, fails with [`LogError::Locked`]. Dropping the writer lets its thread write what
+/// is queued and waits for it to stop.
+pub struct LogWriter {
+    tx: Option<mpsc::Sender<Command>>,
+    budget: Arc<Semaphore>,
+    thread: Option<thread::JoinHandle<()>>,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogWriter {
+    /// Opens (creating if needed) the log in `data_dir`, recovers the tail of every
+    /// partition, and starts the writer thread.
+    pub fn open(data_dir: impl AsRef<Path>, options: LogOptions) -> Result<Self, LogError> {
+        options.validate()?;
+        let data_dir = data_dir.as_ref().to_path_buf();
+        let appender = Appender::open(&data_dir, options)?;
+        let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+        let thread = thread::Builder::new()
+            .name("spillway-log-writer".to_string())
+            .spawn(move || appender.run(rx))
+            .map_err(|e| LogError::io("start the writer thread for", &data_dir, e))?;
+        Ok(LogWriter {
+            tx: Some(tx),
+            budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            thread: Some(thread),
+            data_dir,
+        })
+    }
+
+    /// The data directory the log lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+impl StreamWriter for LogWriter {
+    async fn send(&mut self, batch: Vec<Record>, ack: Ack) -> Result<(), StreamError> {
+        let tx = self.tx.as_ref().ok_or(StreamError::Closed)?;
+        let bytes: usize = batch.iter().map(Record::size_hint).sum();
+        let budget = Arc::clone(&self.budget)
+            .acquire_many_owned(bytes.min(QUEUE_BYTES) as u32)
+            .await
+            .map_err(|_| StreamError::Closed)?;
+        tx.send(Command::Append {
+            records: batch,
+            ack,
+            _budget: budget,
+        })
+        .await
+        .map_err(|_| StreamError::Closed)
+    }
+
+    async fn flush(&mut self) -> Result<(), StreamError> {
+        let tx = self.tx.as_ref().ok_or(StreamError::Closed)?;
+        let (reply, done) = oneshot::channel();
+        tx.send(Command::Flush(reply))
+            .await
+            .map_err(|_| StreamError::Closed)?;
+        done.await.map_err(|_| StreamError::Closed)?
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!(data_dir = %self.data_dir.display(), "the log writer thread panicked");
+            }
+        }
+    }
+}
+
+/// Why the writer stopped accepting batches; every later batch is failed with it.
+#[derive(Clone, Debug)]
+enum Failure {
+    Io {
+        action: String,
+        kind: io::ErrorKind,
+        message: String,
+    },
+    Rejected(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Io {
+                action, message, ..
+            } => write!(f, "{action}: {message}"),
+            Failure::Rejected(reason) => write!(f, "batch rejected: {reason}"),
+        }
+    }
+}
+
+impl Failure {
+    fn from_log(error: LogError) -> Self {
+        match error {
+            LogError::Io {
+                action,
+                path,
+                source,
+            } => Failure::Io {
+                action: format!("trying to {action} {}", path.display()),
+                kind: source.kind(),
+                message: source.to_string(),
+            },
+            other => Failure::Io {
+                action: "writing to the log".to_string(),
+                kind: io::ErrorKind::InvalidData,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn is_io(&self) -> bool {
+        matches!(self, Failure::Io { .. })
+    }
+
+    /// The error for a batch; `first` is the batch that failed, later ones are told so.
+    fn to_error(&self, first: bool) -> StreamError {
+        match self {
+            Failure::Io {
+                action,
+                kind,
+                message,
+            } => StreamError::Io {
+                action: if first {
+                    action.clone()
+                } else {
+                    format!("{action} (an earlier write failed; nothing more is written)")
+                },
+                source: io::Error::new(*kind, message.clone()),
+            },
+            Failure::Rejected(reason) if first => StreamError::Rejected(reason.clone()),
+            Failure::Rejected(reason) => StreamError::Rejected(format!(
+                "an earlier batch was rejected ({reason}); nothing more is written"
+            )),
+        }
+    }
+}
+
+/// The writer thread's state: every known topic and the tail of each partition.
+struct Appender {
+    topics_dir: PathBuf,
+    options: LogOptions,
+    /// Holds the exclusive lock on `topics.lock` while open.
+    _lock: File,
+    by_name: HashMap<Arc<str>, usize>,
+    topics: Vec<Vec<PartitionLog>>,
+    /// Partitions with staged records, as (topic index, partition).
+    touched: Vec<(usize, usize)>,
+    failure: Option<Failure>,
+}
+
+impl Appender {
+    fn open(data_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
+        let topics_dir = topics_dir(data_dir);
+        ensure_dir(&topics_dir)?;
+        let lock = lock_exclusive(&lock_path(data_dir))?;
+        let mut appender = Appender {
+            topics_dir,
+            options,
+            _lock: lock,
+            by_name: HashMap::new(),
+            topics: Vec::new(),
+            touched: Vec::new(),
+            failure: None,
+        };
+        let entries = fs::read_dir(&appender.topics_dir)
+            .map_err(|e| LogError::io("list topics in", &appender.topics_dir, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| LogError::io("list topics in", &appender.topics_dir, e))?;
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+                if validate_topic(name).is_ok() {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        for name in names {
+            let dir = appender.topics_dir.join(&name);
+            if let Some(meta) = read_meta(&dir)? {
+                appender.load_topic(Arc::from(name), &dir, meta.partitions)?;
+            }
+        }
+        Ok(appender)
+    }
+
+    fn load_topic(
+        &mut self,
+        name: Arc<str>,
+        dir: &Path,
+        partitions: u32,
+    ) -> Result<usize, LogError> {
+        let partitions = (0..partitions)
+            .map(|p| PartitionLog::recover(partition_dir(dir, p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let index = self.topics.len();
+        self.topics.push(partitions);
+        self.by_name.insert(name, index);
+        Ok(index)
+    }
+
+    /// The index of `name`, creating the topic on its first write.
+    fn topic(&mut self, name: &Arc<str>) -> Result<usize, LogError> {
+        if let Some(&index) = self.by_name.get(&**name) {
+            return Ok(index);
+        }
+        let dir = self.topics_dir.join(&**name);
+        let partitions = match read_meta(&dir)? {
+            Some(meta) => meta.partitions,
+            None => {
+                let partitions = self.options.default_partitions;
+                for p in 0..partitions {
+                    ensure_dir(&partition_dir(&dir, p))?;
+                }
+                write_meta(&dir, TopicMeta { partitions })?;
+                tracing::info!(topic = %name, partitions, "created topic");
+                partitions
+            }
+        };
+        self.load_topic(Arc::clone(name), &dir, partitions)
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut group = Vec::new();
+        while let Some(command) = rx.blocking_recv() {
+            group.push(command);
+            while let Ok(command) = rx.try_recv() {
+                group.push(command);
+            }
+            self.process(&mut group);
+        }
+    }
+
+    /// Appends and syncs a group of queued batches, then resolves them in order.
+    fn process(&mut self, group: &mut Vec<Command>) {
+        let mut ok_until = 0;
+        let mut first_failed = None;
+        if self.failure.is_none() {
+            ok_until = group.len();
+            let mut failure = None;
+            for (i, command) in group.iter().enumerate() {
+                if let Command::Append { records, .. } = command {
+                    if let Err(f) = self.stage(records) {
+                        // A rejected batch staged nothing, so the batches before it can be
+                        // written; an I/O error may have hit their data too.
+                        ok_until = if f.is_io() { 0 } else { i };
+                        failure = Some(f);
+                        break;
+                    }
+                }
+            }
+            if ok_until > 0 {
+                if let Err(f) = self.write_staged() {
+                    ok_until = 0;
+                    failure = Some(f);
+                }
+            }
+            self.clear_staged();
+            if let Some(f) = failure {
+                tracing::error!(error = %f, "the log writer failed; no batch will be acknowledged any more");
+                self.failure = Some(f);
+                first_failed = group[ok_until..]
+                    .iter()
+                    .position(|c| matches!(c, Command::Append { .. }))
+                    .map(|i| i + ok_until);
+            }
+        }
+        for (i, command) in group.drain(..).enumerate() {
+            let result = match &self.failure {
+                Some(f) if i >= ok_until => Err(f.to_error(first_failed == Some(i))),
+                _ => Ok(()),
+            };
+            match command {
+                Command::Append { ack, .. } => ack.resolve(result),
+                Command::Flush(reply) => {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+
+    /// Encodes a batch into the partition buffers; rejects it whole, before staging
+    /// anything, if a topic name or a record size is invalid.
+    fn stage(&mut self, records: &[Record]) -> Result<(), Failure> {
+        for record in records {
+            if !self.by_name.contains_key(&*record.topic) {
+                validate_topic(&record.topic).map_err(|e| Failure::Rejected(e.to_string()))?;
+            }
+            let len = encoded_len(record);
+            if len > MAX_RECORD_BYTES {
+                return Err(Failure::Rejected(format!(
+                    "a record for topic {} takes {len} bytes, more than the limit of {MAX_RECORD_BYTES}",
+                    record.topic
+                )));
+            }
+        }
+        let segment_bytes = self.options.segment_bytes;
+        let mut last: Option<(&Arc<str>, usize)> = None;
+        for record in records {
+            let t = match last {
+                Some((name, t)) if **name == *record.topic => t,
+                _ => self.topic(&record.topic).map_err(Failure::from_log)?,
+            };
+            last = Some((&record.topic, t));
+            let partitions = &mut self.topics[t];
+            let p = match &record.key {
+                Some(key) => partition_for_key(key, partitions.len() as u32) as usize,
+                None => 0,
+            };
+            let part = &mut partitions[p];
+            let size = part.written + part.pending.len() as u64;
+            if size > 0 && size + encoded_len(record) as u64 > segment_bytes {
+                part.roll().map_err(Failure::from_log)?;
+            }
+            encode_record(&mut part.pending, part.next_offset, record);
+            part.next_offset += 1;
+            if !part.touched {
+                part.touched = true;
+                self.touched.push((t, p));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes each touched partition's buffer, then syncs each of their segments once.
+    fn write_staged(&mut self) -> Result<(), Failure> {
+        for &(t, p) in &self.touched {
+            self.topics[t][p]
+                .write_pending()
+                .map_err(Failure::from_log)?;
+        }
+        for &(t, p) in &self.touched {
+            self.topics[t][p].sync().map_err(Failure::from_log)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the staged state (written or, after a failure, abandoned).
+    fn clear_staged(&mut self) {
+        for (t, p) in self.touched.drain(..) {
+            let part = &mut self.topics[t][p];
+            part.touched = false;
+            part.pending.clear();
+            if part.pending.capacity() > KEEP_BUFFER {
+                part.pending = Vec::new();
+            }
+        }
+    }
+}
+
+/// The tail of one partition: its active segment and the next offset.
+struct PartitionLog {
+    dir: PathBuf,
+    /// Base offset of the active (last) segment.
+    base: u64,
+    next_offset: u64,
+    /// Bytes of the active segment on disk.
+    written: u64,
+    /// Whether the active segment file exists yet.
+    exists: bool,
+    /// Append handle of the active segment, opened on first write.
+    file: Option<File>,
+    /// Encoded records of the current group, not yet written.
+    pending: Vec<u8>,
+    touched: bool,
+    /// Whether `file` has writes not yet synced.
+    dirty: bool,
+}
+
+impl PartitionLog {
+    fn recover(dir: PathBuf) -> Result<Self, LogError> {
+        ensure_dir(&dir)?;
+        let (base, next_offset, written, exists) = match list_segments(&dir)?.last() {
+            None => (0, 0, 0, false),
+            Some(&base) => {
+                let tail = recover_segment(&segment_path(&dir, base), base)?;
+                (base, tail.next_offset, tail.len, true)
+            }
+        };
+        Ok(PartitionLog {
+            dir,
+            base,
+            next_offset,
+            written,
+            exists,
+            file: None,
+            pending: Vec::new(),
+            touched: false,
+            dirty: false,
+        })
+    }
+
+    fn open_file(&mut self) -> Result<&mut File, LogError> {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => {
+                let path = segment_path(&self.dir, self.base);
+                let mut options = OpenOptions::new();
+                options.append(true);
+                if !self.exists {
+                    options.create_new(true);
+                }
+                let file = options
+                    .open(&path)
+                    .map_err(|e| LogError::io("open segment", &path, e))?;
+                if !self.exists {
+                    sync_dir(&self.dir)?;
+                    self.exists = true;
+                }
+                file
+            }
+        };
+        Ok(self.file.insert(file))
+    }
+
+    fn write_pending(&mut self) -> Result<(), LogError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let path = segment_path(&self.dir, self.base);
+        let pending = std::mem::take(&mut self.pending);
+        let written = self.open_file().and_then(|file| {
+            file.write_all(&pending)
+                .map_err(|e| LogError::io("append to segment", &path, e))
+        });
+        self.pending = pending;
+        written?;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), LogError> {
+        if let (true, Some(file)) = (self.dirty, &self.file) {
+            file.sync_data().map_err(|e| {
+                LogError::io("sync segment", &segment_path(&self.dir, self.base), e)
+            })?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment at the next offset. The finished segment is made durable
+    /// first, so that only the last segment of a partition can ever have a torn tail.
+    fn roll(&mut self) -> Result<(), LogError> {
+        self.write_pending()?;
+        self.sync()?;
+        let base = self.next_offset;
+        let path = segment_path(&self.dir, base);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| LogError::io("create segment", &path, e))?;
+        sync_dir(&self.dir)?;
+        tracing::debug!(path = %path.display(), "rolled to a new segment");
+        self.file = Some(file);
+        self.base = base;
+        self.written = 0;
+        self.exists = true;
+        Ok(())
+    }
+}
+
+/// Creates (if needed) and locks the writer's lock file, failing if another holds it.
+fn lock_exclusive(path: &Path) -> Result<File, LogError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| LogError::io("open lock file", path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::WouldBlock {
+                return Err(LogError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            return Err(LogError::io("lock", path, error));
+        }
+    }
+    Ok(file)
+}

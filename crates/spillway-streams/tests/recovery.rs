@@ -1,0 +1,207 @@
+//! Recovering from a crash: torn and corrupt tails, damaged earlier segments.
+
+mod common;
+
+use common::{record, Acks};
+use spillway_core::Record;
+use spillway_streams::{LogError, LogOptions, LogReader, LogWriter};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn segment(dir: &Path, topic: &str, base: u64) -> PathBuf {
+    dir.join(format!("topics/{topic}/0/{base:020}.log"))
+}
+
+fn values(from: u64, to: u64) -> Vec<Record> {
+    (from..to)
+        .map(|i| record("t", None, Some(&format!("value-{i}"))))
+        .collect()
+}
+
+/// Writes records `0..count` to topic `t` and closes the writer.
+async fn write_records(dir: &Path, options: LogOptions, count: u64) {
+    let mut writer = LogWriter::open(dir, options).unwrap();
+    Acks::new()
+        .write(&mut writer, values(0, count))
+        .await
+        .unwrap();
+}
+
+fn read_all(dir: &Path) -> Vec<(u64, String)> {
+    LogReader::open(dir)
+        .unwrap()
+        .read("t", 0, 0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.offset, String::from_utf8(r.value.unwrap()).unwrap()))
+        .collect()
+}
+
+fn expected(to: u64) -> Vec<(u64, String)> {
+    (0..to).map(|i| (i, format!("value-{i}"))).collect()
+}
+
+/// Reopens the log (recovering it), appends `from..to` and checks the whole partition.
+async fn append_after_recovery(dir: &Path, from: u64, to: u64) {
+    let mut writer = LogWriter::open(dir, LogOptions::default()).unwrap();
+    Acks::new()
+        .write(&mut writer, values(from, to))
+        .await
+        .unwrap();
+    drop(writer);
+    assert_eq!(read_all(dir), expected(to));
+}
+
+#[tokio::test]
+async fn garbage_after_the_last_record_is_truncated_when_the_writer_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 10).await;
+    let path = segment(dir.path(), "t", 0);
+    let good_len = fs::metadata(&path).unwrap().len();
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .unwrap();
+    drop(file);
+
+    assert_eq!(
+        read_all(dir.path()),
+        expected(10),
+        "the reader stops at garbage"
+    );
+    let writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), good_len);
+    drop(writer);
+    append_after_recovery(dir.path(), 10, 15).await;
+}
+
+#[tokio::test]
+async fn a_record_cut_short_by_a_crash_is_dropped_and_offsets_continue_after_the_last_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 10).await;
+    let path = segment(dir.path(), "t", 0);
+    let len = fs::metadata(&path).unwrap().len();
+    // Cut the last record in its middle, as a writer killed during its write leaves it.
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+
+    assert_eq!(read_all(dir.path()), expected(9));
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.partition_info("t", 0).unwrap().end_offset, 9);
+    append_after_recovery(dir.path(), 9, 20).await;
+    assert_eq!(reader.partition_info("t", 0).unwrap().end_offset, 20);
+}
+
+#[tokio::test]
+async fn a_tail_cut_inside_the_length_prefix_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 3).await;
+    let path = segment(dir.path(), "t", 0);
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(&[40, 0]).unwrap();
+    drop(file);
+    append_after_recovery(dir.path(), 3, 4).await;
+}
+
+#[tokio::test]
+async fn a_damaged_last_record_is_truncated_with_everything_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 10).await;
+    let path = segment(dir.path(), "t", 0);
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+
+    assert_eq!(read_all(dir.path()), expected(9));
+    append_after_recovery(dir.path(), 9, 12).await;
+}
+
+#[tokio::test]
+async fn a_wholly_torn_last_segment_after_a_roll_restarts_at_its_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = LogOptions {
+        default_partitions: 1,
+        segment_bytes: 200,
+    };
+    write_records(dir.path(), tiny, 30).await;
+    let mut bases: Vec<u64> = fs::read_dir(dir.path().join("topics/t/0"))
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.trim_end_matches(".log").parse().unwrap()
+        })
+        .collect();
+    bases.sort();
+    let last = *bases.last().unwrap();
+    assert!(last > 0);
+    fs::write(segment(dir.path(), "t", last), b"\x07garbage").unwrap();
+
+    assert_eq!(read_all(dir.path()), expected(last));
+    let writer = LogWriter::open(dir.path(), tiny).unwrap();
+    assert_eq!(
+        fs::metadata(segment(dir.path(), "t", last)).unwrap().len(),
+        0
+    );
+    drop(writer);
+    append_after_recovery(dir.path(), last, 40).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_record_in_an_earlier_segment_is_an_error_not_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = LogOptions {
+        default_partitions: 1,
+        segment_bytes: 400,
+    };
+    write_records(dir.path(), tiny, 40).await;
+    let first = segment(dir.path(), "t", 0);
+    let mut bytes = fs::read(&first).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&first, &bytes).unwrap();
+
+    let reader = LogReader::open(dir.path()).unwrap();
+    match reader.read("t", 0, 0, 100) {
+        Err(LogError::Corrupt { path, .. }) => assert_eq!(path, first),
+        other => panic!("expected a corrupt-segment error, got {other:?}"),
+    }
+    // Offsets in later segments remain readable.
+    let later = reader.read("t", 0, 30, 100).unwrap();
+    assert_eq!(later.first().map(|r| r.offset), Some(30));
+    assert_eq!(later.len(), 10);
+    // The writer only recovers the last segment and keeps appending after it.
+    append_after_recovery_unchecked(dir.path(), tiny).await;
+    assert_eq!(reader.partition_info("t", 0).unwrap().end_offset, 41);
+}
+
+async fn append_after_recovery_unchecked(dir: &Path, options: LogOptions) {
+    let mut writer = LogWriter::open(dir, options).unwrap();
+    Acks::new()
+        .write(&mut writer, values(40, 41))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reader_that_saw_a_torn_tail_sees_the_rewritten_tail_after_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 5).await;
+    let path = segment(dir.path(), "t", 0);
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(&[0u8; 100]).unwrap();
+    drop(file);
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.read("t", 0, 0, 100).unwrap().len(), 5);
+
+    let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+    Acks::new().write(&mut writer, values(5, 8)).await.unwrap();
+    let tail = reader.read("t", 0, 5, 100).unwrap();
+    let offsets: Vec<u64> = tail.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, vec![5, 6, 7]);
+    assert_eq!(tail[0].value.as_deref(), Some(&b"value-5"[..]));
+}

@@ -1,0 +1,172 @@
+//! A connector config file read into the typed parts that run it.
+
+use crate::CliError;
+use spillway_core::config::{ConfigError, ConfigMap};
+use spillway_core::pipeline::PipelineOptions;
+use spillway_core::Op;
+use spillway_formats::json::{JsonOptions, DEFAULT_UNAVAILABLE_PLACEHOLDER};
+use spillway_postgres::PostgresConfig;
+use spillway_streams::LogOptions;
+use std::path::Path;
+use tracing::warn;
+
+/// The source kinds spillway runs.
+pub enum SourceConfig {
+    Postgres(PostgresConfig),
+}
+
+/// Everything a connector config says.
+pub struct ConnectorSpec {
+    pub name: String,
+    pub source: SourceConfig,
+    pub format: JsonOptions,
+    pub pipeline: PipelineOptions,
+    pub log: LogOptions,
+}
+
+/// Reads and validates a connector config file.
+pub fn load(path: &Path) -> Result<ConnectorSpec, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    let config = ConfigMap::from_json(&text)
+        .map_err(|e| CliError::Config(format!("{}: {e}", path.display())))?;
+    parse(&config).map_err(|e| CliError::Config(format!("{}: {e}", path.display())))
+}
+
+/// Builds the typed parts from a config map, warning about keys nothing reads.
+pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
+    let class = config.required(&["connector.class"])?;
+    let source = if spillway_postgres::config::CONNECTOR_CLASSES
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&class))
+    {
+        SourceConfig::Postgres(PostgresConfig::from_config(config)?)
+    } else {
+        return Err(ConfigError::invalid(
+            "connector.class",
+            &class,
+            format!(
+                "unknown connector class; supported: {}",
+                spillway_postgres::config::CONNECTOR_CLASSES.join(", ")
+            ),
+        ));
+    };
+    let name = match &source {
+        SourceConfig::Postgres(pg) => pg.name.clone(),
+    };
+    validate_name(&name)?;
+    let spec = ConnectorSpec {
+        name,
+        source,
+        format: format_options(config)?,
+        pipeline: pipeline_options(config)?,
+        log: LogOptions::from_config(config)?,
+    };
+    config.accept(&["key.converter", "value.converter"]);
+    let kafka: Vec<String> = config
+        .entries()
+        .keys()
+        .filter(|k| k.starts_with("kafka."))
+        .cloned()
+        .collect();
+    if !kafka.is_empty() {
+        config.accept_prefix("kafka.");
+        warn!(
+            keys = %kafka.join(", "),
+            "no Kafka stream is available in this build; these keys are ignored and events go to the embedded log"
+        );
+    }
+    for key in config.unused_keys() {
+        warn!(key = %key, "unknown configuration key is ignored");
+    }
+    Ok(spec)
+}
+
+fn validate_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(ConfigError::invalid(
+            "name",
+            name,
+            "a connector name may contain only letters, digits, '.', '_' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+fn converter_is_json(config: &ConfigMap, key: &str) -> Result<(), ConfigError> {
+    if let Some(class) = config.string(&[key]) {
+        if class != "org.apache.kafka.connect.json.JsonConverter" {
+            return Err(ConfigError::invalid(
+                key,
+                &class,
+                "only org.apache.kafka.connect.json.JsonConverter is available",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `output.data.format`, `key.converter*` and `value.converter*`.
+fn format_options(config: &ConfigMap) -> Result<JsonOptions, ConfigError> {
+    converter_is_json(config, "key.converter")?;
+    converter_is_json(config, "value.converter")?;
+    let schemaless_default = match config.string(&["output.data.format", "output.key.format"]) {
+        None => false,
+        Some(f) if f.eq_ignore_ascii_case("JSON") => true,
+        Some(f) if f.eq_ignore_ascii_case("JSON_SR") => false,
+        Some(f) => {
+            return Err(ConfigError::invalid(
+                "output.data.format",
+                &f,
+                "only JSON (schemaless) and JSON_SR (JSON with embedded schemas) are available in this build",
+            ))
+        }
+    };
+    let key_schemas = config.bool(&["key.converter.schemas.enable"], !schemaless_default)?;
+    let value_schemas = config.bool(&["value.converter.schemas.enable"], !schemaless_default)?;
+    Ok(JsonOptions {
+        key_schemas,
+        value_schemas,
+        unavailable_placeholder: config
+            .lookup(&["unavailable.value.placeholder"])
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| DEFAULT_UNAVAILABLE_PLACEHOLDER.to_string()),
+    })
+}
+
+/// `tombstones.on.delete`, `skipped.operations`, `offset.flush.interval.ms`.
+fn pipeline_options(config: &ConfigMap) -> Result<PipelineOptions, ConfigError> {
+    let defaults = PipelineOptions::default();
+    let skipped_operations = match config.lookup(&["skipped.operations"]) {
+        None => defaults.skipped_operations,
+        Some((key, value)) => {
+            let mut set = std::collections::HashSet::new();
+            for code in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if code.eq_ignore_ascii_case("none") {
+                    continue;
+                }
+                let op = Op::from_code(code)
+                    .filter(|op| *op != Op::Read)
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            key,
+                            value,
+                            "expected a comma-separated list of c, u, d, t, or none",
+                        )
+                    })?;
+                set.insert(op.code());
+            }
+            set
+        }
+    };
+    Ok(PipelineOptions {
+        tombstones_on_delete: config.bool(&["tombstones.on.delete"], true)?,
+        skipped_operations,
+        flush_interval: config.millis(&["offset.flush.interval.ms"], defaults.flush_interval)?,
+    })
+}

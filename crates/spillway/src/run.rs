@@ -1,0 +1,161 @@
+//! `spillway run`: one connector in the foreground.
+//!
+//! The source, the pipeline and the embedded log run until SIGINT or SIGTERM; then the
+//! source stops reading, the pipeline writes and commits what it has, and the process exits
+//! 0. A connection lost while streaming is retried with backoff; an error at start-up or one
+//! that needs the operator ends the run with its message.
+
+use crate::connector::{self, ConnectorSpec, SourceConfig};
+use crate::{CliError, DataDirArg};
+use anyhow::{anyhow, Context};
+use spillway_core::pipeline;
+use spillway_core::{OffsetStore, Source, SourceContext};
+use spillway_formats::JsonEncoder;
+use spillway_postgres::{ErrorClass, PostgresSource};
+use spillway_streams::{FileOffsetStore, LogWriter};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Connector config file (JSON, bare or {"name", "config"}).
+    #[arg(long)]
+    config: PathBuf,
+    #[command(flatten)]
+    data: DataDirArg,
+}
+
+/// Batches queued between source and pipeline.
+const BATCH_QUEUE: usize = 16;
+/// A run that lasted this long had connected: a transient failure after it is retried.
+const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How one attempt ended.
+enum Failure {
+    Transient(anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let spec = connector::load(&args.config)?;
+    let data_dir = args.data.data_dir;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(wait_for_signal(shutdown_tx));
+    info!(connector = %spec.name, data_dir = %data_dir.display(), "connector starting");
+    let mut backoff = Duration::from_secs(1);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let started = Instant::now();
+        match run_once(&spec, &data_dir, shutdown_rx.clone()).await {
+            Ok(()) => {
+                info!(connector = %spec.name, "connector stopped");
+                return Ok(());
+            }
+            Err(Failure::Transient(e))
+                if !*shutdown_rx.borrow()
+                    && (attempt > 1 || started.elapsed() >= HEALTHY_AFTER) =>
+            {
+                if started.elapsed() >= HEALTHY_AFTER {
+                    backoff = Duration::from_secs(1);
+                }
+                warn!(connector = %spec.name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                let mut shutdown = shutdown_rx.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(Failure::Transient(e)) | Err(Failure::Fatal(e)) => {
+                error!(connector = %spec.name, "connector failed");
+                return Err(CliError::Runtime(e));
+            }
+        }
+    }
+}
+
+async fn run_once(
+    spec: &ConnectorSpec,
+    data_dir: &Path,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    let writer = LogWriter::open(data_dir, spec.log)
+        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
+    let mut store = FileOffsetStore::open(data_dir, &spec.name)
+        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?;
+    let resume = store
+        .load()
+        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot read committed offsets")))?;
+    if let Some(offset) = &resume {
+        info!(position = %offset.position, "resuming from committed offset");
+    }
+    let (batch_tx, batch_rx) = mpsc::channel(BATCH_QUEUE);
+    let (committed_tx, committed_rx) = watch::channel(resume.clone());
+    let ctx = SourceContext {
+        batches: batch_tx,
+        committed: committed_rx,
+        shutdown,
+        resume,
+    };
+    let source = match &spec.source {
+        SourceConfig::Postgres(config) => PostgresSource::new(config.clone()),
+    };
+    let source_task = tokio::spawn(source.run(ctx));
+    let encoder = Box::new(JsonEncoder::new(spec.format.clone()));
+    let pipeline_result = pipeline::run(
+        batch_rx,
+        encoder,
+        writer,
+        store,
+        committed_tx,
+        spec.pipeline.clone(),
+    )
+    .await;
+    let source_result = source_task
+        .await
+        .map_err(|e| Failure::Fatal(anyhow!("source task failed: {e}")))?;
+    match pipeline_result {
+        Ok(stats) => info!(
+            events = stats.events,
+            records = stats.records,
+            commits = stats.commits,
+            "pipeline finished"
+        ),
+        Err(e) => return Err(Failure::Fatal(anyhow!(e).context("pipeline failed"))),
+    }
+    match source_result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let class = e.class();
+            let error = anyhow!(e);
+            Err(match class {
+                ErrorClass::Transient => Failure::Transient(error),
+                ErrorClass::Definite | ErrorClass::Operator => Failure::Fatal(error),
+            })
+        }
+    }
+}
+
+async fn wait_for_signal(shutdown: watch::Sender<bool>) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.send_replace(true);
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    info!("shutting down: flushing and committing");
+    shutdown.send_replace(true);
+}

@@ -1,0 +1,155 @@
+//! `spillway tail`: records of a topic, one JSON object per line.
+
+use crate::{CliError, DataDirArg};
+use anyhow::Context;
+use base64::Engine;
+use spillway_streams::{LogReader, StoredRecord};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct TailArgs {
+    /// Topic to read.
+    topic: String,
+    #[command(flatten)]
+    data: DataDirArg,
+    /// With --follow, start at the first record instead of the end.
+    #[arg(long)]
+    from_beginning: bool,
+    /// Read only this partition.
+    #[arg(long)]
+    partition: Option<u32>,
+    /// Stop after this many records.
+    #[arg(long)]
+    max: Option<u64>,
+    /// Stop after this many seconds in all.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Keep waiting for new records.
+    #[arg(long)]
+    follow: bool,
+}
+
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+const READ_CHUNK: usize = 1000;
+
+pub async fn tail(args: TailArgs) -> Result<(), CliError> {
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let reader = LogReader::open(&args.data.data_dir)
+        .with_context(|| format!("cannot open the log in {}", args.data.data_dir.display()))?;
+    // Wait for the topic to appear when following.
+    let partitions = loop {
+        let all = reader.topics().context("cannot list topics")?;
+        let mine: Vec<_> = all
+            .into_iter()
+            .filter(|p| p.topic == args.topic && args.partition.is_none_or(|x| x == p.partition))
+            .collect();
+        if !mine.is_empty() {
+            break mine;
+        }
+        if !args.follow || deadline.is_some_and(|d| Instant::now() >= d) {
+            if args.follow {
+                return Ok(());
+            }
+            return Err(CliError::Runtime(anyhow::anyhow!(
+                "topic {:?}{} does not exist in {}",
+                args.topic,
+                args.partition
+                    .map(|p| format!(" partition {p}"))
+                    .unwrap_or_default(),
+                args.data.data_dir.display()
+            )));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    };
+    let mut next: Vec<(u32, u64)> = partitions
+        .iter()
+        .map(|p| {
+            let start = if args.follow && !args.from_beginning {
+                p.end_offset
+            } else {
+                p.start_offset
+            };
+            (p.partition, start)
+        })
+        .collect();
+    let mut printed = 0u64;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    loop {
+        let mut progressed = false;
+        for (partition, offset) in next.iter_mut() {
+            let want = args.max.map_or(READ_CHUNK, |m| {
+                (m - printed).min(READ_CHUNK as u64) as usize
+            });
+            if want == 0 {
+                break;
+            }
+            let records = reader
+                .read(&args.topic, *partition, *offset, want)
+                .with_context(|| format!("cannot read {} partition {partition}", args.topic))?;
+            for record in &records {
+                writeln!(out, "{}", render(&args.topic, *partition, record))
+                    .context("cannot write to stdout")?;
+                *offset = record.offset + 1;
+                printed += 1;
+                progressed = true;
+            }
+        }
+        out.flush().context("cannot write to stdout")?;
+        if args.max.is_some_and(|m| printed >= m) {
+            return Ok(());
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(());
+        }
+        if !progressed {
+            if !args.follow {
+                return Ok(());
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// A record as one JSON object; key and value are embedded as JSON documents when they are
+/// JSON, as strings when UTF-8, and as base64 strings otherwise.
+fn render(topic: &str, partition: u32, record: &StoredRecord) -> String {
+    let headers: serde_json::Map<String, serde_json::Value> = record
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.key.clone(),
+                match &h.value {
+                    None => serde_json::Value::Null,
+                    Some(v) => serde_json::Value::String(String::from_utf8_lossy(v).into_owned()),
+                },
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "topic": topic,
+        "partition": partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp_ms,
+        "headers": headers,
+        "key": document(record.key.as_deref()),
+        "value": document(record.value.as_deref()),
+    })
+    .to_string()
+}
+
+fn document(bytes: Option<&[u8]>) -> serde_json::Value {
+    match bytes {
+        None => serde_json::Value::Null,
+        Some(b) => serde_json::from_slice(b).unwrap_or_else(|_| match std::str::from_utf8(b) {
+            Ok(s) => serde_json::Value::String(s.to_string()),
+            Err(_) => {
+                serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+            }
+        }),
+    }
+}

