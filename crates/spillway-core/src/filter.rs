@@ -22,6 +22,15 @@ impl NameFilter {
         included && !self.exclude.iter().any(|r| r.is_match(name))
     }
 
+    /// The index of the first include pattern matching `name` (`usize::MAX` if none), so
+    /// that things can be ordered as the include list names them.
+    pub fn include_rank(&self, name: &str) -> usize {
+        self.include
+            .iter()
+            .position(|r| r.is_match(name))
+            .unwrap_or(usize::MAX)
+    }
+
     /// Whether an include list was given.
     pub fn has_include(&self) -> bool {
         !self.include.is_empty()

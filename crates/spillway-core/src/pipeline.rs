@@ -70,6 +70,8 @@ pub struct PipelineOptions {
     pub skipped_operations: HashSet<OpCode>,
     /// `offset.flush.interval.ms`.
     pub flush_interval: Duration,
+    /// Headers added to every record after its own (Debezium's context headers).
+    pub extra_headers: Vec<Header>,
 }
 
 /// An operation code as a hashable value.
@@ -81,6 +83,7 @@ impl Default for PipelineOptions {
             tombstones_on_delete: true,
             skipped_operations: [Op::Truncate.code()].into_iter().collect(),
             flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
+            extra_headers: Vec::new(),
         }
     }
 }
@@ -106,12 +109,15 @@ pub fn records_for(
         return Ok(());
     }
     let table = &event.table;
-    let record = |key: Option<Vec<u8>>, value: Option<Vec<u8>>, headers: Vec<Header>| Record {
-        topic: table.topic.clone(),
-        key,
-        value,
-        headers,
-        timestamp_ms,
+    let record = |key: Option<Vec<u8>>, value: Option<Vec<u8>>, mut headers: Vec<Header>| {
+        headers.extend(options.extra_headers.iter().cloned());
+        Record {
+            topic: table.topic.clone(),
+            key,
+            value,
+            headers,
+            timestamp_ms,
+        }
     };
     match event.op {
         Op::Update if table.has_key() => {
@@ -135,11 +141,15 @@ pub fn records_for(
                         Some(encoder.value(&delete)?),
                         vec![Header {
                             key: NEW_KEY_HEADER.to_string(),
-                            value: Some(new_key_header),
+                            value: Some(new_key_header.clone()),
                         }],
                     ));
                     if options.tombstones_on_delete {
-                        out.push(record(old_key, None, Vec::new()));
+                        let header = Header {
+                            key: NEW_KEY_HEADER.to_string(),
+                            value: Some(new_key_header.clone()),
+                        };
+                        out.push(record(old_key, None, vec![header]));
                     }
                     out.push(record(
                         encoder.key(table, after)?,
@@ -164,7 +174,8 @@ pub fn records_for(
                 None => None,
             };
             out.push(record(key.clone(), Some(encoder.value(event)?), Vec::new()));
-            if options.tombstones_on_delete && key.is_some() {
+            // Debezium writes the tombstone even for a table without a key.
+            if options.tombstones_on_delete {
                 out.push(record(key, None, Vec::new()));
             }
         }

@@ -4,6 +4,7 @@
 //! Connect schema Debezium gives that column type, and which columns form the primary key.
 //! Formats turn these into JSON schemas or Avro schemas; sources build them from catalogs.
 
+use crate::value::Value;
 use std::sync::Arc;
 
 /// A Kafka Connect primitive or container type.
@@ -55,8 +56,8 @@ pub struct ConnectSchema {
     pub doc: Option<String>,
     /// Logical type parameters, in the order they are written.
     pub parameters: Vec<(String, String)>,
-    /// Default value, already rendered as a JSON literal.
-    pub default: Option<String>,
+    /// Default value, written as the schema's `default`.
+    pub default: Option<Value>,
 }
 
 impl ConnectSchema {
@@ -103,9 +104,9 @@ impl ConnectSchema {
         self
     }
 
-    /// Sets the default value, given as a JSON literal.
-    pub fn default_json(mut self, literal: impl Into<String>) -> Self {
-        self.default = Some(literal.into());
+    /// Sets the default value.
+    pub fn default_value(mut self, value: Value) -> Self {
+        self.default = Some(value);
         self
     }
 

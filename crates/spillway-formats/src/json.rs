@@ -97,8 +97,13 @@ impl JsonEncoder {
             write_str(out, &column.name);
             out.push(b':');
             let value = row.0.get(i).unwrap_or(&Value::Null);
-            self.write_value(out, value, &column.schema)
-                .map_err(|message| encode_error(table, Some(&column.name), message))?;
+            write_value(
+                out,
+                value,
+                &column.schema,
+                &self.options.unavailable_placeholder,
+            )
+            .map_err(|message| encode_error(table, Some(&column.name), message))?;
         }
         out.push(b'}');
         Ok(())
@@ -118,114 +123,117 @@ impl JsonEncoder {
             write_str(out, &column.name);
             out.push(b':');
             let value = row.0.get(i).unwrap_or(&Value::Null);
-            self.write_value(out, value, &column.schema)
-                .map_err(|message| encode_error(table, Some(&column.name), message))?;
+            write_value(
+                out,
+                value,
+                &column.schema,
+                &self.options.unavailable_placeholder,
+            )
+            .map_err(|message| encode_error(table, Some(&column.name), message))?;
         }
         out.push(b'}');
         Ok(())
     }
+}
 
-    /// Writes `value` as the JSON the converter produces for `schema`.
-    fn write_value(
-        &self,
-        out: &mut Vec<u8>,
-        value: &Value,
-        schema: &ConnectSchema,
-    ) -> Result<(), String> {
-        match (value, &schema.ty) {
-            (Value::Null, _) => {
-                if !schema.optional {
-                    if let Some(default) = &schema.default {
-                        out.extend_from_slice(default.as_bytes());
-                        return Ok(());
-                    }
+/// Writes `value` as the JSON the converter produces for `schema`; values the database did
+/// not send are written as `placeholder`.
+pub fn write_value(
+    out: &mut Vec<u8>,
+    value: &Value,
+    schema: &ConnectSchema,
+    placeholder: &str,
+) -> Result<(), String> {
+    match (value, &schema.ty) {
+        (Value::Null, _) => match &schema.default {
+            Some(default) if !schema.optional && !default.is_null() => {
+                write_value(out, default, schema, placeholder)?
+            }
+            _ => out.extend_from_slice(b"null"),
+        },
+        (Value::Unavailable, ty) => write_unavailable(out, ty, placeholder)?,
+        (Value::Bool(b), ConnectType::Boolean) => {
+            out.extend_from_slice(if *b { b"true" } else { b"false" })
+        }
+        (
+            Value::Int(v),
+            ConnectType::Int8 | ConnectType::Int16 | ConnectType::Int32 | ConnectType::Int64,
+        ) => write_int(out, *v),
+        (Value::Float32(v), ConnectType::Float32) => write_f32(out, *v),
+        (Value::Float64(v), ConnectType::Float64) => write_f64(out, *v),
+        (Value::Float32(v), ConnectType::Float64) => write_f64(out, f64::from(*v)),
+        (Value::String(s), ConnectType::String) => write_str(out, s),
+        (Value::Bytes(b), ConnectType::Bytes) => write_base64(out, b),
+        (Value::Decimal { unscaled, .. }, ConnectType::Bytes) => write_base64(out, unscaled),
+        (Value::VariableDecimal { unscaled, scale }, ConnectType::Struct(_)) => {
+            out.extend_from_slice(b"{\"scale\":");
+            write_int(out, i64::from(*scale));
+            out.extend_from_slice(b",\"value\":");
+            write_base64(out, unscaled);
+            out.push(b'}');
+        }
+        (Value::Array(items), ConnectType::Array(item_schema)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
                 }
-                out.extend_from_slice(b"null");
+                write_value(out, item, item_schema, placeholder)?;
             }
-            (Value::Unavailable, ty) => self.write_unavailable(out, ty)?,
-            (Value::Bool(b), ConnectType::Boolean) => {
-                out.extend_from_slice(if *b { b"true" } else { b"false" })
-            }
-            (
-                Value::Int(v),
-                ConnectType::Int8 | ConnectType::Int16 | ConnectType::Int32 | ConnectType::Int64,
-            ) => write_int(out, *v),
-            (Value::Float32(v), ConnectType::Float32) => write_f32(out, *v),
-            (Value::Float64(v), ConnectType::Float64) => write_f64(out, *v),
-            (Value::Float32(v), ConnectType::Float64) => write_f64(out, f64::from(*v)),
-            (Value::String(s), ConnectType::String) => write_str(out, s),
-            (Value::Bytes(b), ConnectType::Bytes) => write_base64(out, b),
-            (Value::Decimal { unscaled, .. }, ConnectType::Bytes) => write_base64(out, unscaled),
-            (Value::VariableDecimal { unscaled, scale }, ConnectType::Struct(_)) => {
-                out.extend_from_slice(b"{\"scale\":");
-                write_int(out, i64::from(*scale));
-                out.extend_from_slice(b",\"value\":");
-                write_base64(out, unscaled);
-                out.push(b'}');
-            }
-            (Value::Array(items), ConnectType::Array(item_schema)) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    self.write_value(out, item, item_schema)?;
-                }
-                out.push(b']');
-            }
-            (Value::Struct(values), ConnectType::Struct(fields)) => {
-                self.write_struct(out, values, fields)?;
-            }
-            (value, ty) => {
-                return Err(format!(
-                    "value {value:?} does not fit schema type {}",
-                    ty.json_name()
-                ))
-            }
+            out.push(b']');
         }
-        Ok(())
+        (Value::Struct(values), ConnectType::Struct(fields)) => {
+            write_struct(out, values, fields, placeholder)?;
+        }
+        (value, ty) => {
+            return Err(format!(
+                "value {value:?} does not fit schema type {}",
+                ty.json_name()
+            ))
+        }
     }
+    Ok(())
+}
 
-    fn write_struct(
-        &self,
-        out: &mut Vec<u8>,
-        values: &[Value],
-        fields: &[Field],
-    ) -> Result<(), String> {
-        out.push(b'{');
-        for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, &field.name);
-            out.push(b':');
-            let value = values.get(i).unwrap_or(&Value::Null);
-            self.write_value(out, value, &field.schema)
-                .map_err(|e| format!("field {}: {e}", field.name))?;
+/// Writes a struct's values as a JSON object in field order.
+fn write_struct(
+    out: &mut Vec<u8>,
+    values: &[Value],
+    fields: &[Field],
+    placeholder: &str,
+) -> Result<(), String> {
+    out.push(b'{');
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.push(b'}');
-        Ok(())
+        write_str(out, &field.name);
+        out.push(b':');
+        let value = values.get(i).unwrap_or(&Value::Null);
+        write_value(out, value, &field.schema, placeholder)
+            .map_err(|e| format!("field {}: {e}", field.name))?;
     }
+    out.push(b'}');
+    Ok(())
+}
 
-    fn write_unavailable(&self, out: &mut Vec<u8>, ty: &ConnectType) -> Result<(), String> {
-        let placeholder = &self.options.unavailable_placeholder;
-        match ty {
-            ConnectType::String => write_str(out, placeholder),
-            ConnectType::Bytes => write_base64(out, placeholder.as_bytes()),
-            ConnectType::Array(item) => {
-                out.push(b'[');
-                self.write_unavailable(out, &item.ty)?;
-                out.push(b']');
-            }
-            other => {
-                return Err(format!(
-                    "the database did not send the value and type {} has no placeholder",
-                    other.json_name()
-                ))
-            }
+fn write_unavailable(out: &mut Vec<u8>, ty: &ConnectType, placeholder: &str) -> Result<(), String> {
+    match ty {
+        ConnectType::String => write_str(out, placeholder),
+        ConnectType::Bytes => write_base64(out, placeholder.as_bytes()),
+        ConnectType::Array(item) => {
+            out.push(b'[');
+            write_unavailable(out, &item.ty, placeholder)?;
+            out.push(b']');
         }
-        Ok(())
+        other => {
+            return Err(format!(
+                "the database did not send the value and type {} has no placeholder",
+                other.json_name()
+            ))
+        }
     }
+    Ok(())
 }
 
 fn encode_error(table: &TableSchema, column: Option<&str>, message: String) -> EncodeError {
@@ -286,8 +294,13 @@ impl EventEncoder for JsonEncoder {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"source\":");
-        self.write_struct(&mut out, &event.source.values, event.source.schema.fields())
-            .map_err(|m| encode_error(table, None, format!("source block: {m}")))?;
+        write_struct(
+            &mut out,
+            &event.source.values,
+            event.source.schema.fields(),
+            &self.options.unavailable_placeholder,
+        )
+        .map_err(|m| encode_error(table, None, format!("source block: {m}")))?;
         out.extend_from_slice(b",\"transaction\":null,\"op\":");
         write_str(&mut out, event.op.code());
         let ts_ms = event.ts_us.div_euclid(1000);
@@ -418,8 +431,11 @@ pub fn write_schema(out: &mut Vec<u8>, schema: &ConnectSchema, field: Option<&st
         out.push(b'}');
     }
     if let Some(default) = &schema.default {
+        let mark = out.len();
         out.extend_from_slice(b",\"default\":");
-        out.extend_from_slice(default.as_bytes());
+        if write_value(out, default, schema, "").is_err() {
+            out.truncate(mark);
+        }
     }
     if let Some(field) = field {
         out.extend_from_slice(b",\"field\":");

@@ -61,6 +61,24 @@ pub enum TimePrecisionMode {
     Connect,
 }
 
+/// `interval.handling.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntervalMode {
+    /// Microseconds (`io.debezium.time.MicroDuration`).
+    Numeric,
+    /// ISO-8601 text (`io.debezium.time.Interval`).
+    String,
+}
+
+/// `binary.handling.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryMode {
+    Bytes,
+    Base64,
+    Base64UrlSafe,
+    Hex,
+}
+
 /// `database.sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SslMode {
@@ -79,6 +97,8 @@ pub struct TypeOptions {
     pub time_precision: TimePrecisionMode,
     /// `money.fraction.digits`.
     pub money_fraction_digits: u32,
+    pub interval: IntervalMode,
+    pub binary: BinaryMode,
 }
 
 /// The PostgreSQL connector's typed configuration.
@@ -258,6 +278,24 @@ impl PostgresConfig {
                     TimePrecisionMode::Adaptive,
                 )?,
                 money_fraction_digits: config.u64_in(&["money.fraction.digits"], 2, 0, 20)? as u32,
+                interval: config.choice(
+                    &["interval.handling.mode"],
+                    &[
+                        ("numeric", IntervalMode::Numeric),
+                        ("string", IntervalMode::String),
+                    ],
+                    IntervalMode::Numeric,
+                )?,
+                binary: config.choice(
+                    &["binary.handling.mode"],
+                    &[
+                        ("bytes", BinaryMode::Bytes),
+                        ("base64", BinaryMode::Base64),
+                        ("base64-url-safe", BinaryMode::Base64UrlSafe),
+                        ("hex", BinaryMode::Hex),
+                    ],
+                    BinaryMode::Bytes,
+                )?,
             },
             sslmode,
             connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,

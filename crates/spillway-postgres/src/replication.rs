@@ -244,7 +244,8 @@ impl<'a> Streamer<'a> {
             }
             LogicalMessage::Commit(commit) => {
                 let txn = self.txn.take();
-                self.last_commit_lsn = Some(commit.commit_lsn);
+                // Debezium's `sequence` starts with the previous transaction's end LSN.
+                self.last_commit_lsn = Some(commit.end_lsn);
                 match txn {
                     Some(t) if t.emitted > 0 => {
                         let mark =
@@ -322,6 +323,10 @@ impl<'a> Streamer<'a> {
                     .iter()
                     .find(|cc| cc.name == c.name)
                     .is_some_and(|cc| cc.not_null),
+                default_expr: catalog_columns
+                    .iter()
+                    .find(|cc| cc.name == c.name)
+                    .and_then(|cc| cc.default_expr.clone()),
             })
             .collect();
         let mut table = schema::build_table(
@@ -377,7 +382,18 @@ impl<'a> Streamer<'a> {
         }
         let decode = |tuple: &TupleData| decode_tuple(table, tuple, &self.config.types, wal_start);
         let before = old.as_ref().map(decode).transpose()?;
-        let after = new.as_ref().map(decode).transpose()?;
+        let mut after = new.as_ref().map(decode).transpose()?;
+        // With a full old row (REPLICA IDENTITY FULL), an unchanged TOAST value is known:
+        // take it from the old row, as Debezium does.
+        if let (Some(before), Some(after)) = (&before, after.as_mut()) {
+            for (new_value, old_value) in after.0.iter_mut().zip(&before.0) {
+                if matches!(new_value, Value::Unavailable)
+                    && !matches!(old_value, Value::Unavailable)
+                {
+                    *new_value = old_value.clone();
+                }
+            }
+        }
         let schema = &table.schema;
         let source = source_info(
             &self.source_schema,

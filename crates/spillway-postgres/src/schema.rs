@@ -1,11 +1,12 @@
 //! Catalog look-ups: which tables are captured, their columns, keys and types, and the
 //! [`TableSchema`]s built from them.
 
-use crate::config::PostgresConfig;
+use crate::config::{PostgresConfig, TypeOptions};
 use crate::error::PostgresError;
 use crate::types::{PgType, Unsupported};
 use spillway_core::filter::NameFilter;
 use spillway_core::schema::{Column, TableSchema};
+use spillway_core::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_postgres::Client;
@@ -34,6 +35,8 @@ pub struct ColumnInfo {
     pub type_oid: u32,
     pub type_modifier: i32,
     pub not_null: bool,
+    /// The column's default expression (`pg_get_expr` of `pg_attrdef`), if any.
+    pub default_expr: Option<String>,
 }
 
 /// How to decode one column of a captured table.
@@ -100,11 +103,14 @@ pub async fn selected_tables(
     config: &PostgresConfig,
 ) -> Result<(Vec<TableInfo>, Vec<TableInfo>), PostgresError> {
     let all = list_tables(client).await?;
-    let selected = all
+    let mut selected: Vec<TableInfo> = all
         .iter()
         .filter(|t| table_selected(config, &t.schema, &t.name))
         .cloned()
         .collect();
+    // Tables are snapshotted in the order the include list names them (stable, so tables
+    // matched by one pattern stay sorted by name).
+    selected.sort_by_key(|t| config.tables.include_rank(&t.qualified()));
     Ok((selected, all))
 }
 
@@ -112,10 +118,11 @@ pub async fn selected_tables(
 pub async fn table_columns(client: &Client, oid: u32) -> Result<Vec<ColumnInfo>, PostgresError> {
     let rows = client
         .query(
-            "SELECT attname, atttypid, atttypmod, attnotnull
-               FROM pg_attribute
-              WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
-              ORDER BY attnum",
+            "SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+               FROM pg_attribute a
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum",
             &[&oid],
         )
         .await
@@ -127,6 +134,7 @@ pub async fn table_columns(client: &Client, oid: u32) -> Result<Vec<ColumnInfo>,
             type_oid: r.get(1),
             type_modifier: r.get(2),
             not_null: r.get(3),
+            default_expr: r.get(4),
         })
         .collect())
 }
@@ -332,11 +340,15 @@ pub async fn build_table(
         };
         if included {
             let in_key = primary_key.contains(&column.name);
+            let mut schema = pg_type
+                .schema(&config.types)
+                .optional(!column.not_null && !in_key);
+            if let Some(expr) = &column.default_expr {
+                schema.default = column_default(&pg_type, expr, &config.types);
+            }
             out_columns.push(Column {
                 name: column.name.clone(),
-                schema: pg_type
-                    .schema(&config.types)
-                    .optional(!column.not_null && !in_key),
+                schema,
                 type_name: format!("{:?}", pg_type),
             });
         }
@@ -372,4 +384,60 @@ pub async fn build_table(
 /// Whether a column passes the column filter (`schema.table.column`).
 fn column_selected(filter: &NameFilter, qualified_table: &str, column: &str) -> bool {
     filter.is_empty() || filter.matches(&format!("{qualified_table}.{column}"))
+}
+
+/// The value of a column default as Debezium reports it: constants are decoded like column
+/// values; a sequence default (`serial`) on an integer column is 0; anything else
+/// (function calls, expressions) has no default.
+pub fn column_default(pg_type: &PgType, expr: &str, options: &TypeOptions) -> Option<Value> {
+    let expr = expr.trim();
+    if expr.starts_with("nextval(") {
+        return matches!(pg_type, PgType::Int2 | PgType::Int4 | PgType::Int8)
+            .then_some(Value::Int(0));
+    }
+    let literal = default_literal(expr)?;
+    if literal.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    pg_type.decode_text(literal.as_bytes(), options).ok()
+}
+
+/// The literal text of a constant default: `'x'::text` → `x`, `(-1)` → `-1`, `42` → `42`.
+fn default_literal(expr: &str) -> Option<String> {
+    let mut e = expr.trim();
+    while e.starts_with('(') && e.ends_with(')') {
+        e = e[1..e.len() - 1].trim();
+    }
+    if let Some(rest) = e.strip_prefix('\'') {
+        let mut out = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    out.push('\'');
+                    continue;
+                }
+                let tail: String = chars.collect();
+                let tail = tail.trim();
+                // Only casts may follow the literal.
+                return (tail.is_empty() || tail.starts_with("::")).then_some(out);
+            }
+            out.push(c);
+        }
+        return None;
+    }
+    let bare = match e.find("::") {
+        Some(i) => e[..i].trim(),
+        None => e,
+    };
+    let bare = bare.trim_start_matches('(').trim_end_matches(')');
+    let is_constant = bare.eq_ignore_ascii_case("true")
+        || bare.eq_ignore_ascii_case("false")
+        || bare.eq_ignore_ascii_case("null")
+        || (!bare.is_empty()
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')));
+    is_constant.then(|| bare.to_string())
 }

@@ -168,10 +168,10 @@ impl Ctx<'_> {
         last_overall: bool,
     ) -> Result<(), PipelineClosed> {
         let schema = &self.tables[p.table].schema;
-        let marker = if !self.emitted_any {
-            SnapshotMarker::First
-        } else if last_overall {
+        let marker = if last_overall {
             SnapshotMarker::Last
+        } else if !self.emitted_any {
+            SnapshotMarker::First
         } else if last_in_table {
             SnapshotMarker::LastInDataCollection
         } else if p.first_in_table {

@@ -52,7 +52,7 @@ pub fn source_schema() -> Arc<ConnectSchema> {
                         "allowed",
                         "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
                     )
-                    .default_json("\"false\""),
+                    .default_value(Value::String("false".to_string())),
             ),
             Field::new("db", string()),
             Field::new("sequence", string().optional(true)),
@@ -63,8 +63,11 @@ pub fn source_schema() -> Arc<ConnectSchema> {
             Field::new("txId", opt_i64()),
             Field::new("lsn", opt_i64()),
             Field::new("xmin", opt_i64()),
+            Field::new("origin", string().optional(true)),
+            Field::new("origin_lsn", opt_i64()),
         ]))
-        .named("io.debezium.connector.postgresql.Source"),
+        .named("io.debezium.connector.postgresql.Source")
+        .version(1),
     )
 }
 
@@ -111,6 +114,8 @@ pub fn source_info(schema: &Arc<ConnectSchema>, f: SourceFields<'_>) -> SourceIn
             Value::String(f.table.to_string()),
             opt_int(f.tx_id),
             opt_int(f.lsn.map(|l| l as i64)),
+            Value::Null,
+            Value::Null,
             Value::Null,
         ],
     }

@@ -4,7 +4,7 @@
 //! Sessions that produce text set `DateStyle=ISO`, `IntervalStyle=iso_8601`, `TimeZone=UTC`,
 //! `bytea_output=hex` and `extra_float_digits=3`, so the formats parsed here are fixed.
 
-use crate::config::{DecimalMode, TimePrecisionMode, TypeOptions};
+use crate::config::{BinaryMode, DecimalMode, IntervalMode, TimePrecisionMode, TypeOptions};
 use crate::values::{self, TextError};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field};
 use spillway_core::Value;
@@ -126,7 +126,7 @@ impl PgType {
                 length: precision(1),
             },
             1562 => PgType::Bits {
-                length: precision(0),
+                length: precision(i32::MAX as u32),
             },
             600 => PgType::Point,
             _ => return None,
@@ -159,7 +159,10 @@ impl PgType {
                 DecimalMode::Precise => decimal_schema(options.money_fraction_digits, None),
             },
             PgType::Text => s(T::String),
-            PgType::Bytea => s(T::Bytes),
+            PgType::Bytea => match options.binary {
+                BinaryMode::Bytes => s(T::Bytes),
+                _ => s(T::String),
+            },
             PgType::Date => {
                 if adaptive {
                     s(T::Int32).named("io.debezium.time.Date").version(1)
@@ -191,9 +194,12 @@ impl PgType {
             PgType::TimestampTz { .. } => s(T::String)
                 .named("io.debezium.time.ZonedTimestamp")
                 .version(1),
-            PgType::Interval => s(T::Int64)
-                .named("io.debezium.time.MicroDuration")
-                .version(1),
+            PgType::Interval => match options.interval {
+                IntervalMode::Numeric => s(T::Int64)
+                    .named("io.debezium.time.MicroDuration")
+                    .version(1),
+                IntervalMode::String => s(T::String).named("io.debezium.time.Interval").version(1),
+            },
             PgType::Uuid => s(T::String).named("io.debezium.data.Uuid").version(1),
             PgType::Json => s(T::String).named("io.debezium.data.Json").version(1),
             PgType::Xml => s(T::String).named("io.debezium.data.Xml").version(1),
@@ -244,7 +250,13 @@ impl PgType {
             | PgType::Xml
             | PgType::Ltree
             | PgType::Enum { .. } => Value::String(str_of(text)?),
-            PgType::Bytea => Value::Bytes(values::parse_bytea(text)?),
+            PgType::Bytea => {
+                let bytes = values::parse_bytea(text)?;
+                match options.binary {
+                    BinaryMode::Bytes => Value::Bytes(bytes),
+                    mode => Value::String(values::encode_binary(&bytes, mode)),
+                }
+            }
             PgType::Date => Value::Int(values::parse_date(values::ascii(text)?)?),
             PgType::Time { precision } => {
                 let micros = values::parse_time(values::ascii(text)?)?;
@@ -266,7 +278,13 @@ impl PgType {
             PgType::TimestampTz { .. } => {
                 Value::String(values::zoned_timestamp(values::ascii(text)?)?)
             }
-            PgType::Interval => Value::Int(values::parse_interval_micros(values::ascii(text)?)?),
+            PgType::Interval => {
+                let interval = values::parse_interval(values::ascii(text)?)?;
+                match options.interval {
+                    IntervalMode::Numeric => Value::Int(interval.micros()),
+                    IntervalMode::String => Value::String(interval.iso_string()),
+                }
+            }
             PgType::Bits { .. } => Value::Bytes(values::bits_to_bytes(text)?),
             PgType::Point => {
                 let (x, y) = values::parse_point(values::ascii(text)?)?;

@@ -1,6 +1,6 @@
 //! Parsers for PostgreSQL's text output formats, and the conversions Debezium applies.
 
-use crate::config::DecimalMode;
+use crate::config::{BinaryMode, DecimalMode};
 use spillway_core::Value;
 use std::fmt::Write as _;
 
@@ -53,7 +53,11 @@ pub fn decimal_value(
     mode: DecimalMode,
 ) -> Result<Value, TextError> {
     match mode {
-        DecimalMode::String => return Ok(Value::String(text.to_string())),
+        DecimalMode::String => {
+            // Debezium writes BigDecimal's special values upper-case.
+            let s = if text == "NaN" { "NAN" } else { text };
+            return Ok(Value::String(s.to_string()));
+        }
         DecimalMode::Double => return Ok(Value::Float64(parse_float(text.as_bytes())?)),
         DecimalMode::Precise => {}
     }
@@ -207,11 +211,20 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Micros per day.
 const DAY_US: i64 = 86_400_000_000;
 
-/// `YYYY-MM-DD[ BC]` to days since the epoch. Infinite dates map to the extreme values.
+/// Days Debezium reports for `infinity` / `-infinity` dates: PostgreSQL's extreme day
+/// numbers (counted from 2000-01-01) moved to the Unix epoch in 32-bit arithmetic.
+pub const DATE_POSITIVE_INFINITY: i64 = i32::MAX.wrapping_add(10_957) as i64;
+pub const DATE_NEGATIVE_INFINITY: i64 = i32::MIN.wrapping_add(10_957) as i64;
+/// Microseconds Debezium reports for `infinity` / `-infinity` timestamps (the JDBC
+/// driver's infinity constants).
+pub const TIMESTAMP_POSITIVE_INFINITY_US: i64 = 9_223_372_036_825_200_000;
+pub const TIMESTAMP_NEGATIVE_INFINITY_US: i64 = -9_223_372_036_832_400_000;
+
+/// `YYYY-MM-DD[ BC]` to days since the epoch.
 pub fn parse_date(text: &str) -> Result<i64, TextError> {
     match text {
-        "infinity" => return Ok(i64::from(i32::MAX)),
-        "-infinity" => return Ok(i64::from(i32::MIN)),
+        "infinity" => return Ok(DATE_POSITIVE_INFINITY),
+        "-infinity" => return Ok(DATE_NEGATIVE_INFINITY),
         _ => {}
     }
     let (body, bc) = match text.strip_suffix(" BC") {
@@ -339,8 +352,8 @@ fn parse_datetime(text: &str) -> Result<(i64, &str), TextError> {
 /// `timestamp` text to microseconds since the epoch.
 pub fn parse_timestamp(text: &str) -> Result<i64, TextError> {
     match text {
-        "infinity" => return Ok(i64::MAX),
-        "-infinity" => return Ok(i64::MIN),
+        "infinity" => return Ok(TIMESTAMP_POSITIVE_INFINITY_US),
+        "-infinity" => return Ok(TIMESTAMP_NEGATIVE_INFINITY_US),
         _ => {}
     }
     let (micros, rest) = parse_datetime(text)?;
@@ -380,9 +393,60 @@ pub fn format_utc_timestamp(micros: i64) -> String {
 /// Debezium's average month, in days (365.25 / 12).
 const DAYS_PER_MONTH_AVG: f64 = 365.25 / 12.0;
 
-/// An ISO-8601 interval (`IntervalStyle=iso_8601`, e.g. `P1Y2M3DT4H5M6.5S`) to Debezium's
-/// `MicroDuration`, computed as Debezium computes it (months of 30.4375 days).
+/// The components of an interval as PostgreSQL keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Interval {
+    pub years: f64,
+    pub months: f64,
+    pub days: f64,
+    pub hours: f64,
+    pub minutes: f64,
+    pub seconds: f64,
+}
+
+impl Interval {
+    /// Debezium's `MicroDuration`, computed as Debezium computes it (months of 30.4375 days).
+    pub fn micros(&self) -> i64 {
+        let number_of_days = (self.years * 12.0 + self.months) * DAYS_PER_MONTH_AVG + self.days;
+        let number_of_seconds =
+            ((number_of_days * 24.0 + self.hours) * 60.0 + self.minutes) * 60.0 + self.seconds;
+        (number_of_seconds * 1e6) as i64
+    }
+
+    /// Debezium's `Interval` string: every component, `P1Y2M3DT4H5M6.789S`.
+    pub fn iso_string(&self) -> String {
+        let seconds = format!("{:.6}", self.seconds);
+        let seconds = seconds.trim_end_matches('0').trim_end_matches('.');
+        let seconds = if seconds == "-0" { "0" } else { seconds };
+        format!(
+            "P{}Y{}M{}DT{}H{}M{}S",
+            self.years as i64,
+            self.months as i64,
+            self.days as i64,
+            self.hours as i64,
+            self.minutes as i64,
+            seconds
+        )
+    }
+}
+
+/// Bytes as `binary.handling.mode` asks for them in a string.
+pub fn encode_binary(bytes: &[u8], mode: BinaryMode) -> String {
+    use base64::Engine;
+    match mode {
+        BinaryMode::Hex | BinaryMode::Bytes => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        BinaryMode::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+        BinaryMode::Base64UrlSafe => base64::engine::general_purpose::URL_SAFE.encode(bytes),
+    }
+}
+
+/// An ISO-8601 interval to Debezium's `MicroDuration`.
 pub fn parse_interval_micros(text: &str) -> Result<i64, TextError> {
+    parse_interval(text).map(|i| i.micros())
+}
+
+/// An ISO-8601 interval (`IntervalStyle=iso_8601`, e.g. `P1Y2M3DT4H5M6.5S`).
+pub fn parse_interval(text: &str) -> Result<Interval, TextError> {
     let body = text
         .strip_prefix('P')
         .ok_or_else(|| bad("an interval", text))?;
@@ -413,13 +477,18 @@ pub fn parse_interval_micros(text: &str) -> Result<i64, TextError> {
     if !number.is_empty() {
         return Err(bad("an interval", text));
     }
-    let number_of_days = (years * 12.0 + months) * DAYS_PER_MONTH_AVG + days;
-    let number_of_seconds = ((number_of_days * 24.0 + hours) * 60.0 + minutes) * 60.0 + seconds;
-    Ok((number_of_seconds * 1e6) as i64)
+    Ok(Interval {
+        years,
+        months,
+        days,
+        hours,
+        minutes,
+        seconds,
+    })
 }
 
 /// A bit string (`0101`) to Debezium's `Bits` bytes: bit i is the i-th character from the
-/// right, little-endian bytes, padded to the declared length.
+/// right, little-endian bytes, with high zero bytes dropped (Java's `BitSet.toByteArray`).
 pub fn bits_to_bytes(text: &[u8]) -> Result<Vec<u8>, TextError> {
     let len = text.len();
     let mut out = vec![0u8; len.div_ceil(8)];
@@ -433,6 +502,9 @@ pub fn bits_to_bytes(text: &[u8]) -> Result<Vec<u8>, TextError> {
                 ))
             }
         }
+    }
+    while out.last() == Some(&0) {
+        out.pop();
     }
     Ok(out)
 }
@@ -616,6 +688,10 @@ mod tests {
     fn bits_are_little_endian() {
         assert_eq!(bits_to_bytes(b"101").unwrap(), vec![0b101]);
         assert_eq!(bits_to_bytes(b"100000000").unwrap(), vec![0, 1]);
+        assert_eq!(bits_to_bytes(b"000").unwrap(), Vec::<u8>::new());
+        assert_eq!(bits_to_bytes(b"1000000001").unwrap(), vec![1, 2]);
+        assert_eq!(bits_to_bytes(b"000").unwrap(), Vec::<u8>::new());
+        assert_eq!(bits_to_bytes(b"1000000001").unwrap(), vec![1, 2]);
     }
 
     #[test]

@@ -52,15 +52,19 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
             ),
         ));
     };
-    let name = match &source {
-        SourceConfig::Postgres(pg) => pg.name.clone(),
+    let (name, logical_name, kind) = match &source {
+        SourceConfig::Postgres(pg) => (pg.name.clone(), pg.topic_prefix.clone(), "postgresql"),
     };
     validate_name(&name)?;
+    let mut pipeline = pipeline_options(config)?;
+    if config.bool(&["extended.headers.enabled"], true)? {
+        pipeline.extra_headers = context_headers(&logical_name, kind);
+    }
     let spec = ConnectorSpec {
         name,
         source,
         format: format_options(config)?,
-        pipeline: pipeline_options(config)?,
+        pipeline,
         log: LogOptions::from_config(config)?,
     };
     config.accept(&["key.converter", "value.converter"]);
@@ -168,5 +172,51 @@ fn pipeline_options(config: &ConfigMap) -> Result<PipelineOptions, ConfigError> 
         tombstones_on_delete: config.bool(&["tombstones.on.delete"], true)?,
         skipped_operations,
         flush_interval: config.millis(&["offset.flush.interval.ms"], defaults.flush_interval)?,
+        extra_headers: Vec::new(),
     })
+}
+
+/// Debezium's context headers, added to every record: connector logical name, task, the
+/// connector kind and an id for this run.
+fn context_headers(logical_name: &str, connector: &str) -> Vec<spillway_core::Header> {
+    let header = |k: &str, v: &str| spillway_core::Header {
+        key: format!("__debezium.context.{k}"),
+        value: Some(v.as_bytes().to_vec()),
+    };
+    vec![
+        header("connectorLogicalName", logical_name),
+        header("taskId", "0"),
+        header("connectorName", connector),
+        header("runId", &run_id()),
+    ]
+}
+
+/// A time-ordered UUID (version 7) identifying this run.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let random = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt ^ u64::from(std::process::id()));
+        h.finish()
+    };
+    let (a, b) = (random(millis), random(!millis));
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6..14].copy_from_slice(&a.to_be_bytes());
+    bytes[14..].copy_from_slice(&b.to_be_bytes()[..2]);
+    bytes[6] = 0x70 | (bytes[6] & 0x0f);
+    bytes[8] = 0x80 | (bytes[8] & 0x3f);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
