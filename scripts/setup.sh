@@ -172,6 +172,22 @@ case "$role_attrs" in
         ;;
 esac
 
+# A role that must log in with a password (SCRAM), for the tests of bad credentials: the
+# local server trusts 127.0.0.1 otherwise, so a pg_hba rule for this one role comes first.
+if [[ -z "$(pg_sql "SELECT 1 FROM pg_roles WHERE rolname = 'spillway_pw'")" ]]; then
+    pg_sql "SET password_encryption = 'scram-sha-256'; CREATE ROLE spillway_pw LOGIN REPLICATION PASSWORD 'right-password'"
+    step "postgresql: created role spillway_pw (password login, for credential tests)"
+fi
+hba_file="$(pg_sql 'SHOW hba_file')"
+hba_rule="host all spillway_pw 127.0.0.1/32 scram-sha-256"
+if as_root grep -qxF "$hba_rule" "$hba_file"; then
+    step "postgresql: pg_hba has the password rule for spillway_pw"
+else
+    as_root sed -i "1i $hba_rule" "$hba_file"
+    pg_sql "SELECT pg_reload_conf()" >/dev/null
+    step "postgresql: added '$hba_rule' to $hba_file and reloaded"
+fi
+
 # ---------------------------------------------------------------- Python: Debezium engine
 
 pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
