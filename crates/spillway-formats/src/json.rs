@@ -145,10 +145,10 @@ pub fn write_value(
     placeholder: &str,
 ) -> Result<(), String> {
     match (value, &schema.ty) {
+        // Kafka Connect's JsonConverter writes a field's default in place of null
+        // (`replace.null.with.default`, on by default).
         (Value::Null, _) => match &schema.default {
-            Some(default) if !schema.optional && !default.is_null() => {
-                write_value(out, default, schema, placeholder)?
-            }
+            Some(default) if !default.is_null() => write_value(out, default, schema, placeholder)?,
             _ => out.extend_from_slice(b"null"),
         },
         (Value::Unavailable, ty) => write_unavailable(out, ty, placeholder)?,

@@ -437,8 +437,19 @@ fn decode_tuple(
         if !decoder.included {
             continue;
         }
-        let name = column.next().map(|c| c.name.as_str()).unwrap_or("?");
+        let (name, required) = column.next().map_or(("?", false), |c| {
+            (
+                c.name.as_str(),
+                !c.schema.optional && c.schema.default.is_none(),
+            )
+        });
         values.push(match value {
+            // A required column without a value (a non-key column of a key-only old row)
+            // carries the type's fallback, as Debezium's converters give it; one with a
+            // default is written with its default by the format.
+            TupleValue::Null if required => {
+                schema::fallback_value(&decoder.pg_type, options).unwrap_or(Value::Null)
+            }
             TupleValue::Null => Value::Null,
             TupleValue::UnchangedToast => Value::Unavailable,
             TupleValue::Text(text) => {

@@ -344,7 +344,7 @@ pub async fn build_table(
                 .schema(&config.types)
                 .optional(!column.not_null && !in_key);
             if let Some(expr) = &column.default_expr {
-                schema.default = column_default(&pg_type, expr, &config.types);
+                schema.default = column_default(&pg_type, expr, schema.optional, &config.types);
             }
             out_columns.push(Column {
                 name: column.name.clone(),
@@ -387,19 +387,46 @@ fn column_selected(filter: &NameFilter, qualified_table: &str, column: &str) -> 
 }
 
 /// The value of a column default as Debezium reports it: constants are decoded like column
-/// values; a sequence default (`serial`) on an integer column is 0; anything else
-/// (function calls, expressions) has no default.
-pub fn column_default(pg_type: &PgType, expr: &str, options: &TypeOptions) -> Option<Value> {
-    let expr = expr.trim();
-    if expr.starts_with("nextval(") {
-        return matches!(pg_type, PgType::Int2 | PgType::Int4 | PgType::Int8)
-            .then_some(Value::Int(0));
+/// values. A default that is not a constant (a sequence, `now()`, a function call) gives a
+/// required column the type's fallback value, as Debezium's converters do, and an optional
+/// column no default.
+pub fn column_default(
+    pg_type: &PgType,
+    expr: &str,
+    optional: bool,
+    options: &TypeOptions,
+) -> Option<Value> {
+    match default_literal(expr.trim()) {
+        Some(literal) if literal.eq_ignore_ascii_case("null") => None,
+        Some(literal) => pg_type.decode_text(literal.as_bytes(), options).ok(),
+        None if optional => None,
+        // Debezium's schema default for time with time zone stays unset.
+        None if matches!(pg_type, PgType::TimeTz { .. }) => None,
+        None => fallback_value(pg_type, options),
     }
-    let literal = default_literal(expr)?;
-    if literal.eq_ignore_ascii_case("null") {
-        return None;
+}
+
+/// The value Debezium's converters substitute when a required column has no value (a
+/// non-key column of a key-only old row, or a default that is not a constant).
+pub fn fallback_value(pg_type: &PgType, options: &TypeOptions) -> Option<Value> {
+    let zero = |text: &str| pg_type.decode_text(text.as_bytes(), options).ok();
+    match pg_type {
+        PgType::Int2 | PgType::Int4 | PgType::Int8 => Some(Value::Int(0)),
+        PgType::Float4 | PgType::Float8 | PgType::Numeric { .. } => zero("0"),
+        PgType::Money => zero("$0.00"),
+        PgType::Bool | PgType::Bit1 => Some(Value::Bool(false)),
+        PgType::Date => zero("1970-01-01"),
+        PgType::Time { .. } => zero("00:00:00"),
+        PgType::TimeTz { .. } => zero("00:00:00+00"),
+        PgType::Timestamp { .. } => zero("1970-01-01 00:00:00"),
+        PgType::TimestampTz { .. } => zero("1970-01-01 00:00:00+00"),
+        PgType::Interval => zero("PT0S"),
+        PgType::Uuid => Some(Value::String(
+            "00000000-0000-0000-0000-000000000000".to_string(),
+        )),
+        PgType::Text => Some(Value::String(String::new())),
+        _ => None,
     }
-    pg_type.decode_text(literal.as_bytes(), options).ok()
 }
 
 /// The literal text of a constant default: `'x'::text` → `x`, `(-1)` → `-1`, `42` → `42`.

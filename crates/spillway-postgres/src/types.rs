@@ -233,7 +233,7 @@ impl PgType {
                 .map_err(|_| TextError::new("value is not valid UTF-8"))
         };
         Ok(match self {
-            PgType::Bool | PgType::Bit1 => Value::Bool(matches!(text, b"t" | b"1")),
+            PgType::Bool | PgType::Bit1 => Value::Bool(matches!(text, b"t" | b"1" | b"true")),
             PgType::Int2 | PgType::Int4 | PgType::Int8 => Value::Int(values::parse_int(text)?),
             PgType::Float4 => Value::Float32(values::parse_float(text)? as f32),
             PgType::Float8 => Value::Float64(values::parse_float(text)?),
@@ -275,8 +275,8 @@ impl PgType {
                     Value::Int(micros)
                 }
             }
-            PgType::TimestampTz { .. } => {
-                Value::String(values::zoned_timestamp(values::ascii(text)?)?)
+            PgType::TimestampTz { precision } => {
+                Value::String(values::zoned_timestamp(values::ascii(text)?, *precision)?)
             }
             PgType::Interval => {
                 let interval = values::parse_interval(values::ascii(text)?)?;

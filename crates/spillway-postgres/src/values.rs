@@ -363,8 +363,9 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TextError> {
     Ok(micros)
 }
 
-/// `timestamptz` text to Debezium's `ZonedTimestamp`: ISO-8601 in UTC with `Z`.
-pub fn zoned_timestamp(text: &str) -> Result<String, TextError> {
+/// `timestamptz` text to Debezium's `ZonedTimestamp`: ISO-8601 in UTC with `Z` and exactly
+/// `precision` fractional digits (the column's precision).
+pub fn zoned_timestamp(text: &str, precision: u32) -> Result<String, TextError> {
     match text {
         "infinity" => return Ok("infinity".to_string()),
         "-infinity" => return Ok("-infinity".to_string()),
@@ -372,11 +373,11 @@ pub fn zoned_timestamp(text: &str) -> Result<String, TextError> {
     }
     let (local, rest) = parse_datetime(text)?;
     let utc = local - parse_offset(rest)? * 1_000_000;
-    Ok(format_utc_timestamp(utc))
+    Ok(format_utc_timestamp(utc, precision))
 }
 
-/// Micros since the epoch as `YYYY-MM-DDTHH:MM:SS[.f]Z`.
-pub fn format_utc_timestamp(micros: i64) -> String {
+/// Micros since the epoch as `YYYY-MM-DDTHH:MM:SS[.f]Z` with `precision` fraction digits.
+pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
     let days = micros.div_euclid(DAY_US);
     let (y, m, d) = civil_from_days(days);
     let mut out = String::with_capacity(32);
@@ -385,7 +386,20 @@ pub fn format_utc_timestamp(micros: i64) -> String {
     } else {
         let _ = write!(out, "{y:+05}-{m:02}-{d:02}T");
     }
-    push_clock(&mut out, micros.rem_euclid(DAY_US));
+    let of_day = micros.rem_euclid(DAY_US);
+    let secs = of_day / 1_000_000;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    if precision > 0 {
+        let digits = format!("{:06}", of_day % 1_000_000);
+        out.push('.');
+        out.push_str(&digits[..precision.min(6) as usize]);
+    }
     out.push('Z');
     out
 }
@@ -655,8 +669,12 @@ mod tests {
     fn timestamps_convert_to_utc() {
         assert_eq!(parse_timestamp("1970-01-01 00:00:01.5").unwrap(), 1_500_000);
         assert_eq!(
-            zoned_timestamp("2024-01-02 03:04:05.25+02").unwrap(),
-            "2024-01-02T01:04:05.25Z"
+            zoned_timestamp("2024-01-02 03:04:05.25+02", 6).unwrap(),
+            "2024-01-02T01:04:05.250000Z"
+        );
+        assert_eq!(
+            zoned_timestamp("2024-01-02 03:04:05+00", 0).unwrap(),
+            "2024-01-02T03:04:05Z"
         );
         assert_eq!(zoned_time("10:00:00+05:30").unwrap(), "04:30:00Z");
     }

@@ -24,9 +24,10 @@ const CASES: &[&str] = &[
     "toast",
     "nokey",
     "snapshot_markers",
+    "not_null",
 ];
 /// Tables in the order the include list names them (the snapshot follows it).
-const TABLES: &str = "public.all_types,public.pk_change,public.composite_key,public.toast_full,public.toast_default,public.nokey,public.sm_a,public.sm_b,public.sm_c";
+const TABLES: &str = "public.all_types,public.pk_change,public.composite_key,public.toast_full,public.toast_default,public.nokey,public.sm_a,public.sm_b,public.sm_c,public.not_null";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -263,7 +263,9 @@ fn snapshot_then_streaming_misses_nothing_and_doubles_nothing_under_concurrent_w
             assert!(doubled.is_empty(), "events seen twice: {doubled:?}");
             let snapshot_rows = recs.iter().filter(|r| r.op() == Some("r")).count();
             assert!(snapshot_rows >= 20_000, "snapshot rows {snapshot_rows}");
-            assert_eq!(recs.len(), 20_000 + 120, "one event per row and per change");
+            // Changes committed before the snapshot point are inside snapshot rows, those
+            // after it are events: either way each (id, v) state appears exactly once.
+            assert!(recs.len() <= 20_000 + 120, "{} records", recs.len());
             break;
         }
         assert!(
