@@ -17,7 +17,7 @@ use crate::event::{ChangeEvent, Op};
 use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
 use crate::record::{Header, Record};
 use crate::schema::TableSchema;
-use crate::source::SourceBatch;
+use crate::source::{Heartbeat, SourceBatch};
 use crate::stream::{Ack, AckReport, StreamError, StreamWriter};
 use crate::value::Row;
 use std::collections::HashSet;
@@ -48,6 +48,8 @@ pub trait EventEncoder: Send {
     fn value(&mut self, event: &ChangeEvent) -> Result<Vec<u8>, EncodeError>;
     /// The key as carried in the primary-key-change headers.
     fn key_header(&mut self, table: &TableSchema, row: &Row) -> Result<Vec<u8>, EncodeError>;
+    /// Key and value of a heartbeat record.
+    fn heartbeat(&mut self, heartbeat: &Heartbeat) -> Result<(Vec<u8>, Vec<u8>), EncodeError>;
 }
 
 /// Error that stops the pipeline.
@@ -250,6 +252,16 @@ where
                     let ts = now_ms();
                     for event in &batch.events {
                         records_for(event, encoder.as_mut(), &options, ts, &mut records)?;
+                    }
+                    if let Some(heartbeat) = &batch.heartbeat {
+                        let (key, value) = encoder.heartbeat(heartbeat)?;
+                        records.push(Record {
+                            topic: heartbeat.topic.clone(),
+                            key: Some(key),
+                            value: Some(value),
+                            headers: Vec::new(),
+                            timestamp_ms: ts,
+                        });
                     }
                     stats.events += batch.events.len() as u64;
                     stats.records += records.len() as u64;

@@ -3,6 +3,7 @@
 use crate::event::ChangeEvent;
 use crate::offsets::Offset;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Events a source emits together, in order, plus an optional checkpoint after them.
@@ -12,7 +13,21 @@ use tokio::sync::{mpsc, watch};
 #[derive(Debug, Default)]
 pub struct SourceBatch {
     pub events: Vec<ChangeEvent>,
+    /// A heartbeat record to write after the events (`heartbeat.interval.ms`).
+    pub heartbeat: Option<Heartbeat>,
     pub checkpoint: Option<Offset>,
+}
+
+/// A record on the connector's heartbeat topic, showing it is alive and letting offsets move
+/// while the captured tables are idle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub topic: Arc<str>,
+    /// The logical server name (`topic.prefix`), the record's key.
+    pub server_name: String,
+    /// When it was emitted, milliseconds since the epoch.
+    pub ts_ms: i64,
 }
 
 /// What a running source is given.

@@ -8,7 +8,7 @@
 use crate::text::{write_base64, write_f32, write_f64, write_int, write_str};
 use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
-use spillway_core::{ChangeEvent, Row, Value};
+use spillway_core::{ChangeEvent, Heartbeat, Row, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -315,6 +315,44 @@ impl EventEncoder for JsonEncoder {
             out.push(b'}');
         }
         Ok(out)
+    }
+
+    fn heartbeat(&mut self, heartbeat: &Heartbeat) -> Result<(Vec<u8>, Vec<u8>), EncodeError> {
+        let document = |schemas: bool, schema: ConnectSchema, payload: &[u8]| {
+            let mut out = Vec::with_capacity(256);
+            if schemas {
+                out.extend_from_slice(b"{\"schema\":");
+                write_schema(&mut out, &schema, None);
+                out.extend_from_slice(b",\"payload\":");
+                out.extend_from_slice(payload);
+                out.push(b'}');
+            } else {
+                out.extend_from_slice(payload);
+            }
+            out
+        };
+        let key_schema = ConnectSchema::new(ConnectType::Struct(vec![Field::new(
+            "serverName",
+            ConnectSchema::new(ConnectType::String),
+        )]))
+        .named("io.debezium.connector.common.ServerNameKey")
+        .version(1);
+        let value_schema = ConnectSchema::new(ConnectType::Struct(vec![Field::new(
+            "ts_ms",
+            ConnectSchema::new(ConnectType::Int64),
+        )]))
+        .named("io.debezium.connector.common.Heartbeat")
+        .version(1);
+        let mut key = b"{\"serverName\":".to_vec();
+        write_str(&mut key, &heartbeat.server_name);
+        key.push(b'}');
+        let mut value = b"{\"ts_ms\":".to_vec();
+        write_int(&mut value, heartbeat.ts_ms);
+        value.push(b'}');
+        Ok((
+            document(self.options.key_schemas, key_schema, &key),
+            document(self.options.value_schemas, value_schema, &value),
+        ))
     }
 
     fn key_header(&mut self, table: &TableSchema, row: &Row) -> Result<Vec<u8>, EncodeError> {

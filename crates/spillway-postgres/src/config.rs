@@ -114,6 +114,8 @@ pub struct PostgresConfig {
     pub schemas: NameFilter,
     pub tables: NameFilter,
     pub columns: NameFilter,
+    /// The schema and table list keys that were set, with their values, for messages.
+    pub selection: Vec<(String, String)>,
     pub slot_name: String,
     pub slot_drop_on_stop: bool,
     pub publication_name: String,
@@ -121,6 +123,8 @@ pub struct PostgresConfig {
     pub snapshot_mode: SnapshotMode,
     pub heartbeat_interval: Option<Duration>,
     pub heartbeat_action_query: Option<String>,
+    /// Topic of heartbeat records: `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub heartbeat_topic: String,
     pub status_interval: Duration,
     pub types: TypeOptions,
     pub sslmode: SslMode,
@@ -201,7 +205,28 @@ impl PostgresConfig {
             "snapshot.isolation.mode",
             "provide.transaction.metadata",
         ]);
+        let selection = [
+            "schema.include.list",
+            "schema.whitelist",
+            "schema.exclude.list",
+            "schema.blacklist",
+            "table.include.list",
+            "table.whitelist",
+            "table.includelist",
+            "table.exclude.list",
+            "table.blacklist",
+            "table.excludelist",
+        ]
+        .iter()
+        .filter_map(|k| {
+            config
+                .lookup(&[k])
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
         Ok(PostgresConfig {
+            selection,
+            topic_prefix: topic_prefix.clone(),
             name: config
                 .name()
                 .map(str::to_string)
@@ -223,7 +248,6 @@ impl PostgresConfig {
                 &["column.include.list", "column.whitelist"],
                 &["column.exclude.list", "column.blacklist"],
             )?,
-            topic_prefix,
             slot_name,
             slot_drop_on_stop: config.bool(&["slot.drop.on.stop"], false)?,
             publication_name: config
@@ -253,6 +277,12 @@ impl PostgresConfig {
             )?,
             heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
             heartbeat_action_query: config.string(&["heartbeat.action.query"]),
+            heartbeat_topic: format!(
+                "{}.{topic_prefix}",
+                config
+                    .string(&["topic.heartbeat.prefix"])
+                    .unwrap_or_else(|| "__debezium-heartbeat".to_string())
+            ),
             status_interval: config
                 .millis(&["status.update.interval.ms"], DEFAULT_STATUS_INTERVAL)?,
             types: TypeOptions {

@@ -1,6 +1,6 @@
 //! Hands events to the pipeline in batches.
 
-use spillway_core::{ChangeEvent, Offset, Position, SourceBatch};
+use spillway_core::{ChangeEvent, Heartbeat, Offset, Position, SourceBatch};
 use tokio::sync::mpsc;
 
 /// Events per batch before it is handed over without waiting for a transaction's end.
@@ -39,7 +39,24 @@ impl Emitter {
 
     /// Sends what is collected, with an optional checkpoint after it.
     pub async fn flush(&mut self, checkpoint: Option<Offset>) -> Result<(), PipelineClosed> {
-        if self.events.is_empty() && checkpoint.is_none() {
+        self.send(None, checkpoint).await
+    }
+
+    /// Sends what is collected followed by a heartbeat record, with an optional checkpoint.
+    pub async fn heartbeat(
+        &mut self,
+        heartbeat: Heartbeat,
+        checkpoint: Option<Offset>,
+    ) -> Result<(), PipelineClosed> {
+        self.send(Some(heartbeat), checkpoint).await
+    }
+
+    async fn send(
+        &mut self,
+        heartbeat: Option<Heartbeat>,
+        checkpoint: Option<Offset>,
+    ) -> Result<(), PipelineClosed> {
+        if self.events.is_empty() && checkpoint.is_none() && heartbeat.is_none() {
             return Ok(());
         }
         let events = std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS));
@@ -48,7 +65,11 @@ impl Emitter {
             .map(|c| c.position)
             .or_else(|| events.last().map(|e| e.position));
         self.tx
-            .send(SourceBatch { events, checkpoint })
+            .send(SourceBatch {
+                events,
+                heartbeat,
+                checkpoint,
+            })
             .await
             .map_err(|_| PipelineClosed)?;
         if last.is_some() {

@@ -68,11 +68,15 @@ pub fn check_selection(
         return Ok(());
     }
     let existing: Vec<String> = all.iter().take(30).map(TableInfo::qualified).collect();
-    let lists = if config.tables.is_empty() && config.schemas.is_empty() {
+    let lists = if config.selection.is_empty() {
         "the database has no tables".to_string()
     } else {
-        "schema.include.list/exclude.list and table.include.list/exclude.list select none of them"
-            .to_string()
+        let set: Vec<String> = config
+            .selection
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!("{} select none of its tables", set.join(" and "))
     };
     Err(PostgresError::preflight(
         format!(
@@ -177,4 +181,29 @@ pub fn quote_ident(name: &str) -> String {
 /// Quotes a string literal for SQL.
 pub fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Fails when no replication slot can be created because all are in use.
+pub async fn check_slot_capacity(
+    client: &Client,
+    config: &PostgresConfig,
+) -> Result<(), PostgresError> {
+    let row = client
+        .query_one(
+            "SELECT count(*)::int, current_setting('max_replication_slots')::int FROM pg_replication_slots",
+            &[],
+        )
+        .await
+        .map_err(|e| PostgresError::query("counting replication slots", e))?;
+    let (used, max): (i32, i32) = (row.get(0), row.get(1));
+    if used >= max {
+        return Err(PostgresError::preflight(
+            format!(
+                "cannot create replication slot {:?}: all {max} slots (max_replication_slots) are in use",
+                config.slot_name
+            ),
+            "drop unused slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active), or raise max_replication_slots and restart PostgreSQL",
+        ));
+    }
+    Ok(())
 }

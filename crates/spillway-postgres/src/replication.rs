@@ -12,7 +12,7 @@ use crate::schema::{self, CapturedTable, ColumnInfo, TypeResolver};
 use crate::snapshot::now_us;
 use crate::source_info::{source_info, SnapshotMarker, SourceFields};
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{ChangeEvent, Offset, Op, Phase, Position, Row, Value};
+use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Phase, Position, Row, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +112,10 @@ impl<'a> Streamer<'a> {
             .config
             .heartbeat_interval
             .unwrap_or(Duration::from_secs(3600));
-        let mut heartbeat = tokio::time::interval(heartbeat_every);
+        let mut heartbeat = tokio::time::interval_at(
+            tokio::time::Instant::now() + heartbeat_every,
+            heartbeat_every,
+        );
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut committed = self.committed.clone();
         let mut shutdown = self.shutdown.clone();
@@ -155,7 +158,7 @@ impl<'a> Streamer<'a> {
                     }
                 }
                 _ = heartbeat.tick(), if self.config.heartbeat_interval.is_some() => {
-                    self.heartbeat().await;
+                    self.heartbeat().await?;
                 }
                 _ = shutdown.changed() => {}
             }
@@ -190,12 +193,30 @@ impl<'a> Streamer<'a> {
         self.report(stream, false).await
     }
 
-    async fn heartbeat(&mut self) {
+    /// Runs `heartbeat.action.query` and emits a heartbeat record; while no transaction is
+    /// open and everything received is handled, the heartbeat also carries the position up
+    /// to which the server's WAL was read, so offsets move on idle tables.
+    async fn heartbeat(&mut self) -> Result<(), PostgresError> {
         if let Some(query) = &self.config.heartbeat_action_query {
             if let Err(error) = self.catalog.batch_execute(query).await {
                 warn!(%error, "heartbeat.action.query failed");
             }
         }
+        let checkpoint = if self.txn.is_none() && !self.emitter.has_pending() && self.idle_lsn > 0 {
+            let mark = Position::stream(self.idle_lsn - 1, 0, Position::END_OF_TRANSACTION);
+            (self.emitter.last_sent().is_none_or(|sent| mark > sent)).then(|| Offset::new(mark))
+        } else {
+            None
+        };
+        let heartbeat = Heartbeat {
+            topic: Arc::from(self.config.heartbeat_topic.as_str()),
+            server_name: self.config.topic_prefix.clone(),
+            ts_ms: now_us() / 1000,
+        };
+        self.emitter
+            .heartbeat(heartbeat, checkpoint)
+            .await
+            .map_err(|_| pipeline_gone())
     }
 
     /// Sends a standby status update with the committed flush position.

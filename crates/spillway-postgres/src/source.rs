@@ -149,6 +149,9 @@ impl PostgresSource {
             .clone()
             .filter(|o| o.position.phase == Phase::Stream);
         let slot_usable = slot.as_ref().is_some_and(|s| !s.lost);
+        if slot.is_none() {
+            preflight::check_slot_capacity(&client, config).await?;
+        }
         let need_snapshot = match config.snapshot_mode {
             SnapshotMode::Initial | SnapshotMode::InitialOnly => stream_offset.is_none(),
             SnapshotMode::Always => true,

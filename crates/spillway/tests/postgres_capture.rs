@@ -364,3 +364,30 @@ fn idle_captured_table_does_not_hold_wal_while_other_tables_are_busy() {
     assert!(read_topic(&sw.data_dir, &db.topic("busy")).is_empty());
     assert!(sw.stop().success());
 }
+
+#[test]
+fn heartbeats_are_written_and_run_the_action_query() {
+    let db = TestDb::create("heartbeat");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE beats (at timestamptz)");
+    let dir = support::scratch("heartbeat");
+    let mut sw = start(
+        &db,
+        &dir,
+        &[
+            ("table.include.list", "public.t"),
+            ("heartbeat.interval.ms", "200"),
+            ("heartbeat.action.query", "INSERT INTO beats VALUES (now())"),
+        ],
+    );
+    let topic = format!("__debezium-heartbeat.{}", db.name);
+    let recs = wait_for_records(&sw, &topic, 3, WAIT);
+    assert_eq!(recs[0].key_payload(), Some(&json!({"serverName": db.name})));
+    assert_eq!(
+        recs[0].key.as_ref().unwrap()["schema"]["name"],
+        json!("io.debezium.connector.common.ServerNameKey")
+    );
+    assert!(recs[0].payload().unwrap()["ts_ms"].as_i64().unwrap() > 0);
+    assert!(db.sql("SELECT count(*) FROM beats").parse::<i64>().unwrap() >= 2);
+    assert!(read_topic(&sw.data_dir, &db.topic("beats")).is_empty());
+    assert!(sw.stop().success());
+}
