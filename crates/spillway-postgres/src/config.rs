@@ -126,6 +126,10 @@ pub struct PostgresConfig {
     /// Topic of heartbeat records: `<topic.heartbeat.prefix>.<topic.prefix>`.
     pub heartbeat_topic: String,
     pub status_interval: Duration,
+    /// `slot.max.retries` and `slot.retry.delay.ms`: how long to wait for a slot that is
+    /// still held by another process.
+    pub slot_max_retries: u32,
+    pub slot_retry_delay: Duration,
     pub types: TypeOptions,
     pub sslmode: SslMode,
     pub connect_timeout: Duration,
@@ -283,6 +287,8 @@ impl PostgresConfig {
                     .string(&["topic.heartbeat.prefix"])
                     .unwrap_or_else(|| "__debezium-heartbeat".to_string())
             ),
+            slot_max_retries: config.u64_in(&["slot.max.retries"], 6, 0, 1000)? as u32,
+            slot_retry_delay: config.millis(&["slot.retry.delay.ms"], Duration::from_secs(10))?,
             status_interval: config
                 .millis(&["status.update.interval.ms"], DEFAULT_STATUS_INTERVAL)?,
             types: TypeOptions {

@@ -51,6 +51,37 @@ async fn slot_state(client: &Client, name: &str) -> Result<Option<SlotState>, Po
     }))
 }
 
+/// Waits while the slot is active: after a crash, the server may still be running the
+/// previous walsender of this connector for a moment. Gives up after `slot.max.retries` ×
+/// `slot.retry.delay.ms`, naming the process that holds the slot.
+async fn wait_until_slot_free(
+    client: &Client,
+    config: &PostgresConfig,
+) -> Result<Option<SlotState>, PostgresError> {
+    let deadline = tokio::time::Instant::now() + config.slot_retry_delay * config.slot_max_retries;
+    let mut logged = false;
+    loop {
+        let slot = slot_state(client, &config.slot_name).await?;
+        let Some(pid) = slot.as_ref().and_then(|s| s.active_pid) else {
+            return Ok(slot);
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PostgresError::preflight(
+                format!(
+                    "replication slot {:?} is in use by process {pid}",
+                    config.slot_name
+                ),
+                "stop the other consumer of the slot, or choose another slot.name",
+            ));
+        }
+        if !logged {
+            info!(slot = %config.slot_name, pid, "replication slot is still active; waiting for it to be released");
+            logged = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 impl PostgresSource {
     fn replication_config(&self) -> ReplicationConfig {
         let c = &self.config;
@@ -121,7 +152,7 @@ impl PostgresSource {
         let tables = self.captured_tables(&client, &selected).await?;
         preflight::ensure_publication(&client, config, &facts, &selected).await?;
 
-        let slot = slot_state(&client, &config.slot_name).await?;
+        let slot = wait_until_slot_free(&client, config).await?;
         if let Some(s) = &slot {
             if s.database.as_deref() != Some(config.dbname.as_str()) {
                 return Err(PostgresError::preflight(
@@ -180,16 +211,7 @@ impl PostgresSource {
         let mut resume = stream_offset.as_ref().map(|o| o.position);
         let start_lsn;
         if need_snapshot {
-            if let Some(s) = &slot {
-                if let Some(pid) = s.active_pid {
-                    return Err(PostgresError::preflight(
-                        format!(
-                            "replication slot {:?} is in use by process {pid}",
-                            config.slot_name
-                        ),
-                        "stop the other consumer of the slot, or choose another slot.name",
-                    ));
-                }
+            if slot.is_some() {
                 // Nothing was confirmed on this slot for a snapshot that never completed
                 // (or snapshot.mode asks for a new one): start again from a new slot.
                 warn!(slot = %config.slot_name, "dropping the replication slot to take a consistent snapshot");
