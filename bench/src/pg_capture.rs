@@ -1,1 +1,1466 @@
-fn main() {}
+//! `pg-capture`: how fast spillway captures PostgreSQL changes, next to the limit on the same
+//! machine in the same run.
+//!
+//! One database (`spillway_bench`, dropped and created afresh) gets one slot per reader, all
+//! created before any change, then `--rows` row changes (half inserts, half updates, in
+//! transactions of `--batch` rows). Every reader then catches up on the same WAL, alone on
+//! the machine:
+//!
+//! * the server alone decoding with pgoutput (`pg_logical_slot_get_binary_changes`);
+//! * `pg_recvlogical` with pgoutput (the reference of the ratio column: the server decodes,
+//!   the client discards) and with test_decoding (text), up to the WAL end (`--endpos`);
+//! * spillway into its embedded log, schemaless JSON and JSON with schemas;
+//! * Debezium 3.x through `scripts/debezium-capture.sh`, when it is there.
+//!
+//! Then latency, after a warm-up: single-row transactions at `--latency-rate` per second for
+//! `--latency-secs`, commit-return to durable-in-the-log for spillway (read back with
+//! [`LogReader`]) and commit-return to the line on `pg_recvlogical`'s stdout (test_decoding).
+//!
+//! Needs `spillway` built in release mode next to this program
+//! (`cargo build --release -p spillway -p spillway-bench`). See `bench/README.md`.
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use spillway_streams::LogReader;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls};
+
+const DB: &str = "spillway_bench";
+const PUBLICATION: &str = "spillway_bench_pub";
+const SLOT_PGOUTPUT: &str = "bench_pgoutput";
+const SLOT_TEST_DECODING: &str = "bench_test_decoding";
+const SLOT_SQL: &str = "bench_sql_pgoutput";
+const SLOT_DEBEZIUM: &str = "bench_debezium";
+const TABLES: &str = "public.bench_rows,public.bench_latency";
+
+#[derive(Parser, Clone)]
+#[command(about = "Capture benchmark: spillway next to pg_recvlogical and Debezium")]
+struct Args {
+    /// Row changes to capture (half inserts, half updates).
+    #[arg(long, default_value_t = 200_000)]
+    rows: u64,
+    /// Rows per transaction of the load.
+    #[arg(long, default_value_t = 5_000)]
+    batch: u64,
+    /// Single-row transactions per second in the latency phases.
+    #[arg(long, default_value_t = 1_000)]
+    latency_rate: u64,
+    /// Seconds each latency phase writes; 0 skips them.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Connections the latency writer spreads its transactions over.
+    #[arg(long, default_value_t = 4)]
+    latency_connections: u64,
+    /// Longest any one phase may take, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// The spillway binary (default: `spillway` next to this program).
+    #[arg(long)]
+    spillway: Option<PathBuf>,
+    /// The pg_recvlogical binary.
+    #[arg(long, default_value = "pg_recvlogical")]
+    pg_recvlogical: PathBuf,
+    /// The Debezium harness (default: scripts/debezium-capture.sh of this workspace).
+    #[arg(long)]
+    debezium_script: Option<PathBuf>,
+    /// Do not measure Debezium.
+    #[arg(long)]
+    no_debezium: bool,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 5432)]
+    port: u16,
+    #[arg(long, default_value = "postgres")]
+    user: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pg-capture: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One row of the throughput table.
+struct Throughput {
+    tool: String,
+    format: String,
+    events: u64,
+    secs: f64,
+    /// Seconds from start to the first event, where it can be seen.
+    first_secs: Option<f64>,
+    peak_rss_kb: Option<u64>,
+    /// CPU seconds (user + system) of the client process.
+    cpu_secs: Option<f64>,
+    note: Option<String>,
+}
+
+/// One latency measurement.
+struct Latency {
+    tool: String,
+    sent: usize,
+    seen: usize,
+    rate: f64,
+    /// Milliseconds, sorted.
+    ms: Vec<f64>,
+}
+
+fn run(args: Args) -> Result<()> {
+    ensure!(args.rows >= 2, "--rows must be at least 2");
+    ensure!(args.batch > 0, "--batch must be positive");
+    let spillway = match &args.spillway {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()
+            .context("cannot find this program's path")?
+            .with_file_name("spillway"),
+    };
+    ensure!(
+        spillway.is_file(),
+        "no spillway binary at {} (build it: cargo build --release -p spillway, or pass --spillway)",
+        spillway.display()
+    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let debezium_script = args
+        .debezium_script
+        .clone()
+        .unwrap_or_else(|| workspace.join("scripts/debezium-capture.sh"));
+    let work = tempfile::Builder::new()
+        .prefix("pg-capture-")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let pg = Pg {
+        host: args.host.clone(),
+        port: args.port,
+        user: args.user.clone(),
+    };
+    let timeout = Duration::from_secs(args.timeout);
+
+    // Cleanup runs however this function ends.
+    let _cleanup = Cleanup { pg: pg.clone() };
+    step("setting up database, publication and slots");
+    let db = runtime.block_on(setup(&pg))?;
+
+    // Spillway creates its own slot: one short run per format before the load, with
+    // snapshot.mode=no_data, leaves the slot (and its offsets) at the current WAL end.
+    let formats = [
+        ("bench_json", "JSON (schemaless)", Some("JSON")),
+        ("bench_schemas", "JSON with schemas", None),
+    ];
+    let mut connectors = Vec::new();
+    for (name, label, format) in formats {
+        let c = SpillwayConnector::new(&pg, work.path(), name, label, format)?;
+        step(&format!("spillway {label}: creating its slot"));
+        let mut p = c.start(&spillway)?;
+        p.wait_for_log("streaming changes", Duration::from_secs(60))?;
+        p.stop_ok(timeout)?;
+        connectors.push(c);
+    }
+    let debezium = if args.no_debezium {
+        Err("not measured (--no-debezium)".to_string())
+    } else if !debezium_script.is_file() {
+        Err(format!(
+            "not measured ({} missing)",
+            debezium_script
+                .strip_prefix(&workspace)
+                .unwrap_or(&debezium_script)
+                .display()
+        ))
+    } else {
+        step("debezium: building the harness and creating its slot");
+        match Debezium::prepare(&pg, &debezium_script, work.path(), timeout) {
+            Ok(d) => Ok(d),
+            Err(e) => Err(format!("not measured: {e:#}")),
+        }
+    };
+
+    step(&format!(
+        "load: {} row changes in transactions of {}",
+        args.rows, args.batch
+    ));
+    let load = runtime.block_on(load(&db, args.rows, args.batch))?;
+    eprintln!(
+        "  {:.1} s, {:.0} MB of WAL, end {}",
+        load.secs,
+        load.wal_bytes as f64 / 1e6,
+        load.end_lsn
+    );
+
+    let mut results = Vec::new();
+    step("server-side decoding, pgoutput (pg_logical_slot_get_binary_changes)");
+    results.push(runtime.block_on(sql_decoding(&db, args.rows, &load.end_lsn))?);
+    step("pg_recvlogical, pgoutput");
+    results.push(with_cpu(|| {
+        recvlogical_throughput(&args, &pg, SLOT_PGOUTPUT, true, &load.end_lsn, timeout)
+    })?);
+    step("pg_recvlogical, test_decoding");
+    results.push(with_cpu(|| {
+        recvlogical_throughput(
+            &args,
+            &pg,
+            SLOT_TEST_DECODING,
+            false,
+            &load.end_lsn,
+            timeout,
+        )
+    })?);
+    for c in &connectors {
+        step(&format!("spillway {}", c.label));
+        results.push(with_cpu(|| c.catch_up(&spillway, args.rows, timeout))?);
+    }
+    let debezium_note = match &debezium {
+        Ok(d) => {
+            step("debezium, JSON with schemas");
+            match with_cpu(|| d.catch_up(args.rows, timeout)) {
+                Ok(r) => {
+                    results.push(r);
+                    None
+                }
+                Err(e) => Some(format!("debezium: failed: {e:#}")),
+            }
+        }
+        Err(why) => Some(format!("debezium: {why}")),
+    };
+
+    let mut latencies = Vec::new();
+    if args.latency_secs > 0 {
+        step(&format!(
+            "latency, spillway JSON (schemaless): {} transactions/s for {} s",
+            args.latency_rate, args.latency_secs
+        ));
+        latencies.push(spillway_latency(
+            &args,
+            &runtime,
+            &pg,
+            &connectors[0],
+            &spillway,
+        )?);
+        step(&format!(
+            "latency, pg_recvlogical test_decoding: {} transactions/s for {} s",
+            args.latency_rate, args.latency_secs
+        ));
+        latencies.push(recvlogical_latency(&args, &runtime, &pg, &db)?);
+    }
+
+    print_report(&args, &load, &results, debezium_note.as_deref(), &latencies);
+    drop(db);
+    Ok(())
+}
+
+/// Runs a measurement whose child processes all end (and are reaped) inside it, and adds
+/// their CPU time.
+fn with_cpu(measure: impl FnOnce() -> Result<Throughput>) -> Result<Throughput> {
+    let before = children_cpu_secs();
+    let mut result = measure()?;
+    result.cpu_secs = Some(children_cpu_secs() - before);
+    Ok(result)
+}
+
+/// User + system seconds of every reaped child process so far.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The server decoding the WAL with pgoutput, no client: the floor under every reader.
+async fn sql_decoding(db: &Client, rows: u64, end_lsn: &str) -> Result<Throughput> {
+    let started = Instant::now();
+    let messages: i64 = db
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM pg_logical_slot_get_binary_changes($1, $2::text::pg_lsn, NULL,
+                   'proto_version', '1', 'publication_names', '{PUBLICATION}')"
+            ),
+            &[&SLOT_SQL, &end_lsn],
+        )
+        .await
+        .context("decoding with pg_logical_slot_get_binary_changes")?
+        .get(0);
+    ensure!(
+        messages as u64 >= rows,
+        "server-side decoding returned {messages} messages for {rows} changes"
+    );
+    Ok(Throughput {
+        tool: "postgres".to_string(),
+        format: "pgoutput decoded in SQL, no client".to_string(),
+        events: rows,
+        secs: started.elapsed().as_secs_f64(),
+        first_secs: None,
+        peak_rss_kb: None,
+        cpu_secs: None,
+        note: None,
+    })
+}
+
+fn step(what: &str) {
+    eprintln!("pg-capture: {what}");
+}
+
+// ---- database -------------------------------------------------------------------------
+
+#[derive(Clone)]
+struct Pg {
+    host: String,
+    port: u16,
+    user: String,
+}
+
+impl Pg {
+    fn conninfo(&self, db: &str) -> String {
+        format!(
+            "host={} port={} user={} dbname={db}",
+            self.host, self.port, self.user
+        )
+    }
+
+    async fn connect(&self, db: &str) -> Result<Client> {
+        let (client, conn) = tokio_postgres::connect(&self.conninfo(db), NoTls)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to PostgreSQL at {}:{} as {} (database {db})",
+                    self.host, self.port, self.user
+                )
+            })?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                eprintln!("pg-capture: connection closed: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    /// psql with the admin connection, for cleanup outside the runtime.
+    fn psql(&self, db: &str, sql: &str) -> Result<String> {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                &self.host,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.user,
+            ])
+            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+            .output()
+            .context("cannot run psql")?;
+        ensure!(
+            out.status.success(),
+            "psql failed on {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+/// Drops the benchmark's slots and database.
+struct Cleanup {
+    pg: Pg,
+}
+
+impl Cleanup {
+    fn run(&self) -> Result<()> {
+        let slots = format!("FROM pg_replication_slots WHERE database = '{DB}'");
+        self.pg.psql(
+            "postgres",
+            &format!(
+                "SELECT count(pg_terminate_backend(active_pid)) {slots} AND active_pid IS NOT NULL"
+            ),
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pg.psql(
+                "postgres",
+                &format!(
+                    "SELECT count(pg_drop_replication_slot(slot_name)) {slots} AND NOT active"
+                ),
+            )?;
+            if self
+                .pg
+                .psql("postgres", &format!("SELECT count(*) {slots}"))?
+                == "0"
+            {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "replication slots of {DB} are still in use after 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.pg.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
+        )?;
+        Ok(())
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Err(e) = self.run() {
+            eprintln!("pg-capture: cleanup failed: {e:#}");
+        }
+    }
+}
+
+async fn setup(pg: &Pg) -> Result<Client> {
+    Cleanup { pg: pg.clone() }.run()?;
+    let admin = pg.connect("postgres").await?;
+    let level: String = admin
+        .query_one("SHOW wal_level", &[])
+        .await
+        .context("SHOW wal_level")?
+        .get(0);
+    ensure!(
+        level == "logical",
+        "wal_level is {level}; logical decoding needs wal_level=logical"
+    );
+    admin
+        .batch_execute(&format!("CREATE DATABASE {DB}"))
+        .await
+        .context("CREATE DATABASE")?;
+    let db = pg.connect(DB).await?;
+    db.batch_execute(&format!(
+        "CREATE TABLE bench_rows (
+            id integer PRIMARY KEY,
+            name text NOT NULL,
+            amount numeric(12,2) NOT NULL,
+            created_at timestamptz NOT NULL,
+            active boolean NOT NULL);
+         CREATE TABLE bench_latency (id bigint PRIMARY KEY, sent_at timestamptz NOT NULL DEFAULT now());
+         CREATE PUBLICATION {PUBLICATION} FOR TABLE bench_rows, bench_latency;"
+    ))
+    .await
+    .context("creating tables and publication")?;
+    for (slot, plugin) in [
+        (SLOT_PGOUTPUT, "pgoutput"),
+        (SLOT_TEST_DECODING, "test_decoding"),
+        (SLOT_SQL, "pgoutput"),
+    ] {
+        db.execute(
+            "SELECT pg_create_logical_replication_slot($1, $2)",
+            &[&slot, &plugin],
+        )
+        .await
+        .with_context(|| format!("creating slot {slot}"))?;
+    }
+    Ok(db)
+}
+
+struct Load {
+    secs: f64,
+    wal_bytes: u64,
+    end_lsn: String,
+}
+
+/// `rows` changes: inserts of the first half, then updates of as many rows.
+async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
+    let start_lsn: String = db
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await?
+        .get(0);
+    let started = Instant::now();
+    let inserts = rows / 2;
+    let updates = rows - inserts;
+    let mut first = 1;
+    while first <= inserts {
+        let last = (first + batch - 1).min(inserts);
+        db.batch_execute(&format!(
+            "INSERT INTO bench_rows
+             SELECT g, 'customer ' || g || ' ' || md5(g::text), (g % 100000) / 100.0 + 0.25,
+                    timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 3 = 0
+               FROM generate_series({first}, {last}) g"
+        ))
+        .await
+        .context("inserting the load")?;
+        first = last + 1;
+    }
+    let mut done = 0;
+    while done < updates {
+        let n = batch.min(updates - done);
+        // Ids wrap around when there are more updates than rows (odd --rows).
+        let a = done % inserts.max(1) + 1;
+        let b = (a + n - 1).min(inserts.max(1));
+        let changed = db
+            .execute(
+                "UPDATE bench_rows SET amount = amount + 1, active = NOT active,
+                        name = name || '.' WHERE id BETWEEN $1 AND $2",
+                &[&(a as i32), &(b as i32)],
+            )
+            .await
+            .context("updating the load")?;
+        ensure!(changed > 0, "the update of ids {a}..={b} changed nothing");
+        done += changed;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let row = db
+        .query_one(
+            "SELECT pg_current_wal_lsn()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)::bigint",
+            &[&start_lsn],
+        )
+        .await?;
+    // Settle the table now, so autovacuum and a checkpoint do not land in a measurement.
+    // Their WAL lies after the load's end, where no reader is timed.
+    db.batch_execute("VACUUM ANALYZE bench_rows")
+        .await
+        .context("VACUUM after the load")?;
+    db.batch_execute("CHECKPOINT")
+        .await
+        .context("CHECKPOINT after the load")?;
+    Ok(Load {
+        secs,
+        end_lsn: row.get(0),
+        wal_bytes: row.get::<_, i64>(1) as u64,
+    })
+}
+
+// ---- child processes ------------------------------------------------------------------
+
+/// A child process whose peak RSS is sampled, killed if dropped while running.
+struct Proc {
+    name: String,
+    child: std::process::Child,
+    log: Option<PathBuf>,
+    peak_kb: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    started: Instant,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut command: Command, log: Option<PathBuf>) -> Result<Proc> {
+        if let Some(path) = &log {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            command.stderr(file);
+        }
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({command:?})"))?;
+        let peak_kb = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let (pid, peak, stop) = (child.id(), Arc::clone(&peak_kb), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let path = format!("/proc/{pid}/status");
+            while !stop.load(Ordering::Relaxed) {
+                match std::fs::read_to_string(&path) {
+                    Ok(status) => {
+                        if let Some(kb) = vm_hwm_kb(&status) {
+                            peak.fetch_max(kb, Ordering::Relaxed);
+                        }
+                    }
+                    Err(_) => break,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log,
+            peak_kb,
+            done,
+            started,
+        })
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Peak resident set size so far (VmHWM), read now and from the samples.
+    fn peak_rss_kb(&self) -> Option<u64> {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) {
+            if let Some(kb) = vm_hwm_kb(&status) {
+                self.peak_kb.fetch_max(kb, Ordering::Relaxed);
+            }
+        }
+        Some(self.peak_kb.load(Ordering::Relaxed)).filter(|&kb| kb > 0)
+    }
+
+    fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        match &self.log {
+            Some(p) => format!("--- last lines of {} ---\n{tail}", p.display()),
+            None => String::new(),
+        }
+    }
+
+    /// The exit status if the process has ended.
+    fn exited(&mut self) -> Result<Option<ExitStatus>> {
+        let status = self.child.try_wait().context("waiting for a child")?;
+        if status.is_some() {
+            self.done.store(true, Ordering::Relaxed);
+        }
+        Ok(status)
+    }
+
+    fn ensure_running(&mut self) -> Result<()> {
+        if let Some(status) = self.exited()? {
+            bail!(
+                "{} exited unexpectedly ({status})\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+        Ok(())
+    }
+
+    fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.log_text().contains(needle) {
+            self.ensure_running()?;
+            ensure!(
+                Instant::now() < deadline,
+                "{} did not log {needle:?} within {timeout:?}\n{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.done.store(true, Ordering::Relaxed);
+                bail!(
+                    "{} did not finish within {timeout:?}; killed\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        if self.exited()?.is_none() {
+            // SAFETY: signalling our own child process.
+            unsafe {
+                libc::kill(self.pid(), libc::SIGTERM);
+            }
+        }
+        self.wait(timeout)
+    }
+
+    /// SIGTERM and expects exit status 0.
+    fn stop_ok(&mut self, timeout: Duration) -> Result<()> {
+        let status = self.terminate(timeout)?;
+        ensure!(
+            status.success(),
+            "{} exited with {status} on SIGTERM\n{}",
+            self.name,
+            self.log_tail()
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+// ---- pg_recvlogical -------------------------------------------------------------------
+
+fn recvlogical(args: &Args, pg: &Pg, slot: &str, pgoutput: bool) -> Command {
+    let mut c = Command::new(&args.pg_recvlogical);
+    c.args(["-h", &pg.host, "-p", &pg.port.to_string(), "-U", &pg.user])
+        .args(["-d", DB, "-S", slot, "--start", "--no-loop", "-F", "0"]);
+    if pgoutput {
+        c.args(["-o", "proto_version=1", "-o"])
+            .arg(format!("publication_names={PUBLICATION}"));
+    }
+    c
+}
+
+fn recvlogical_throughput(
+    args: &Args,
+    pg: &Pg,
+    slot: &str,
+    pgoutput: bool,
+    end_lsn: &str,
+    timeout: Duration,
+) -> Result<Throughput> {
+    let mut command = recvlogical(args, pg, slot, pgoutput);
+    command
+        .args(["-E", end_lsn, "-f", "/dev/null"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut p = Proc::spawn("pg_recvlogical", command, None)?;
+    let status = p.wait(timeout)?;
+    let secs = p.started.elapsed().as_secs_f64();
+    let mut stderr = String::new();
+    if let Some(mut e) = p.child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    ensure!(
+        status.success(),
+        "pg_recvlogical on slot {slot} failed ({status}): {}",
+        stderr.trim()
+    );
+    Ok(Throughput {
+        tool: "pg_recvlogical".to_string(),
+        format: if pgoutput {
+            "pgoutput (binary) to /dev/null"
+        } else {
+            "test_decoding (text) to /dev/null"
+        }
+        .to_string(),
+        events: args.rows,
+        secs,
+        first_secs: None,
+        peak_rss_kb: p.peak_rss_kb(),
+        cpu_secs: None,
+        note: None,
+    })
+}
+
+// ---- spillway -------------------------------------------------------------------------
+
+struct SpillwayConnector {
+    name: String,
+    label: String,
+    config_path: PathBuf,
+    data_dir: PathBuf,
+    dir: PathBuf,
+    runs: std::cell::Cell<u32>,
+}
+
+impl SpillwayConnector {
+    fn new(
+        pg: &Pg,
+        work: &Path,
+        name: &str,
+        label: &str,
+        format: Option<&str>,
+    ) -> Result<SpillwayConnector> {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let mut config = json!({
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "database.hostname": pg.host,
+            "database.port": pg.port.to_string(),
+            "database.user": pg.user,
+            "database.dbname": DB,
+            "topic.prefix": name,
+            "slot.name": format!("{name}_slot"),
+            "publication.name": PUBLICATION,
+            "publication.autocreate.mode": "disabled",
+            "table.include.list": TABLES,
+            "snapshot.mode": "no_data",
+        });
+        if let Some(f) = format {
+            config["output.data.format"] = Value::String(f.to_string());
+        }
+        let config_path = dir.join("connector.json");
+        std::fs::write(
+            &config_path,
+            serde_json::to_vec_pretty(&json!({ "name": name, "config": config }))?,
+        )?;
+        Ok(SpillwayConnector {
+            name: name.to_string(),
+            label: label.to_string(),
+            config_path,
+            data_dir: dir.join("data"),
+            dir,
+            runs: std::cell::Cell::new(0),
+        })
+    }
+
+    fn topic(&self, table: &str) -> String {
+        format!("{}.public.{table}", self.name)
+    }
+
+    fn start(&self, binary: &Path) -> Result<Proc> {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let mut command = Command::new(binary);
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null());
+        Proc::spawn(
+            &format!("spillway ({})", self.name),
+            command,
+            Some(self.dir.join(format!("spillway-{n}.log"))),
+        )
+    }
+
+    /// Starts spillway on the loaded slot and times it until the topic holds `rows`.
+    fn catch_up(&self, binary: &Path, rows: u64, timeout: Duration) -> Result<Throughput> {
+        let mut p = self.start(binary)?;
+        let topic = self.topic("bench_rows");
+        let mut counter = TopicCounter::new(&self.data_dir, &topic);
+        let deadline = p.started + timeout;
+        let mut first = None;
+        let count = loop {
+            let count = counter.count();
+            if count > 0 && first.is_none() {
+                first = Some(p.started.elapsed().as_secs_f64());
+            }
+            if count >= rows {
+                break count;
+            }
+            p.ensure_running()?;
+            ensure!(
+                Instant::now() < deadline,
+                "spillway ({}) has {count} of {rows} records after {timeout:?}\n{}",
+                self.name,
+                p.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let secs = p.started.elapsed().as_secs_f64();
+        let peak = p.peak_rss_kb();
+        p.stop_ok(Duration::from_secs(60))?;
+        let total = TopicCounter::new(&self.data_dir, &topic).count();
+        Ok(Throughput {
+            tool: "spillway".to_string(),
+            format: format!("{} to embedded log", self.label),
+            events: rows,
+            secs,
+            first_secs: first,
+            peak_rss_kb: peak,
+            cpu_secs: None,
+            note: (total != rows || count != rows).then(|| {
+                format!(
+                    "spillway {}: topic holds {total} records for {rows} changes",
+                    self.label
+                )
+            }),
+        })
+    }
+}
+
+/// Counts the records of one topic, cheaply enough to poll.
+struct TopicCounter {
+    data_dir: PathBuf,
+    topic: String,
+    reader: Option<LogReader>,
+}
+
+impl TopicCounter {
+    fn new(data_dir: &Path, topic: &str) -> TopicCounter {
+        TopicCounter {
+            data_dir: data_dir.to_path_buf(),
+            topic: topic.to_string(),
+            reader: None,
+        }
+    }
+
+    fn count(&mut self) -> u64 {
+        if self.reader.is_none() {
+            self.reader = LogReader::open(&self.data_dir).ok();
+        }
+        let Some(reader) = &self.reader else { return 0 };
+        reader
+            .topics()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p.topic == self.topic)
+                    .map(|p| p.end_offset - p.start_offset)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+// ---- Debezium -------------------------------------------------------------------------
+
+struct Debezium {
+    script: PathBuf,
+    props: PathBuf,
+    offsets: PathBuf,
+    dir: PathBuf,
+}
+
+impl Debezium {
+    /// Builds the harness and runs it once with snapshot.mode=no_data until it streams, so
+    /// its slot exists before the load.
+    fn prepare(pg: &Pg, script: &Path, work: &Path, timeout: Duration) -> Result<Debezium> {
+        let dir = work.join("debezium");
+        std::fs::create_dir_all(&dir)?;
+        let build = Command::new("bash")
+            .arg(script)
+            .arg("--build-only")
+            .output()
+            .context("cannot run the Debezium harness")?;
+        ensure!(
+            build.status.success(),
+            "building the harness failed: {}",
+            String::from_utf8_lossy(&build.stderr).trim()
+        );
+        let props = dir.join("connector.properties");
+        std::fs::write(
+            &props,
+            format!(
+                "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+                 database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password=\n\
+                 database.dbname={DB}\ntopic.prefix=bench_debezium\nplugin.name=pgoutput\n\
+                 slot.name={SLOT_DEBEZIUM}\npublication.name={PUBLICATION}\n\
+                 publication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
+                 table.include.list={TABLES}\n",
+                pg.host, pg.port, pg.user
+            ),
+        )?;
+        let d = Debezium {
+            script: script.to_path_buf(),
+            props,
+            offsets: dir.join("offsets.dat"),
+            dir,
+        };
+        let ready = d.dir.join("ready");
+        let mut command = d.command(&d.dir.join("prepare.jsonl"), 0, timeout);
+        command.arg("--ready-file").arg(&ready);
+        let mut p = Proc::spawn("debezium", command, Some(d.dir.join("prepare.log")))?;
+        let deadline = Instant::now() + timeout;
+        while !ready.exists() {
+            p.ensure_running()?;
+            ensure!(
+                Instant::now() < deadline,
+                "debezium did not start streaming within {timeout:?}\n{}",
+                p.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        p.terminate(Duration::from_secs(60))?;
+        Ok(d)
+    }
+
+    fn command(&self, out: &Path, records: u64, timeout: Duration) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(&self.script)
+            .arg("--props")
+            .arg(&self.props)
+            .arg("--out")
+            .arg(out)
+            .arg("--offsets")
+            .arg(&self.offsets)
+            .args(["--records", &records.to_string()])
+            .args(["--timeout", &timeout.as_secs().to_string()])
+            .stdout(Stdio::null());
+        // The harness favours start-up time (C1 only); a long-running connector gets the
+        // full JIT, so the benchmark does too unless told otherwise.
+        if std::env::var_os("DEBEZIUM_CAPTURE_JAVA_OPTS").is_none() {
+            c.env("DEBEZIUM_CAPTURE_JAVA_OPTS", "-XX:TieredStopAtLevel=4");
+        }
+        c
+    }
+
+    fn catch_up(&self, rows: u64, timeout: Duration) -> Result<Throughput> {
+        let out = self.dir.join("capture.jsonl");
+        let command = self.command(&out, rows, timeout);
+        let mut p = Proc::spawn("debezium", command, Some(self.dir.join("capture.log")))?;
+        let mut lines = LineCounter::default();
+        let mut first = None;
+        let deadline = p.started + timeout + Duration::from_secs(10);
+        loop {
+            let n = lines.count(&out);
+            if n > 0 && first.is_none() {
+                first = Some(p.started.elapsed().as_secs_f64());
+            }
+            if n >= rows {
+                break;
+            }
+            if let Some(status) = p.exited()? {
+                bail!(
+                    "the harness exited ({status}) with {n} of {rows} records\n{}",
+                    p.log_tail()
+                );
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "debezium has {n} of {rows} records after {timeout:?}\n{}",
+                p.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let secs = p.started.elapsed().as_secs_f64();
+        let peak = p.peak_rss_kb();
+        let _ = p.wait(Duration::from_secs(60));
+        Ok(Throughput {
+            tool: "debezium".to_string(),
+            format: "JSON with schemas to a file".to_string(),
+            events: rows,
+            secs,
+            first_secs: first,
+            peak_rss_kb: peak,
+            cpu_secs: None,
+            note: None,
+        })
+    }
+}
+
+/// Counts the lines of a growing file.
+#[derive(Default)]
+struct LineCounter {
+    file: Option<std::fs::File>,
+    lines: u64,
+    buf: Vec<u8>,
+}
+
+impl LineCounter {
+    fn count(&mut self, path: &Path) -> u64 {
+        if self.file.is_none() {
+            self.file = std::fs::File::open(path).ok();
+            self.buf.resize(1 << 20, 0);
+        }
+        if let Some(f) = &mut self.file {
+            while let Ok(n) = f.read(&mut self.buf) {
+                if n == 0 {
+                    break;
+                }
+                self.lines += self.buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+        }
+        self.lines
+    }
+}
+
+// ---- latency --------------------------------------------------------------------------
+
+/// Arrival times by id, filled by a reader thread.
+type Arrivals = Arc<Mutex<HashMap<i64, Instant>>>;
+
+/// Inserts ids `first..first + rate * secs` into bench_latency, one per transaction, at
+/// `rate` per second over several connections; returns commit-return times by id.
+async fn latency_writer(
+    pg: &Pg,
+    first: i64,
+    rate: u64,
+    secs: u64,
+    connections: u64,
+) -> Result<(HashMap<i64, Instant>, f64)> {
+    let total = (rate * secs) as i64;
+    let connections = connections.max(1) as i64;
+    let period = Duration::from_secs_f64(connections as f64 / rate.max(1) as f64);
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let client = pg.connect(DB).await?;
+        let statement = client
+            .prepare("INSERT INTO bench_latency (id) VALUES ($1)")
+            .await?;
+        let offset = period.mul_f64(c as f64 / connections as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(started + offset, period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut committed = Vec::new();
+            let mut id = first + c;
+            while id < first + total {
+                tick.tick().await;
+                client.execute(&statement, &[&id]).await?;
+                committed.push((id, Instant::now()));
+                id += connections;
+            }
+            Ok::<_, tokio_postgres::Error>(committed)
+        }));
+    }
+    let mut all = HashMap::new();
+    for t in tasks {
+        let committed = t
+            .await
+            .map_err(|e| anyhow!("a latency writer failed: {e}"))?
+            .context("a latency insert failed")?;
+        all.extend(committed);
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((all, rate))
+}
+
+/// Waits (bounded) until every id has arrived, then pairs commit and arrival times.
+fn latencies(
+    tool: &str,
+    committed: &HashMap<i64, Instant>,
+    arrivals: &Arrivals,
+    rate: f64,
+) -> Latency {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = {
+            let a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+            committed.keys().filter(|id| a.contains_key(id)).count()
+        };
+        if seen == committed.len() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ms: Vec<f64> = committed
+        .iter()
+        .filter_map(|(id, at)| {
+            a.get(id).map(|seen| {
+                // An event may be in the log before the commit's reply reaches the client.
+                if *seen >= *at {
+                    seen.duration_since(*at).as_secs_f64() * 1e3
+                } else {
+                    -(at.duration_since(*seen).as_secs_f64() * 1e3)
+                }
+            })
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    Latency {
+        tool: tool.to_string(),
+        sent: committed.len(),
+        seen: ms.len(),
+        rate,
+        ms,
+    }
+}
+
+/// One second at the measured rate (ids from `first`), until all of it has arrived: the
+/// reader has caught up with the WAL and is warm when the measurement starts.
+fn warm_up(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    pg: &Pg,
+    first: i64,
+    arrivals: &Arrivals,
+) -> Result<()> {
+    let (committed, _) = runtime.block_on(latency_writer(
+        pg,
+        first,
+        args.latency_rate,
+        1,
+        args.latency_connections,
+    ))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing = {
+            let a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+            committed.keys().filter(|id| !a.contains_key(id)).count()
+        };
+        if missing == 0 {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{missing} of {} warm-up rows did not arrive within 60 s",
+            committed.len()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn spillway_latency(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    pg: &Pg,
+    connector: &SpillwayConnector,
+    binary: &Path,
+) -> Result<Latency> {
+    let mut p = connector.start(binary)?;
+    p.wait_for_log("streaming changes", Duration::from_secs(60))?;
+    runtime.block_on(wait_slot_active(pg, &format!("{}_slot", connector.name)))?;
+
+    let arrivals: Arrivals = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (arrivals, stop) = (Arc::clone(&arrivals), Arc::clone(&stop));
+        let data_dir = connector.data_dir.clone();
+        let topic = connector.topic("bench_latency");
+        std::thread::spawn(move || follow_log(&data_dir, &topic, &arrivals, &stop))
+    };
+    let result = warm_up(args, runtime, pg, -1_000_000, &arrivals).and_then(|()| {
+        runtime.block_on(latency_writer(
+            pg,
+            1,
+            args.latency_rate,
+            args.latency_secs,
+            args.latency_connections,
+        ))
+    });
+    let (committed, rate) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            stop.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    let latency = latencies(
+        "spillway (JSON, durable in log)",
+        &committed,
+        &arrivals,
+        rate,
+    );
+    stop.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    p.stop_ok(Duration::from_secs(60))?;
+    Ok(latency)
+}
+
+/// Stamps the arrival of every record of `topic` (key `{"id": N}`) until `stop`.
+fn follow_log(data_dir: &Path, topic: &str, arrivals: &Arrivals, stop: &AtomicBool) {
+    let mut reader = None;
+    let mut next: Vec<u64> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        if reader.is_none() {
+            reader = LogReader::open(data_dir).ok();
+        }
+        let mut got = false;
+        if let Some(reader) = &reader {
+            let partitions = reader.topics().unwrap_or_default();
+            for p in partitions.iter().filter(|p| p.topic == topic) {
+                let i = p.partition as usize;
+                if next.len() <= i {
+                    next.resize(i + 1, 0);
+                }
+                let Ok(records) = reader.read(topic, p.partition, next[i], 10_000) else {
+                    continue;
+                };
+                let now = Instant::now();
+                let Some(last) = records.last() else { continue };
+                next[i] = last.offset + 1;
+                got = true;
+                let mut a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+                for r in &records {
+                    let id = r
+                        .key
+                        .as_deref()
+                        .and_then(|k| serde_json::from_slice::<Value>(k).ok())
+                        .and_then(|k| k.get("payload").unwrap_or(&k)["id"].as_i64());
+                    if let Some(id) = id {
+                        a.entry(id).or_insert(now);
+                    }
+                }
+            }
+        }
+        if !got {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+}
+
+async fn wait_slot_active(pg: &Pg, slot: &str) -> Result<()> {
+    let client = pg.connect(DB).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let active: Option<bool> = client
+            .query_opt(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if active == Some(true) {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "slot {slot} is not in use 30 s after its reader started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn recvlogical_latency(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    pg: &Pg,
+    db: &Client,
+) -> Result<Latency> {
+    // Skip what the slot has not read yet (the spillway phase's rows).
+    runtime.block_on(db.execute(
+        "SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())",
+        &[&SLOT_TEST_DECODING],
+    ))?;
+    let mut command = recvlogical(args, pg, SLOT_TEST_DECODING, false);
+    command
+        .args(["-f", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut p = Proc::spawn("pg_recvlogical", command, None)?;
+    let stdout = p
+        .child
+        .stdout
+        .take()
+        .context("pg_recvlogical has no stdout")?;
+    let arrivals: Arrivals = Arc::default();
+    let reader = {
+        let arrivals = Arc::clone(&arrivals);
+        std::thread::spawn(move || {
+            // table public.bench_latency: INSERT: id[bigint]:17 sent_at[...]:'...'
+            const PREFIX: &str = "table public.bench_latency: INSERT: id[bigint]:";
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let now = Instant::now();
+                if let Some(rest) = line.strip_prefix(PREFIX) {
+                    let digits = rest.split(' ').next().unwrap_or_default();
+                    if let Ok(id) = digits.parse::<i64>() {
+                        let mut a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+                        a.entry(id).or_insert(now);
+                    }
+                }
+            }
+        })
+    };
+    runtime.block_on(wait_slot_active(pg, SLOT_TEST_DECODING))?;
+    p.ensure_running()?;
+    warm_up(args, runtime, pg, -2_000_000, &arrivals)?;
+    let (committed, rate) = runtime.block_on(latency_writer(
+        pg,
+        10_000_000,
+        args.latency_rate,
+        args.latency_secs,
+        args.latency_connections,
+    ))?;
+    let latency = latencies(
+        "pg_recvlogical (test_decoding, on stdout)",
+        &committed,
+        &arrivals,
+        rate,
+    );
+    p.terminate(Duration::from_secs(30))?;
+    let _ = reader.join();
+    Ok(latency)
+}
+
+// ---- report ---------------------------------------------------------------------------
+
+fn print_report(
+    args: &Args,
+    load: &Load,
+    results: &[Throughput],
+    debezium_note: Option<&str>,
+    latencies: &[Latency],
+) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!();
+    println!(
+        "capture of {} row changes ({} inserts, {} updates; {:.0} MB of WAL; loaded in {:.1} s), {} cores",
+        args.rows,
+        args.rows / 2,
+        args.rows - args.rows / 2,
+        load.wal_bytes as f64 / 1e6,
+        load.secs,
+        cores
+    );
+    let limit = results
+        .iter()
+        .find(|r| r.tool == "pg_recvlogical")
+        .map(|r| r.events as f64 / r.secs);
+    println!(
+        "{:<15} {:<36} {:>10} {:>7} {:>12} {:>7} {:>7} {:>8}",
+        "tool", "format", "events/s", "ratio", "peak RSS MB", "wall s", "CPU s", "1st ev s"
+    );
+    for r in results {
+        let rate = r.events as f64 / r.secs;
+        println!(
+            "{:<15} {:<36} {:>10.0} {:>7} {:>12} {:>7.2} {:>7} {:>8}",
+            r.tool,
+            r.format,
+            rate,
+            limit.map_or("-".to_string(), |l| format!("{:.2}", rate / l)),
+            r.peak_rss_kb
+                .map_or("-".to_string(), |kb| format!("{:.1}", kb as f64 / 1024.0)),
+            r.secs,
+            r.cpu_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
+            r.first_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
+        );
+    }
+    if let Some(note) = debezium_note {
+        println!("{note}");
+    }
+    for r in results {
+        if let Some(note) = &r.note {
+            println!("note: {note}");
+        }
+    }
+    println!(
+        "events/s: changes / wall time from process start to the last change (durable for \
+         spillway, written for Debezium); ratio: to pg_recvlogical with pgoutput; CPU s: the \
+         client process (the server's walsender works for every reader alike)"
+    );
+    if !latencies.is_empty() {
+        println!();
+        println!(
+            "latency, commit returned to event available: single-row transactions, {} s at {}/s each",
+            args.latency_secs, args.latency_rate
+        );
+        println!(
+            "{:<42} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "tool", "sent", "seen", "rate/s", "p50 ms", "p99 ms", "max ms"
+        );
+        for l in latencies {
+            let pct = |q: f64| -> String {
+                if l.ms.is_empty() {
+                    return "-".to_string();
+                }
+                let i = ((l.ms.len() as f64 * q).ceil() as usize).clamp(1, l.ms.len()) - 1;
+                format!("{:.2}", l.ms[i])
+            };
+            println!(
+                "{:<42} {:>8} {:>8} {:>8.0} {:>8} {:>8} {:>8}",
+                l.tool,
+                l.sent,
+                l.seen,
+                l.rate,
+                pct(0.50),
+                pct(0.99),
+                pct(1.0)
+            );
+        }
+    }
+}
