@@ -28,7 +28,7 @@ pub struct RunArgs {
 }
 
 /// Batches queued between source and pipeline.
-const BATCH_QUEUE: usize = 16;
+const BATCH_QUEUE: usize = 4;
 /// A run that lasted this long had connected: a transient failure after it is retried.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
