@@ -249,7 +249,14 @@ pub fn parse_date(text: &str) -> Result<i64, TextError> {
 /// `HH:MM:SS[.ffffff]` to microseconds since midnight; returns the rest of the string.
 fn parse_clock(text: &str) -> Result<(i64, &str), TextError> {
     let b = text.as_bytes();
-    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+    let digits_at = |i: usize| b[i].is_ascii_digit() && b[i + 1].is_ascii_digit();
+    if b.len() < 8
+        || b[2] != b':'
+        || b[5] != b':'
+        || !digits_at(0)
+        || !digits_at(3)
+        || !digits_at(6)
+    {
         return Err(bad("a time", text));
     }
     let num = |s: &str| s.parse::<i64>().map_err(|_| bad("a time", text));
@@ -710,6 +717,100 @@ mod tests {
         assert_eq!(bits_to_bytes(b"1000000001").unwrap(), vec![1, 2]);
         assert_eq!(bits_to_bytes(b"000").unwrap(), Vec::<u8>::new());
         assert_eq!(bits_to_bytes(b"1000000001").unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn no_text_makes_a_decoder_panic() {
+        use crate::config::{BinaryMode, IntervalMode, TimePrecisionMode, TypeOptions};
+        use crate::types::PgType;
+        let options = TypeOptions {
+            decimal: DecimalMode::Precise,
+            time_precision: TimePrecisionMode::Adaptive,
+            money_fraction_digits: 2,
+            interval: IntervalMode::String,
+            binary: BinaryMode::Bytes,
+        };
+        let types = [
+            PgType::Bool,
+            PgType::Int4,
+            PgType::Float8,
+            PgType::Numeric {
+                precision: Some(5),
+                scale: Some(2),
+            },
+            PgType::Numeric {
+                precision: None,
+                scale: None,
+            },
+            PgType::Money,
+            PgType::Bytea,
+            PgType::Date,
+            PgType::Time { precision: 6 },
+            PgType::TimeTz { precision: 6 },
+            PgType::Timestamp { precision: 3 },
+            PgType::TimestampTz { precision: 6 },
+            PgType::Interval,
+            PgType::Bits { length: 8 },
+            PgType::Point,
+            PgType::Array(Box::new(PgType::Int4)),
+            PgType::Array(Box::new(PgType::Date)),
+        ];
+        let samples: &[&[u8]] = &[
+            b"",
+            b"-",
+            b".",
+            b"+",
+            b"e",
+            b"00:00:0\xc3\xa9",
+            "12:34:5é".as_bytes(),
+            b"1970-01-01 ",
+            b"1970-01-01 00:00:00+",
+            b"P",
+            b"PT",
+            b"P1",
+            b"P-",
+            b"\\x1",
+            b"\\xzz",
+            b"(1,",
+            b"()",
+            b"{",
+            b"}",
+            b"{\"",
+            b"{\\",
+            b"[1:2]",
+            b"[1:2]={1,2}",
+            b"99999999999999999999999",
+            b"-0.",
+            b"1e999",
+            b"NaN",
+            b"$",
+            b"($1.00)",
+            b"24:00:00",
+            b"9999-99-99",
+            b"0000-00-00 BC",
+            "\u{0}\u{ff}".as_bytes(),
+            &[0xff, 0xfe, 0x00],
+        ];
+        for t in &types {
+            for s in samples {
+                let _ = t.decode_text(s, &options);
+            }
+        }
+        // A small deterministic generator over printable bytes, digits and separators.
+        let alphabet = b"0123456789-+:.,{}()[]=\\\"xPTYMDHS BCe$ ";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut s = Vec::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                s.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            for t in &types {
+                let _ = t.decode_text(&s, &options);
+            }
+        }
     }
 
     #[test]
