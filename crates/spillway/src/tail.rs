@@ -114,8 +114,27 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
     }
 }
 
+/// A key or value as printed: the JSON document itself, byte for byte, when it is JSON.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Document<'a> {
+    Json(&'a serde_json::value::RawValue),
+    Text(String),
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    topic: &'a str,
+    partition: u32,
+    offset: u64,
+    timestamp: i64,
+    headers: serde_json::Map<String, serde_json::Value>,
+    key: Option<Document<'a>>,
+    value: Option<Document<'a>>,
+}
+
 /// A record as one JSON object; key and value are embedded as JSON documents when they are
-/// JSON, as strings when UTF-8, and as base64 strings otherwise.
+/// JSON (unchanged), as strings when UTF-8, and as base64 strings otherwise.
 fn render(topic: &str, partition: u32, record: &StoredRecord) -> String {
     let headers: serde_json::Map<String, serde_json::Value> = record
         .headers
@@ -130,26 +149,24 @@ fn render(topic: &str, partition: u32, record: &StoredRecord) -> String {
             )
         })
         .collect();
-    serde_json::json!({
-        "topic": topic,
-        "partition": partition,
-        "offset": record.offset,
-        "timestamp": record.timestamp_ms,
-        "headers": headers,
-        "key": document(record.key.as_deref()),
-        "value": document(record.value.as_deref()),
-    })
-    .to_string()
+    let line = Line {
+        topic,
+        partition,
+        offset: record.offset,
+        timestamp: record.timestamp_ms,
+        headers,
+        key: record.key.as_deref().map(document),
+        value: record.value.as_deref().map(document),
+    };
+    serde_json::to_string(&line).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-fn document(bytes: Option<&[u8]>) -> serde_json::Value {
-    match bytes {
-        None => serde_json::Value::Null,
-        Some(b) => serde_json::from_slice(b).unwrap_or_else(|_| match std::str::from_utf8(b) {
-            Ok(s) => serde_json::Value::String(s.to_string()),
-            Err(_) => {
-                serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
-            }
+fn document(bytes: &[u8]) -> Document<'_> {
+    match serde_json::from_slice::<&serde_json::value::RawValue>(bytes) {
+        Ok(raw) => Document::Json(raw),
+        Err(_) => Document::Text(match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
         }),
     }
 }

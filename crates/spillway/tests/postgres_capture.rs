@@ -391,3 +391,32 @@ fn heartbeats_are_written_and_run_the_action_query() {
     assert!(read_topic(&sw.data_dir, &db.topic("beats")).is_empty());
     assert!(sw.stop().success());
 }
+
+#[test]
+fn keys_are_spread_over_partitions_as_kafka_would() {
+    let db = TestDb::create("partitions");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY, v int)");
+    let dir = support::scratch("partitions");
+    let mut sw = start(&db, &dir, &[("topic.creation.default.partitions", "3")]);
+    db.sql("INSERT INTO t SELECT i, 0 FROM generate_series(1, 30) i");
+    db.sql("UPDATE t SET v = 1");
+    let recs = wait_for_records(&sw, &db.topic("t"), 60, WAIT);
+    let mut partitions_by_key: HashMap<String, std::collections::HashSet<u32>> = HashMap::new();
+    for r in &recs {
+        let key = r.key.as_ref().unwrap();
+        let bytes = serde_json::to_vec(key).unwrap();
+        assert_eq!(
+            r.partition,
+            spillway_core::record::partition_for_key(&bytes, 3),
+            "record of key {key} is not where murmur2 puts it"
+        );
+        partitions_by_key
+            .entry(key.to_string())
+            .or_default()
+            .insert(r.partition);
+    }
+    assert!(partitions_by_key.values().all(|p| p.len() == 1));
+    let used: std::collections::HashSet<u32> = recs.iter().map(|r| r.partition).collect();
+    assert_eq!(used.len(), 3, "30 keys use all 3 partitions");
+    assert!(sw.stop().success());
+}
