@@ -185,11 +185,12 @@ fn run(args: Args) -> Result<()> {
                 .display()
         ))
     } else {
-        step("debezium: building the harness and creating its slot");
-        match Debezium::prepare(&pg, &debezium_script, work.path(), timeout) {
-            Ok(d) => Ok(d),
-            Err(e) => Err(format!("not measured: {e:#}")),
-        }
+        step("debezium: building the harness and creating its slots");
+        [false, true]
+            .into_iter()
+            .map(|schemas| Debezium::prepare(&pg, &debezium_script, work.path(), timeout, schemas))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| format!("not measured: {e:#}"))
     };
 
     step(&format!(
@@ -227,15 +228,16 @@ fn run(args: Args) -> Result<()> {
         results.push(with_cpu(|| c.catch_up(&spillway, args.rows, timeout))?);
     }
     let debezium_note = match &debezium {
-        Ok(d) => {
-            step("debezium, JSON with schemas");
-            match with_cpu(|| d.catch_up(args.rows, timeout)) {
-                Ok(r) => {
-                    results.push(r);
-                    None
+        Ok(instances) => {
+            let mut note = None;
+            for d in instances {
+                step(&format!("debezium, {}", d.format()));
+                match with_cpu(|| d.catch_up(args.rows, timeout)) {
+                    Ok(r) => results.push(r),
+                    Err(e) => note = Some(format!("debezium: failed: {e:#}")),
                 }
-                Err(e) => Some(format!("debezium: failed: {e:#}")),
             }
+            note
         }
         Err(why) => Some(format!("debezium: {why}")),
     };
@@ -928,6 +930,8 @@ impl TopicCounter {
 // ---- Debezium -------------------------------------------------------------------------
 
 struct Debezium {
+    /// Whether key and value carry their schemas (the JsonConverter's `schemas.enable`).
+    schemas: bool,
     script: PathBuf,
     props: PathBuf,
     offsets: PathBuf,
@@ -937,8 +941,15 @@ struct Debezium {
 impl Debezium {
     /// Builds the harness and runs it once with snapshot.mode=no_data until it streams, so
     /// its slot exists before the load.
-    fn prepare(pg: &Pg, script: &Path, work: &Path, timeout: Duration) -> Result<Debezium> {
-        let dir = work.join("debezium");
+    fn prepare(
+        pg: &Pg,
+        script: &Path,
+        work: &Path,
+        timeout: Duration,
+        schemas: bool,
+    ) -> Result<Debezium> {
+        let suffix = if schemas { "" } else { "_schemaless" };
+        let dir = work.join(format!("debezium{suffix}"));
         std::fs::create_dir_all(&dir)?;
         let build = Command::new("bash")
             .arg(script)
@@ -957,13 +968,14 @@ impl Debezium {
                 "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
                  database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password=\n\
                  database.dbname={DB}\ntopic.prefix=bench_debezium\nplugin.name=pgoutput\n\
-                 slot.name={SLOT_DEBEZIUM}\npublication.name={PUBLICATION}\n\
+                 slot.name={SLOT_DEBEZIUM}{suffix}\npublication.name={PUBLICATION}\n\
                  publication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
                  table.include.list={TABLES}\n",
                 pg.host, pg.port, pg.user
             ),
         )?;
         let d = Debezium {
+            schemas,
             script: script.to_path_buf(),
             props,
             offsets: dir.join("offsets.dat"),
@@ -999,12 +1011,23 @@ impl Debezium {
             .args(["--records", &records.to_string()])
             .args(["--timeout", &timeout.as_secs().to_string()])
             .stdout(Stdio::null());
+        if !self.schemas {
+            c.args(["--schemas", "false"]);
+        }
         // The harness favours start-up time (C1 only); a long-running connector gets the
         // full JIT, so the benchmark does too unless told otherwise.
         if std::env::var_os("DEBEZIUM_CAPTURE_JAVA_OPTS").is_none() {
             c.env("DEBEZIUM_CAPTURE_JAVA_OPTS", "-XX:TieredStopAtLevel=4");
         }
         c
+    }
+
+    fn format(&self) -> &'static str {
+        if self.schemas {
+            "JSON with schemas"
+        } else {
+            "JSON (schemaless)"
+        }
     }
 
     fn catch_up(&self, rows: u64, timeout: Duration) -> Result<Throughput> {
@@ -1040,7 +1063,7 @@ impl Debezium {
         let _ = p.wait(Duration::from_secs(60));
         Ok(Throughput {
             tool: "debezium".to_string(),
-            format: "JSON with schemas to a file".to_string(),
+            format: format!("{} to a file", self.format()),
             events: rows,
             secs,
             first_secs: first,
