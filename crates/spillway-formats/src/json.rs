@@ -88,25 +88,7 @@ impl JsonEncoder {
         row: &Row,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        out.push(b'{');
-        for (n, &i) in table.key.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            let column = &table.columns[i];
-            write_str(out, &column.name);
-            out.push(b':');
-            let value = row.0.get(i).unwrap_or(&Value::Null);
-            write_value(
-                out,
-                value,
-                &column.schema,
-                &self.options.unavailable_placeholder,
-            )
-            .map_err(|message| encode_error(table, Some(&column.name), message))?;
-        }
-        out.push(b'}');
-        Ok(())
+        self.columns_payload(table, row, table.key.iter().copied(), out)
     }
 
     fn row_payload(
@@ -115,11 +97,23 @@ impl JsonEncoder {
         row: &Row,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
+        self.columns_payload(table, row, 0..table.columns.len(), out)
+    }
+
+    /// Writes the given columns of `row` as a JSON object.
+    fn columns_payload(
+        &self,
+        table: &TableSchema,
+        row: &Row,
+        columns: impl Iterator<Item = usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         out.push(b'{');
-        for (i, column) in table.columns.iter().enumerate() {
-            if i > 0 {
+        for (n, i) in columns.enumerate() {
+            if n > 0 {
                 out.push(b',');
             }
+            let column = &table.columns[i];
             write_str(out, &column.name);
             out.push(b':');
             let value = row.0.get(i).unwrap_or(&Value::Null);

@@ -315,7 +315,8 @@ fn push_fraction(out: &mut String, micros: i64) {
     out.push_str(&frac);
 }
 
-fn push_clock(out: &mut String, micros_of_day: i64) {
+/// Appends `HH:MM:SS` of a time of day.
+fn push_hms(out: &mut String, micros_of_day: i64) {
     let secs = micros_of_day / 1_000_000;
     let _ = write!(
         out,
@@ -324,6 +325,11 @@ fn push_clock(out: &mut String, micros_of_day: i64) {
         (secs / 60) % 60,
         secs % 60
     );
+}
+
+/// Appends `HH:MM:SS[.f]` with the fraction trimmed.
+fn push_clock(out: &mut String, micros_of_day: i64) {
+    push_hms(out, micros_of_day);
     push_fraction(out, micros_of_day % 1_000_000);
 }
 
@@ -394,14 +400,7 @@ pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
         let _ = write!(out, "{y:+05}-{m:02}-{d:02}T");
     }
     let of_day = micros.rem_euclid(DAY_US);
-    let secs = of_day / 1_000_000;
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
+    push_hms(&mut out, of_day);
     if precision > 0 {
         let digits = format!("{:06}", of_day % 1_000_000);
         out.push('.');

@@ -204,25 +204,12 @@ impl Spillway {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("process already stopped");
+        let child = self.child.as_ref().expect("process already stopped");
         // SAFETY: sending a signal to our own child process.
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for spillway") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!(
-                    "spillway did not exit within 60 s of SIGTERM; log:\n{}",
-                    self.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_exit(Duration::from_secs(60))
     }
 
     /// Whether the process is still running.
