@@ -17,6 +17,7 @@
 
 pub mod ack;
 pub mod config;
+pub mod convert;
 pub mod event;
 pub mod filter;
 pub mod offsets;

@@ -1,0 +1,366 @@
+//! The MySQL/MariaDB connector's configuration, read from Debezium's keys and Confluent's
+//! aliases.
+
+use spillway_core::config::{ConfigError, ConfigMap, Secret};
+use spillway_core::filter::NameFilter;
+use std::time::Duration;
+use tracing::warn;
+
+/// `connector.class` values of the MySQL connector.
+pub const MYSQL_CLASSES: &[&str] = &[
+    "io.debezium.connector.mysql.MySqlConnector",
+    "MySqlCdcSource",
+    "MySqlCdcSourceV2",
+    "mysql",
+];
+/// `connector.class` values of the MariaDB connector.
+pub const MARIADB_CLASSES: &[&str] = &["io.debezium.connector.mariadb.MariaDbConnector", "mariadb"];
+
+/// Default `database.port`.
+pub const DEFAULT_PORT: u16 = 3306;
+/// Debezium's range for a random `database.server.id`.
+pub const SERVER_ID_RANGE: (u32, u32) = (5400, 6400);
+
+/// Which flavour of connector was configured; it names `source.connector`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Mysql,
+    Mariadb,
+}
+
+impl Flavor {
+    /// `source.connector`.
+    pub fn connector_name(self) -> &'static str {
+        match self {
+            Flavor::Mysql => "mysql",
+            Flavor::Mariadb => "mariadb",
+        }
+    }
+}
+
+/// `snapshot.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMode {
+    Initial,
+    InitialOnly,
+    NoData,
+    Always,
+    WhenNeeded,
+    /// Rebuild the schema history only (no rows), then stream.
+    Recovery,
+}
+
+/// `snapshot.locking.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockingMode {
+    /// A global read lock while the snapshot starts (MySQL needs it for the position).
+    Minimal,
+    Extended,
+    /// No locks: only safe when no DDL runs during the snapshot.
+    None,
+}
+
+/// `decimal.handling.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecimalMode {
+    Precise,
+    Double,
+    String,
+}
+
+/// `bigint.unsigned.handling.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BigintUnsignedMode {
+    Long,
+    Precise,
+}
+
+/// `time.precision.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimePrecisionMode {
+    AdaptiveTimeMicroseconds,
+    Connect,
+}
+
+/// How values are represented.
+#[derive(Clone, Debug)]
+pub struct TypeOptions {
+    pub decimal: DecimalMode,
+    pub bigint_unsigned: BigintUnsignedMode,
+    pub time_precision: TimePrecisionMode,
+}
+
+/// The connector's typed configuration.
+#[derive(Clone, Debug)]
+pub struct MysqlConfig {
+    pub name: String,
+    pub flavor: Flavor,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub server_id: u32,
+    pub topic_prefix: String,
+    pub databases: NameFilter,
+    pub tables: NameFilter,
+    pub columns: NameFilter,
+    /// The database and table list keys that were set, for messages.
+    pub selection: Vec<(String, String)>,
+    pub snapshot_mode: SnapshotMode,
+    pub locking_mode: LockingMode,
+    pub include_schema_changes: bool,
+    pub heartbeat_interval: Option<Duration>,
+    pub heartbeat_topic: String,
+    pub types: TypeOptions,
+    pub connect_timeout: Duration,
+}
+
+impl MysqlConfig {
+    /// Whether `connector.class` names this connector.
+    pub fn handles(class: &str) -> bool {
+        MYSQL_CLASSES
+            .iter()
+            .chain(MARIADB_CLASSES)
+            .any(|c| c.eq_ignore_ascii_case(class))
+    }
+
+    /// Reads the connector's keys from `config`.
+    pub fn from_config(config: &ConfigMap) -> Result<Self, ConfigError> {
+        let class = config.required(&["connector.class"])?;
+        let flavor = if MARIADB_CLASSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&class))
+        {
+            Flavor::Mariadb
+        } else if MYSQL_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class)) {
+            Flavor::Mysql
+        } else {
+            return Err(ConfigError::invalid(
+                "connector.class",
+                &class,
+                "not a MySQL or MariaDB connector",
+            ));
+        };
+        let topic_prefix = config.required(&["topic.prefix", "database.server.name"])?;
+        if !topic_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(ConfigError::invalid(
+                "topic.prefix",
+                &topic_prefix,
+                "may contain only letters, digits, '.', '_' and '-'",
+            ));
+        }
+        let server_id = match config.lookup(&["database.server.id"]) {
+            Some((key, value)) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        key,
+                        value,
+                        "expected a positive 32-bit integer, unique among the server's replicas",
+                    )
+                })?,
+            None => random_server_id(),
+        };
+        let tasks = config.u64_in(&["tasks.max"], 1, 1, 1024)?;
+        if tasks > 1 {
+            warn!(
+                tasks,
+                "tasks.max > 1: reading a binlog is a single task; one task runs"
+            );
+        }
+        let heartbeat_ms = config.u64_in(&["heartbeat.interval.ms"], 0, 0, u64::from(u32::MAX))?;
+        let selection = [
+            "database.include.list",
+            "database.whitelist",
+            "database.exclude.list",
+            "database.blacklist",
+            "table.include.list",
+            "table.whitelist",
+            "table.includelist",
+            "table.exclude.list",
+            "table.blacklist",
+            "table.excludelist",
+        ]
+        .iter()
+        .filter_map(|k| {
+            config
+                .lookup(&[k])
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+        config.accept(&[
+            "database.ssl.mode",
+            "database.connectionTimeZone",
+            "snapshot.fetch.size",
+        ]);
+        Ok(MysqlConfig {
+            name: config
+                .name()
+                .map(str::to_string)
+                .unwrap_or_else(|| topic_prefix.clone()),
+            flavor,
+            hostname: config.required(&["database.hostname"])?,
+            port: config.u64_in(&["database.port"], u64::from(DEFAULT_PORT), 1, 65535)? as u16,
+            user: config.required(&["database.user"])?,
+            password: config.secret(&["database.password"]),
+            server_id,
+            databases: config.filter(
+                &["database.include.list", "database.whitelist"],
+                &["database.exclude.list", "database.blacklist"],
+            )?,
+            tables: config.filter(
+                &["table.include.list", "table.whitelist", "table.includelist"],
+                &["table.exclude.list", "table.blacklist", "table.excludelist"],
+            )?,
+            columns: config.filter(
+                &["column.include.list", "column.whitelist"],
+                &["column.exclude.list", "column.blacklist"],
+            )?,
+            selection,
+            snapshot_mode: config.choice(
+                &["snapshot.mode"],
+                &[
+                    ("initial", SnapshotMode::Initial),
+                    ("initial_only", SnapshotMode::InitialOnly),
+                    ("no_data", SnapshotMode::NoData),
+                    ("schema_only", SnapshotMode::NoData),
+                    ("never", SnapshotMode::NoData),
+                    ("always", SnapshotMode::Always),
+                    ("when_needed", SnapshotMode::WhenNeeded),
+                    ("recovery", SnapshotMode::Recovery),
+                    ("schema_only_recovery", SnapshotMode::Recovery),
+                ],
+                SnapshotMode::Initial,
+            )?,
+            locking_mode: config.choice(
+                &["snapshot.locking.mode"],
+                &[
+                    ("minimal", LockingMode::Minimal),
+                    ("minimal_percona", LockingMode::Minimal),
+                    ("extended", LockingMode::Extended),
+                    ("none", LockingMode::None),
+                ],
+                LockingMode::Minimal,
+            )?,
+            include_schema_changes: config.bool(&["include.schema.changes"], true)?,
+            heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            heartbeat_topic: format!(
+                "{}.{topic_prefix}",
+                config
+                    .string(&["topic.heartbeat.prefix"])
+                    .unwrap_or_else(|| "__debezium-heartbeat".to_string())
+            ),
+            types: TypeOptions {
+                decimal: config.choice(
+                    &["decimal.handling.mode"],
+                    &[
+                        ("precise", DecimalMode::Precise),
+                        ("double", DecimalMode::Double),
+                        ("string", DecimalMode::String),
+                    ],
+                    DecimalMode::Precise,
+                )?,
+                bigint_unsigned: config.choice(
+                    &["bigint.unsigned.handling.mode"],
+                    &[
+                        ("long", BigintUnsignedMode::Long),
+                        ("precise", BigintUnsignedMode::Precise),
+                    ],
+                    BigintUnsignedMode::Long,
+                )?,
+                time_precision: config.choice(
+                    &["time.precision.mode"],
+                    &[
+                        (
+                            "adaptive_time_microseconds",
+                            TimePrecisionMode::AdaptiveTimeMicroseconds,
+                        ),
+                        ("adaptive", TimePrecisionMode::AdaptiveTimeMicroseconds),
+                        ("connect", TimePrecisionMode::Connect),
+                    ],
+                    TimePrecisionMode::AdaptiveTimeMicroseconds,
+                )?,
+            },
+            connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
+            topic_prefix,
+        })
+    }
+}
+
+/// A server id in Debezium's default range, different per process start.
+fn random_server_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let span = u64::from(SERVER_ID_RANGE.1 - SERVER_ID_RANGE.0);
+    SERVER_ID_RANGE.0 + (h.finish() % span) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed's connector, adapted to a local server.
+    fn seed() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("connector.class", "MySqlCdcSource"),
+            ("name", "MySqlCdcSourceConnector_0"),
+            ("kafka.api.key", "****"),
+            ("kafka.api.secret", "****"),
+            ("database.hostname", "127.0.0.1"),
+            ("database.port", "3306"),
+            ("database.user", "spillway"),
+            ("database.password", "spillway"),
+            ("database.server.name", "mysql"),
+            ("database.whitelist", "employee"),
+            ("table.includelist", "employees.departments"),
+            ("snapshot.mode", "initial"),
+            ("output.data.format", "AVRO"),
+            ("tasks.max", "1"),
+        ]
+    }
+
+    #[test]
+    fn the_seed_config_parses_with_confluent_aliases() {
+        let c = MysqlConfig::from_config(&ConfigMap::from_pairs(seed())).unwrap();
+        assert_eq!(c.flavor, Flavor::Mysql);
+        assert_eq!(c.topic_prefix, "mysql");
+        assert!(c.databases.matches("employee"));
+        assert!(!c.databases.matches("employees"));
+        assert!(c.tables.matches("employees.departments"));
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert!((SERVER_ID_RANGE.0..SERVER_ID_RANGE.1).contains(&c.server_id));
+    }
+
+    #[test]
+    fn mariadb_class_sets_the_flavor() {
+        let mut pairs = seed();
+        pairs[0] = (
+            "connector.class",
+            "io.debezium.connector.mariadb.MariaDbConnector",
+        );
+        let c = MysqlConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
+        assert_eq!(c.flavor.connector_name(), "mariadb");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("database.server.id", "0"),
+            ("snapshot.mode", "sometimes"),
+            ("bigint.unsigned.handling.mode", "huge"),
+            ("snapshot.locking.mode", "all"),
+        ] {
+            let mut pairs = seed();
+            pairs.push((key, value));
+            let err = MysqlConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{err}");
+        }
+    }
+}
