@@ -159,6 +159,19 @@ else
     step "postgresql: wal_level=logical, max_replication_slots and max_wal_senders >= 64"
 fi
 
+# TLS tests need the server's TLS on (Debian's clusters have it, with the snakeoil pair).
+if [[ "$(pg_sql 'SHOW ssl')" != on ]]; then
+    if [[ -r /etc/ssl/certs/ssl-cert-snakeoil.pem ]]; then
+        pg_sql "ALTER SYSTEM SET ssl = on"
+        pg_sql "ALTER SYSTEM SET ssl_cert_file = '/etc/ssl/certs/ssl-cert-snakeoil.pem'"
+        pg_sql "ALTER SYSTEM SET ssl_key_file = '/etc/ssl/private/ssl-cert-snakeoil.key'"
+        pg_sql "SELECT pg_reload_conf()" >/dev/null
+        step "postgresql: turned ssl on with the snakeoil certificate"
+    else
+        warn "postgresql has ssl off and no snakeoil certificate; the TLS tests will fail (apt-get install ssl-cert)"
+    fi
+fi
+
 role_attrs="$(pg_sql "SELECT concat(rolcanlogin::int, rolreplication::int, rolcreatedb::int) FROM pg_roles WHERE rolname = 'spillway'")"
 case "$role_attrs" in
     111) step "postgresql: role spillway present" ;;

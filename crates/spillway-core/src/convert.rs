@@ -49,7 +49,6 @@ pub fn twos_complement(digits: &str, negative: bool) -> Vec<u8> {
     mag
 }
 
-
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -75,7 +74,6 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-
 /// Appends `HH:MM:SS` of a time of day.
 pub fn push_hms(out: &mut String, micros_of_day: i64) {
     let secs = micros_of_day / 1_000_000;
@@ -87,7 +85,6 @@ pub fn push_hms(out: &mut String, micros_of_day: i64) {
         secs % 60
     );
 }
-
 
 /// Micros since the epoch as `YYYY-MM-DDTHH:MM:SS[.f]Z` with `precision` fraction digits.
 pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
@@ -109,4 +106,3 @@ pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
     out.push('Z');
     out
 }
-

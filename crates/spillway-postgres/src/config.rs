@@ -1,8 +1,13 @@
 //! The PostgreSQL connector's configuration, read from Debezium's keys.
 
+use crate::protocol::tls::{TlsConfig, TlsFiles, TlsSetting, TlsSetupError};
 use spillway_core::config::{ConfigError, ConfigMap, Secret};
 use spillway_core::filter::NameFilter;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// `database.sslmode`, with libpq's meanings.
+pub use crate::protocol::tls::SslMode;
 
 /// `connector.class` values this connector answers to.
 pub const CONNECTOR_CLASSES: &[&str] = &[
@@ -79,17 +84,6 @@ pub enum BinaryMode {
     Hex,
 }
 
-/// `database.sslmode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SslMode {
-    Disable,
-    Allow,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
 /// How values are represented, shared by snapshot and streaming decoding.
 #[derive(Clone, Debug)]
 pub struct TypeOptions {
@@ -131,7 +125,9 @@ pub struct PostgresConfig {
     pub slot_max_retries: u32,
     pub slot_retry_delay: Duration,
     pub types: TypeOptions,
-    pub sslmode: SslMode,
+    /// `database.sslmode` with `database.sslrootcert`, `database.sslcert` and
+    /// `database.sslkey`, the files already read.
+    pub tls: TlsConfig,
     pub connect_timeout: Duration,
 }
 
@@ -193,16 +189,7 @@ impl PostgresConfig {
             ],
             SslMode::Prefer,
         )?;
-        if matches!(
-            sslmode,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        ) {
-            return Err(ConfigError::invalid(
-                "database.sslmode",
-                config.string(&["database.sslmode"]).as_deref().unwrap_or_default(),
-                "TLS connections are not available in this build; use disable, allow or prefer (plain connections)",
-            ));
-        }
+        let tls = tls_config(config, sslmode)?;
         config.accept(&[
             "tasks.max",
             "database.tcpKeepAlive",
@@ -333,7 +320,7 @@ impl PostgresConfig {
                     BinaryMode::Bytes,
                 )?,
             },
-            sslmode,
+            tls,
             connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
         })
     }
@@ -342,6 +329,42 @@ impl PostgresConfig {
     pub fn snapshot_only(&self) -> bool {
         self.snapshot_mode == SnapshotMode::InitialOnly
     }
+}
+
+/// The configuration key of a TLS setting.
+fn tls_key(setting: TlsSetting) -> &'static str {
+    match setting {
+        TlsSetting::RootCert => "database.sslrootcert",
+        TlsSetting::ClientCert => "database.sslcert",
+        TlsSetting::ClientKey => "database.sslkey",
+        TlsSetting::KeyPassword => "database.sslpassword",
+    }
+}
+
+/// Reads `database.sslrootcert`, `database.sslcert`, `database.sslkey` and
+/// `database.sslpassword` (Debezium's keys) and prepares TLS for `sslmode`. There is no
+/// default root file: `verify-ca` and `verify-full` need `database.sslrootcert`.
+fn tls_config(config: &ConfigMap, sslmode: SslMode) -> Result<TlsConfig, ConfigError> {
+    let path = |key: &str| config.string(&[key]).map(PathBuf::from);
+    let files = TlsFiles {
+        root_cert: path("database.sslrootcert"),
+        client_cert: path("database.sslcert"),
+        client_key: path("database.sslkey"),
+        key_password: config
+            .secret(&["database.sslpassword"])
+            .is_some_and(|p| !p.expose().is_empty()),
+    };
+    TlsConfig::new(sslmode, &files).map_err(|e: TlsSetupError| {
+        let key = tls_key(e.key);
+        match &e.path {
+            None if e.key != TlsSetting::KeyPassword => ConfigError::Missing {
+                key: key.to_string(),
+                hint: format!(": {}", e.detail),
+            },
+            None => ConfigError::invalid(key, "<redacted>", e.detail),
+            Some(path) => ConfigError::invalid(key, &path.display().to_string(), e.detail),
+        }
+    })
 }
 
 /// Checks that a topic name part holds only characters Kafka allows.
@@ -429,5 +452,68 @@ mod tests {
         pairs.retain(|(k, _)| *k != "database.dbname");
         let err = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap_err();
         assert_eq!(err.key(), Some("database.dbname"));
+    }
+
+    #[test]
+    fn tls_settings_name_their_key() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls");
+        let ca = dir.join("ca.pem").display().to_string();
+        let not_pem = dir.join("make.sh").display().to_string();
+        let cert = dir.join("client.pem").display().to_string();
+        let encrypted = dir.join("client-encrypted.key").display().to_string();
+        // Extra keys, the key the error names, a part of its message.
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                vec![("database.sslmode", "verify-ca")],
+                "database.sslrootcert",
+                "missing required key `database.sslrootcert`: sslmode=verify-ca verifies",
+            ),
+            (
+                vec![
+                    ("database.sslmode", "verify-full"),
+                    ("database.sslrootcert", "/nonexistent/root.crt"),
+                ],
+                "database.sslrootcert",
+                "invalid value \"/nonexistent/root.crt\" for `database.sslrootcert`: cannot read /nonexistent/root.crt:",
+            ),
+            (
+                vec![("database.sslmode", "require"), ("database.sslrootcert", &not_pem)],
+                "database.sslrootcert",
+                "holds no PEM certificate",
+            ),
+            (
+                vec![("database.sslmode", "require"), ("database.sslcert", &cert)],
+                "database.sslkey",
+                "missing required key `database.sslkey`",
+            ),
+            (
+                vec![
+                    ("database.sslmode", "prefer"),
+                    ("database.sslcert", &cert),
+                    ("database.sslkey", &encrypted),
+                    ("database.sslpassword", "secret"),
+                ],
+                "database.sslkey",
+                "encrypted keys are not supported yet",
+            ),
+        ];
+        for (extra, key, text) in cases {
+            let mut pairs = base();
+            pairs.extend(extra);
+            let err = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{err}");
+            assert!(err.to_string().contains(text), "{err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        let mut pairs = base();
+        pairs.extend([
+            ("database.sslmode", "verify-ca"),
+            ("database.sslrootcert", ca.as_str()),
+        ]);
+        let c = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
+        assert_eq!(c.tls.mode(), SslMode::VerifyCa);
+        let c = PostgresConfig::from_config(&ConfigMap::from_pairs(base())).unwrap();
+        assert_eq!(c.tls.mode(), SslMode::Prefer, "prefer by default, as libpq");
     }
 }

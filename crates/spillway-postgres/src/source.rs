@@ -4,7 +4,7 @@ use crate::config::{PostgresConfig, SnapshotMode};
 use crate::emit::Emitter;
 use crate::error::PostgresError;
 use crate::preflight;
-use crate::protocol::{format_lsn, ReplicationConfig, ReplicationConnection};
+use crate::protocol::{format_lsn, ConnError, ReplicationConfig, ReplicationConnection};
 use crate::replication::{flush_lsn, replication_error, Streamer};
 use crate::schema::{self, CapturedTable, TypeResolver};
 use crate::session;
@@ -94,23 +94,27 @@ impl PostgresSource {
             application_name: format!("spillway-{}", c.name),
             connect_timeout: c.connect_timeout,
             options: Some(session::startup_options()),
+            tls: c.tls.clone(),
         }
     }
 
     async fn connect_replication(&self) -> Result<ReplicationConnection, PostgresError> {
         ReplicationConnection::connect(&self.replication_config())
             .await
-            .map_err(|e| match e.code() {
-                Some("28P01") | Some("28000") => PostgresError::Auth {
-                    user: self.config.user.clone(),
-                    detail: e.to_string(),
-                },
-                _ => match replication_error(e) {
-                    PostgresError::Replication { detail, .. } => PostgresError::Connect {
-                        address: session::address(&self.config),
-                        detail,
+            .map_err(|e| match e {
+                ConnError::Tls(tls) => session::tls_error(&tls),
+                e => match e.code() {
+                    Some("28P01") | Some("28000") => PostgresError::Auth {
+                        user: self.config.user.clone(),
+                        detail: e.to_string(),
                     },
-                    other => other,
+                    _ => match replication_error(e) {
+                        PostgresError::Replication { detail, .. } => PostgresError::Connect {
+                            address: session::address(&self.config),
+                            detail,
+                        },
+                        other => other,
+                    },
                 },
             })
     }

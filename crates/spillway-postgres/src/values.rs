@@ -142,7 +142,6 @@ fn hex_digit(b: u8) -> Result<u8, TextError> {
     }
 }
 
-
 /// Days Debezium reports for `infinity` / `-infinity` dates: PostgreSQL's extreme day
 /// numbers (counted from 2000-01-01) moved to the Unix epoch in 32-bit arithmetic.
 pub const DATE_POSITIVE_INFINITY: i64 = i32::MAX.wrapping_add(10_957) as i64;

@@ -144,7 +144,11 @@ fn topics_and_tail_print_the_documented_json() {
         .iter()
         .filter(|l| l["partition"] == first["partition"])
         .count();
-    assert_eq!(out.lines().count(), expected, "records of one partition: {out}");
+    assert_eq!(
+        out.lines().count(),
+        expected,
+        "records of one partition: {out}"
+    );
     assert!(
         out.contains(r#""value":{"op":"c","n":1.0E10}"#),
         "documents are printed as written: {out}"

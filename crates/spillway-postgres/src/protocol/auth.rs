@@ -1,5 +1,5 @@
 //! The authentication exchange after the startup message: trust, cleartext password, MD5
-//! and SCRAM-SHA-256 (without channel binding, as the connection has no TLS).
+//! and SCRAM-SHA-256 (without channel binding).
 
 use postgres_protocol::authentication::md5_hash;
 use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256, SCRAM_SHA_256};

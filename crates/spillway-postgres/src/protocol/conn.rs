@@ -18,17 +18,15 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use postgres_protocol::message::frontend;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::frame::{self, Frame};
 use super::pgoutput::{pg_now_micros, DecodeError, ReplicationMessage, StandbyStatusUpdate};
+use super::tls::{self, OpenError, TlsConfig, TlsError, Transport};
 
 /// Errors of a replication connection.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +63,9 @@ pub enum ConnError {
     /// An argument cannot be expressed in the protocol (e.g. a name with a NUL byte).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The connection could not be secured as `sslmode` asks (see [`TlsError::hint`]).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl ConnError {
@@ -99,6 +100,8 @@ pub struct ReplicationConfig {
     /// The startup `options` parameter (command-line style settings such as
     /// `-c lock_timeout=0`); `None` to send none.
     pub options: Option<String>,
+    /// `sslmode` and certificates; plain by default.
+    pub tls: TlsConfig,
 }
 
 impl Default for ReplicationConfig {
@@ -112,6 +115,7 @@ impl Default for ReplicationConfig {
             application_name: "spillway".into(),
             connect_timeout: Duration::from_secs(10),
             options: None,
+            tls: TlsConfig::disabled(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl fmt::Debug for ReplicationConfig {
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
             .field("options", &self.options)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -187,49 +192,6 @@ pub fn parse_lsn(s: &str) -> Result<u64, ParseLsnError> {
 /// Formats an LSN the way the server does, `16/B374D848`.
 pub fn format_lsn(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn as u32)
-}
-
-/// The byte stream under a connection. Plain TCP only for now; TLS becomes another variant
-/// here, set up in `connect` after an SSLRequest, without changing anything above it.
-#[derive(Debug)]
-enum Transport {
-    Tcp(TcpStream),
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
 }
 
 /// How much room to make in the read buffer before each read.
@@ -347,12 +309,42 @@ impl ReplicationConnection {
     }
 
     async fn connect_inner(cfg: &ReplicationConfig) -> Result<ReplicationConnection, ConnError> {
-        let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
-            .await
-            .map_err(ConnError::io("connecting"))?;
-        tcp.set_nodelay(true).map_err(ConnError::io("connecting"))?;
+        tls::connect(
+            &cfg.host,
+            cfg.port,
+            &cfg.tls,
+            |transport| async {
+                let tls = transport.is_tls();
+                Self::start(cfg, transport).await.map_err(|e| match e {
+                    ConnError::Io { ref source, .. } if tls => {
+                        match tls::explain_io_error(&cfg.host, &cfg.tls, source) {
+                            Some(explained) => ConnError::Tls(explained),
+                            None => e,
+                        }
+                    }
+                    e => e,
+                })
+            },
+            |e: &ConnError| e.code().is_some_and(|c| c.starts_with("28")),
+            |e| match e {
+                OpenError::Io(source) => ConnError::Io {
+                    context: "connecting",
+                    source,
+                },
+                OpenError::Tls(e) => ConnError::Tls(e),
+            },
+        )
+        .await
+    }
+
+    /// Startup and authentication on a fresh transport.
+    async fn start(
+        cfg: &ReplicationConfig,
+        transport: Transport,
+    ) -> Result<ReplicationConnection, ConnError> {
+        let tls = transport.is_tls();
         let mut conn = ReplicationConnection {
-            io: Framed::new(Transport::Tcp(tcp)),
+            io: Framed::new(transport),
             parameters: HashMap::new(),
             backend_key: None,
             busy: true,
@@ -398,6 +390,7 @@ impl ReplicationConnection {
         conn.busy = false;
         tracing::debug!(
             server_version = conn.parameter("server_version").unwrap_or(""),
+            tls,
             "replication connection ready"
         );
         Ok(conn)
@@ -417,6 +410,11 @@ impl ReplicationConnection {
     /// The server's `server_version`, e.g. `15.4 (Debian 15.4-1)`.
     pub fn server_version(&self) -> Option<&str> {
         self.parameter("server_version")
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.io.stream.is_tls()
     }
 
     /// The backend process id and cancel key, when the server sent them.

@@ -4,12 +4,14 @@
 //!   `pgoutput` plugin's logical messages, plus the Standby Status Update encoder;
 //! - [`conn`]: a walsender connection (`replication=database`): startup, authentication
 //!   (trust, cleartext, MD5, SCRAM-SHA-256), replication commands and the streaming
-//!   [`ReplicationStream`].
+//!   [`ReplicationStream`];
+//! - [`tls`]: `sslmode` (libpq's semantics) for this connection and the SQL sessions.
 
 mod auth;
 pub mod conn;
 mod frame;
 pub mod pgoutput;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -21,3 +23,4 @@ pub use conn::{
 pub use pgoutput::{
     DecodeError, LogicalMessage, ReplicationMessage, StandbyStatusUpdate, TupleData, TupleValue,
 };
+pub use tls::{SslMode, TlsConfig, TlsError, TlsFiles, TlsSetupError, Verification};

@@ -36,6 +36,7 @@ fn config(app: &str) -> ReplicationConfig {
         application_name: app.into(),
         connect_timeout: Duration::from_secs(10),
         options: Some("-c lock_timeout=5s".into()),
+        tls: Default::default(),
     }
 }
 

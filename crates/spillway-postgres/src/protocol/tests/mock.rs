@@ -184,6 +184,7 @@ where
         application_name: "mock-test".into(),
         connect_timeout: Duration::from_secs(10),
         options: Some("-c lock_timeout=5s".into()),
+        tls: Default::default(),
     };
     (cfg, handle)
 }
