@@ -1,4 +1,40 @@
 //! The MySQL and MariaDB source: the binlog read as a replica.
+//!
+//! ```text
+//!  information_schema ──> preflight (log_bin, ROW, FULL, privileges, server_id)
+//!                          │
+//!  snapshot: START TRANSACTION WITH CONSISTENT SNAPSHOT ──> binlog file:pos of the snapshot
+//!            SELECT each table (op "r")                      │
+//!                                                            ▼
+//!  COM_BINLOG_DUMP from that position (or the committed offset)
+//!    GTID/BEGIN ─ TABLE_MAP ─ WRITE/UPDATE/DELETE_ROWS ─ XID ──> ChangeEvents
+//! ```
+//!
+//! **Snapshot.** MariaDB reports the binlog position of a consistent-snapshot transaction
+//! without locks; MySQL takes a brief global read lock (`snapshot.locking.mode`). Streaming
+//! starts exactly at that position.
+//!
+//! **Positions.** A change is `(binlog file, transaction start, row index)`; the offset
+//! keeps the file and position to resume from plus the GTID position. After a restart in
+//! the middle of a transaction, reading starts at the transaction and the rows already
+//! committed are skipped. A purged binlog is an error that names the fix.
+//!
+//! **Schemas** come from `information_schema` and are read again after DDL in the binlog.
+
 pub mod config;
+pub mod connection;
 pub mod error;
+pub mod gtid;
+pub mod mariadb;
+pub mod position;
+pub mod preflight;
+pub mod replication;
+pub mod schema;
+pub mod snapshot;
+mod source;
+pub mod source_info;
 pub mod types;
+
+pub use config::MysqlConfig;
+pub use error::{ErrorClass, MysqlError};
+pub use source::MysqlSource;

@@ -5,6 +5,7 @@ use spillway_core::config::{ConfigError, ConfigMap};
 use spillway_core::pipeline::PipelineOptions;
 use spillway_core::Op;
 use spillway_formats::json::{JsonOptions, DEFAULT_UNAVAILABLE_PLACEHOLDER};
+use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
 use spillway_streams::LogOptions;
 use std::path::Path;
@@ -13,6 +14,7 @@ use tracing::warn;
 /// The source kinds spillway runs.
 pub enum SourceConfig {
     Postgres(PostgresConfig),
+    Mysql(MysqlConfig),
 }
 
 /// Everything a connector config says.
@@ -42,18 +44,27 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         .any(|c| c.eq_ignore_ascii_case(&class))
     {
         SourceConfig::Postgres(PostgresConfig::from_config(config)?)
+    } else if MysqlConfig::handles(&class) {
+        SourceConfig::Mysql(MysqlConfig::from_config(config)?)
     } else {
         return Err(ConfigError::invalid(
             "connector.class",
             &class,
             format!(
-                "unknown connector class; supported: {}",
-                spillway_postgres::config::CONNECTOR_CLASSES.join(", ")
+                "unknown connector class; supported: {}, {}, {}",
+                spillway_postgres::config::CONNECTOR_CLASSES.join(", "),
+                spillway_mysql::config::MYSQL_CLASSES.join(", "),
+                spillway_mysql::config::MARIADB_CLASSES.join(", ")
             ),
         ));
     };
     let (name, logical_name, kind) = match &source {
         SourceConfig::Postgres(pg) => (pg.name.clone(), pg.topic_prefix.clone(), "postgresql"),
+        SourceConfig::Mysql(my) => (
+            my.name.clone(),
+            my.topic_prefix.clone(),
+            my.flavor.connector_name(),
+        ),
     };
     validate_name(&name)?;
     let mut pipeline = pipeline_options(config)?;

@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context};
 use spillway_core::pipeline;
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_formats::JsonEncoder;
+use spillway_mysql::MysqlSource;
 use spillway_postgres::{ErrorClass, PostgresSource};
 use spillway_streams::{FileOffsetStore, LogWriter};
 use std::path::{Path, PathBuf};
@@ -103,10 +104,16 @@ async fn run_once(
         shutdown,
         resume,
     };
-    let source = match &spec.source {
-        SourceConfig::Postgres(config) => PostgresSource::new(config.clone()),
+    let source_task = match &spec.source {
+        SourceConfig::Postgres(config) => {
+            let source = PostgresSource::new(config.clone());
+            tokio::spawn(async move { source.run(ctx).await.map_err(SourceFailure::from) })
+        }
+        SourceConfig::Mysql(config) => {
+            let source = MysqlSource::new(config.clone());
+            tokio::spawn(async move { source.run(ctx).await.map_err(SourceFailure::from) })
+        }
     };
-    let source_task = tokio::spawn(source.run(ctx));
     let encoder = Box::new(JsonEncoder::new(spec.format.clone()));
     let pipeline_result = pipeline::run(
         batch_rx,
@@ -131,13 +138,34 @@ async fn run_once(
     }
     match source_result {
         Ok(()) => Ok(()),
-        Err(e) => {
-            let class = e.class();
-            let error = anyhow!(e);
-            Err(match class {
-                ErrorClass::Transient => Failure::Transient(error),
-                ErrorClass::Definite | ErrorClass::Operator => Failure::Fatal(error),
-            })
+        Err(SourceFailure {
+            transient: true,
+            error,
+        }) => Err(Failure::Transient(error)),
+        Err(SourceFailure { error, .. }) => Err(Failure::Fatal(error)),
+    }
+}
+
+/// A source's error with its retry class.
+struct SourceFailure {
+    transient: bool,
+    error: anyhow::Error,
+}
+
+impl From<spillway_postgres::PostgresError> for SourceFailure {
+    fn from(e: spillway_postgres::PostgresError) -> Self {
+        SourceFailure {
+            transient: e.class() == ErrorClass::Transient,
+            error: anyhow!(e),
+        }
+    }
+}
+
+impl From<spillway_mysql::MysqlError> for SourceFailure {
+    fn from(e: spillway_mysql::MysqlError) -> Self {
+        SourceFailure {
+            transient: e.class() == spillway_mysql::ErrorClass::Transient,
+            error: anyhow!(e),
         }
     }
 }

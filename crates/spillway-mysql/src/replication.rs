@@ -1,0 +1,487 @@
+//! Streaming: binlog events read as a replica, turned into change events; progress is
+//! committed per transaction, with the row index inside the transaction for restarts in
+//! its middle.
+
+use crate::config::MysqlConfig;
+use crate::error::MysqlError;
+use crate::position::{file_sequence, BinlogPosition};
+use crate::schema::{self, CapturedTable, TableId};
+use crate::snapshot::now_us;
+use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use futures_util::StreamExt;
+use mysql_async::binlog::events::{Event, EventData, RowsEventData};
+use mysql_async::binlog::row::BinlogRow;
+use mysql_async::binlog::value::BinlogValue;
+use spillway_core::schema::ConnectSchema;
+use spillway_core::{ChangeEvent, Offset, Op, Position, Row, SourceBatch, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info};
+
+/// Events per batch before it is handed over without waiting for a transaction's end.
+const MAX_BATCH_EVENTS: usize = 1024;
+/// MariaDB's GTID event.
+const MARIADB_GTID_EVENT: u8 = 162;
+
+struct Transaction {
+    /// Binlog position of the transaction's first event.
+    start: u64,
+    gtid: Option<String>,
+    rows: u64,
+    emitted: u64,
+    ts_us: i64,
+    thread: Option<u64>,
+    server_id: u32,
+}
+
+/// Reads the binlog and emits events.
+pub struct Streamer<'a> {
+    pub config: &'a MysqlConfig,
+    /// A SQL connection for reading table definitions.
+    pub catalog: mysql_async::Conn,
+    pub source_schema: Arc<ConnectSchema>,
+    pub batches: mpsc::Sender<SourceBatch>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Events at or before this position were committed before the restart.
+    pub resume: Option<Position>,
+    /// Where reading starts, and then where it is.
+    pub at: BinlogPosition,
+    tables: HashMap<TableId, Option<CapturedTable>>,
+    txn: Option<Transaction>,
+    events: Vec<ChangeEvent>,
+}
+
+impl<'a> Streamer<'a> {
+    pub fn new(
+        config: &'a MysqlConfig,
+        catalog: mysql_async::Conn,
+        source_schema: Arc<ConnectSchema>,
+        batches: mpsc::Sender<SourceBatch>,
+        shutdown: watch::Receiver<bool>,
+        resume: Option<Position>,
+        at: BinlogPosition,
+    ) -> Self {
+        Streamer {
+            config,
+            catalog,
+            source_schema,
+            batches,
+            shutdown,
+            resume,
+            at,
+            tables: HashMap::new(),
+            txn: None,
+            events: Vec::with_capacity(MAX_BATCH_EVENTS),
+        }
+    }
+
+    /// Streams until shutdown or an error.
+    pub async fn run(&mut self, stream: &mut mysql_async::BinlogStream) -> Result<(), MysqlError> {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                event = stream.next() => {
+                    let Some(event) = event else {
+                        return Err(MysqlError::Binlog {
+                            detail: "the server ended the binlog stream".to_string(),
+                            transient: true,
+                        });
+                    };
+                    let event = event.map_err(binlog_error)?;
+                    self.handle(&event, stream).await?;
+                }
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.flush(None).await
+    }
+
+    async fn handle(
+        &mut self,
+        event: &Event,
+        stream: &mysql_async::BinlogStream,
+    ) -> Result<(), MysqlError> {
+        let header = event.header();
+        let end = u64::from(header.log_pos());
+        let start = end.saturating_sub(u64::from(header.event_size()));
+        let ts_us = i64::from(header.timestamp()) * 1_000_000;
+        if header.event_type_raw() == MARIADB_GTID_EVENT {
+            let gtid = crate::mariadb::GtidEvent::decode(event.data()).map_err(|e| {
+                MysqlError::Binlog {
+                    detail: format!(
+                        "cannot decode a MariaDB GTID event at {}:{start}: {e}",
+                        self.at.file
+                    ),
+                    transient: false,
+                }
+            })?;
+            self.begin(
+                start,
+                Some(format!(
+                    "{}-{}-{}",
+                    gtid.domain_id,
+                    header.server_id(),
+                    gtid.seq_no
+                )),
+                ts_us,
+                None,
+                header.server_id(),
+            );
+            return Ok(());
+        }
+        let data = event.read_data().map_err(|e| MysqlError::Binlog {
+            detail: format!(
+                "cannot decode a binlog event at {}:{start}: {e}",
+                self.at.file
+            ),
+            transient: false,
+        })?;
+        match data {
+            Some(EventData::RotateEvent(_)) => {
+                // The first (artificial) rotate comes before the format description, so its
+                // checksum may still be in the body: decode it from the checked bytes.
+                let raw_header = crate::mariadb::EventHeader::from(header);
+                let body = crate::mariadb::strip_valid_crc32(&raw_header, event.data());
+                let rotate =
+                    crate::mariadb::Rotate::decode(body).map_err(|e| MysqlError::Binlog {
+                        detail: format!("cannot decode a rotate event: {e}"),
+                        transient: false,
+                    })?;
+                if rotate.next_file != self.at.file {
+                    debug!(file = %rotate.next_file, "binlog rotated");
+                }
+                self.at.file = rotate.next_file;
+                self.at.pos = rotate.position;
+                return Ok(());
+            }
+            Some(EventData::GtidEvent(g)) => {
+                let sid = g.sid();
+                let uuid = format_uuid(&sid);
+                self.begin(
+                    start,
+                    Some(format!("{uuid}:{}", g.gno())),
+                    ts_us,
+                    None,
+                    header.server_id(),
+                );
+            }
+            Some(EventData::QueryEvent(q)) => {
+                let sql = q.query();
+                let trimmed = sql.trim();
+                if trimmed.eq_ignore_ascii_case("BEGIN") {
+                    if let Some(txn) = self.txn.as_mut() {
+                        txn.thread = Some(u64::from(q.thread_id()));
+                    } else {
+                        self.begin(
+                            start,
+                            None,
+                            ts_us,
+                            Some(u64::from(q.thread_id())),
+                            header.server_id(),
+                        );
+                    }
+                } else if trimmed.eq_ignore_ascii_case("COMMIT") {
+                    self.commit(end).await?;
+                } else {
+                    // DDL (or a statement-based change the preflight rules out): table
+                    // definitions of its database are read again when next needed.
+                    let db = q.schema().into_owned();
+                    self.tables
+                        .retain(|id, _| id.database != db && !mentions(trimmed, &id.table));
+                    info!(database = %db, statement = %truncate(trimmed, 200), "schema change");
+                    self.commit(end).await?;
+                }
+            }
+            Some(EventData::XidEvent(_)) => self.commit(end).await?,
+            Some(EventData::RowsEvent(rows)) => self.rows(&rows, stream, start).await?,
+            _ => {}
+        }
+        self.at.pos = end.max(self.at.pos);
+        Ok(())
+    }
+
+    fn begin(
+        &mut self,
+        start: u64,
+        gtid: Option<String>,
+        ts_us: i64,
+        thread: Option<u64>,
+        server_id: u32,
+    ) {
+        self.txn = Some(Transaction {
+            start,
+            gtid,
+            rows: 0,
+            emitted: 0,
+            ts_us,
+            thread,
+            server_id,
+        });
+    }
+
+    /// Closes the open transaction at `end` (the position after its last event).
+    async fn commit(&mut self, end: u64) -> Result<(), MysqlError> {
+        let txn = self.txn.take();
+        if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid.clone()) {
+            self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
+        }
+        self.at.pos = end;
+        if txn.is_some_and(|t| t.emitted > 0) {
+            let checkpoint = self.at.checkpoint();
+            self.flush(Some(checkpoint)).await?;
+        }
+        Ok(())
+    }
+
+    async fn table(&mut self, id: &TableId) -> Result<Option<&CapturedTable>, MysqlError> {
+        if !self.tables.contains_key(id) {
+            let captured = if schema::table_selected(self.config, &id.database, &id.table) {
+                Some(schema::load_table(&mut self.catalog, self.config, id).await?)
+            } else {
+                None
+            };
+            self.tables.insert(id.clone(), captured);
+        }
+        Ok(self.tables.get(id).and_then(Option::as_ref))
+    }
+
+    async fn rows(
+        &mut self,
+        rows: &RowsEventData<'_>,
+        stream: &mysql_async::BinlogStream,
+        start: u64,
+    ) -> Result<(), MysqlError> {
+        let Some(tme) = stream.get_tme(rows.table_id()) else {
+            return Err(MysqlError::Binlog {
+                detail: format!(
+                    "rows event at {}:{start} for an unknown table id {}",
+                    self.at.file,
+                    rows.table_id()
+                ),
+                transient: false,
+            });
+        };
+        let id = TableId {
+            database: tme.database_name().into_owned(),
+            table: tme.table_name().into_owned(),
+        };
+        let op = match rows {
+            RowsEventData::WriteRowsEvent(_) | RowsEventData::WriteRowsEventV1(_) => Op::Create,
+            RowsEventData::UpdateRowsEvent(_)
+            | RowsEventData::UpdateRowsEventV1(_)
+            | RowsEventData::PartialUpdateRowsEvent(_) => Op::Update,
+            RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => Op::Delete,
+        };
+        let mut decoded: Vec<(Option<BinlogRow>, Option<BinlogRow>)> = Vec::new();
+        for row in rows.rows(tme) {
+            decoded.push(row.map_err(|e| MysqlError::Binlog {
+                detail: format!(
+                    "cannot decode rows of {id} at {}:{start}: {e}",
+                    self.at.file
+                ),
+                transient: false,
+            })?);
+        }
+        let position_file = self.at.file.clone();
+        let file_seq = file_sequence(&position_file);
+        if self.table(&id).await?.is_none() {
+            // Not captured, but its rows still count for positions inside the transaction.
+            if let Some(txn) = self.txn.as_mut() {
+                txn.rows += decoded.len() as u64;
+            }
+            return Ok(());
+        }
+        for (row_in_event, (before, after)) in decoded.into_iter().enumerate() {
+            let Some(txn) = self.txn.as_mut() else {
+                return Err(MysqlError::Binlog {
+                    detail: format!("rows event at {position_file}:{start} outside a transaction"),
+                    transient: false,
+                });
+            };
+            let position = Position::stream(file_seq, txn.start, txn.rows);
+            txn.rows += 1;
+            if self.resume.is_some_and(|r| position <= r) {
+                continue;
+            }
+            txn.emitted += 1;
+            let (gtid, ts_us, thread, txn_start, server_id) = (
+                txn.gtid.clone(),
+                txn.ts_us,
+                txn.thread,
+                txn.start,
+                txn.server_id,
+            );
+            let Some(Some(table)) = self.tables.get(&id) else {
+                continue;
+            };
+            let before = before
+                .map(|r| decode_row(table, r, self.config, &position_file, start))
+                .transpose()?;
+            let after = after
+                .map(|r| decode_row(table, r, self.config, &position_file, start))
+                .transpose()?;
+            let schema = table.schema.clone();
+            let source = source_info(
+                &self.source_schema,
+                SourceFields {
+                    connector: self.config.flavor.connector_name(),
+                    server_name: &self.config.topic_prefix,
+                    db: &schema.database,
+                    table: Some(&schema.table),
+                    ts_us,
+                    snapshot: SnapshotMarker::False,
+                    server_id,
+                    gtid: gtid.as_deref(),
+                    file: &position_file,
+                    pos: txn_start,
+                    row: row_in_event as u32,
+                    thread,
+                },
+            );
+            self.events.push(ChangeEvent {
+                table: schema,
+                op,
+                before,
+                after,
+                source,
+                position,
+                ts_us: now_us(),
+            });
+            if self.events.len() >= MAX_BATCH_EVENTS {
+                self.flush(None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, checkpoint: Option<Offset>) -> Result<(), MysqlError> {
+        if self.events.is_empty() && checkpoint.is_none() {
+            return Ok(());
+        }
+        self.batches
+            .send(SourceBatch {
+                events: std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS)),
+                heartbeat: None,
+                checkpoint,
+            })
+            .await
+            .map_err(|_| MysqlError::Binlog {
+                detail: "the pipeline stopped accepting events".to_string(),
+                transient: false,
+            })
+    }
+}
+
+/// Decodes a binlog row into the captured columns.
+fn decode_row(
+    table: &CapturedTable,
+    row: BinlogRow,
+    config: &MysqlConfig,
+    file: &str,
+    pos: u64,
+) -> Result<Row, MysqlError> {
+    let values = row.unwrap();
+    if values.len() != table.decoders.len() {
+        return Err(MysqlError::Decode {
+            table: table.id.to_string(),
+            column: "?".to_string(),
+            position: format!("{file}:{pos}"),
+            detail: format!(
+                "the binlog row has {} columns but the table has {} now; the table was altered after this change was written",
+                values.len(),
+                table.decoders.len()
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(table.schema.columns.len());
+    let mut names = table.schema.columns.iter();
+    for (value, decoder) in values.into_iter().zip(&table.decoders) {
+        if !decoder.included {
+            continue;
+        }
+        let name = names.next().map(|c| c.name.as_str()).unwrap_or("?");
+        let decoded = match value {
+            BinlogValue::Value(v) => decoder.ty.decode(&v, &config.types, true).map_err(|e| e.0),
+            BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
+                .map(|v| Value::String(v.to_string()))
+                .map_err(|e| e.to_string()),
+            BinlogValue::JsonDiff(_) => Err(
+                "partial JSON updates are not supported; set binlog_row_value_options=''"
+                    .to_string(),
+            ),
+        };
+        out.push(decoded.map_err(|detail| MysqlError::Decode {
+            table: table.id.to_string(),
+            column: name.to_string(),
+            position: format!("{file}:{pos}"),
+            detail,
+        })?);
+    }
+    Ok(Row(out))
+}
+
+/// Adds a transaction's GTID to the position text: MariaDB keeps one GTID per domain, MySQL
+/// a set of `uuid:interval` ranges.
+pub fn update_gtid_position(position: Option<&str>, gtid: &str) -> String {
+    if let Ok(g) = gtid.parse::<crate::gtid::MariaGtid>() {
+        let mut list: crate::gtid::MariaGtidList =
+            position.and_then(|p| p.parse().ok()).unwrap_or_default();
+        list.update(g);
+        return list.to_string();
+    }
+    if let Some((uuid, gno)) = gtid.split_once(':') {
+        if let (Ok(uuid), Ok(gno)) = (crate::gtid::parse_uuid(uuid), gno.parse::<u64>()) {
+            let mut set: crate::gtid::MysqlGtidSet =
+                position.and_then(|p| p.parse().ok()).unwrap_or_default();
+            if set.add(uuid, gno).is_ok() {
+                return set.to_string();
+            }
+        }
+    }
+    gtid.to_string()
+}
+
+fn format_uuid(sid: &[u8; 16]) -> String {
+    let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn mentions(sql: &str, table: &str) -> bool {
+    sql.to_ascii_lowercase()
+        .contains(&table.to_ascii_lowercase())
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Classifies an error of the binlog connection.
+pub fn binlog_error(error: mysql_async::Error) -> MysqlError {
+    match &error {
+        mysql_async::Error::Server(e) if e.code == 1236 => MysqlError::Purged {
+            position: e.message.clone(),
+        },
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => MysqlError::Binlog {
+            detail: error.to_string(),
+            transient: true,
+        },
+        _ => MysqlError::Binlog {
+            detail: error.to_string(),
+            transient: false,
+        },
+    }
+}

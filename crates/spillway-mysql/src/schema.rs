@@ -1,0 +1,205 @@
+//! Catalog look-ups: which tables are captured, their columns and keys, and the
+//! [`TableSchema`]s built from them.
+
+use crate::config::MysqlConfig;
+use crate::error::MysqlError;
+use crate::types::{MyType, Unsupported};
+use mysql_async::prelude::Queryable;
+use spillway_core::filter::NameFilter;
+use spillway_core::schema::{Column, TableSchema};
+use std::sync::Arc;
+
+/// Schemas that are never captured.
+pub const SYSTEM_DATABASES: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
+
+/// A table of the server.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableId {
+    pub database: String,
+    pub table: String,
+}
+
+impl std::fmt::Display for TableId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.database, self.table)
+    }
+}
+
+/// How to decode one column of a captured table.
+#[derive(Clone, Debug)]
+pub struct ColumnDecoder {
+    pub ty: MyType,
+    /// Whether the column passes the column filters.
+    pub included: bool,
+}
+
+/// A captured table's schema plus what decoding its rows needs.
+#[derive(Clone, Debug)]
+pub struct CapturedTable {
+    pub id: TableId,
+    pub schema: Arc<TableSchema>,
+    /// One per column of the table, in column order (including excluded ones).
+    pub decoders: Vec<ColumnDecoder>,
+}
+
+/// Whether a table is captured under the database and table filters.
+pub fn table_selected(config: &MysqlConfig, database: &str, table: &str) -> bool {
+    !SYSTEM_DATABASES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(database))
+        && config.databases.matches(database)
+        && config.tables.matches(&format!("{database}.{table}"))
+}
+
+/// All base tables of the server outside the system schemas, sorted.
+pub async fn list_tables(conn: &mut mysql_async::Conn) -> Result<Vec<TableId>, MysqlError> {
+    let rows: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+              WHERE TABLE_TYPE = 'BASE TABLE'
+                AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+              ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        )
+        .await
+        .map_err(|e| MysqlError::query("listing tables", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(database, table)| TableId { database, table })
+        .collect())
+}
+
+/// The captured tables, in the order the include list names them.
+pub fn select(config: &MysqlConfig, all: &[TableId]) -> Vec<TableId> {
+    let mut selected: Vec<TableId> = all
+        .iter()
+        .filter(|t| table_selected(config, &t.database, &t.table))
+        .cloned()
+        .collect();
+    selected.sort_by_key(|t| config.tables.include_rank(&t.to_string()));
+    selected
+}
+
+/// Reads a table's columns and primary key and builds its schema.
+pub async fn load_table(
+    conn: &mut mysql_async::Conn,
+    config: &MysqlConfig,
+    id: &TableId,
+) -> Result<CapturedTable, MysqlError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<u64>,
+        Option<u64>,
+        Option<u64>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = conn
+        .exec(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,
+                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY
+               FROM information_schema.COLUMNS
+              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+              ORDER BY ORDINAL_POSITION",
+            (&id.database, &id.table),
+        )
+        .await
+        .map_err(|e| MysqlError::query(format!("reading the columns of {id}"), e))?;
+    let key: Vec<String> = conn
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
+              ORDER BY ORDINAL_POSITION",
+            (&id.database, &id.table),
+        )
+        .await
+        .map_err(|e| MysqlError::query(format!("reading the primary key of {id}"), e))?;
+    let mut unsupported: Vec<(String, Unsupported)> = Vec::new();
+    let mut columns = Vec::with_capacity(rows.len());
+    let mut decoders = Vec::with_capacity(rows.len());
+    for (name, data_type, column_type, nullable, precision, scale, fsp, charset, _) in rows {
+        let in_key = key.contains(&name);
+        let included = in_key || column_selected(&config.columns, id, &name);
+        let ty = match MyType::from_information_schema(
+            &data_type,
+            &column_type,
+            precision,
+            scale,
+            fsp,
+            charset.as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(u) => {
+                if included {
+                    unsupported.push((name, u));
+                }
+                decoders.push(ColumnDecoder {
+                    ty: MyType::Binary,
+                    included: false,
+                });
+                continue;
+            }
+        };
+        if included {
+            columns.push(Column {
+                name: name.clone(),
+                schema: ty
+                    .schema(&config.types)
+                    .optional(nullable == "YES" && !in_key),
+                type_name: column_type,
+            });
+        }
+        decoders.push(ColumnDecoder { ty, included });
+    }
+    if !unsupported.is_empty() {
+        return Err(MysqlError::UnsupportedTypes {
+            table: id.to_string(),
+            columns: unsupported
+                .into_iter()
+                .map(|(c, u)| format!("{c} ({})", u.0))
+                .collect(),
+        });
+    }
+    let key_indices = key
+        .iter()
+        .filter_map(|k| columns.iter().position(|c| &c.name == k))
+        .collect();
+    let prefix = format!(
+        "{}.{}.{}",
+        config.topic_prefix,
+        sanitize(&id.database),
+        sanitize(&id.table)
+    );
+    Ok(CapturedTable {
+        id: id.clone(),
+        schema: Arc::new(TableSchema {
+            database: id.database.clone(),
+            schema: None,
+            table: id.table.clone(),
+            columns,
+            key: key_indices,
+            topic: Arc::from(prefix.as_str()),
+            schema_name: prefix,
+        }),
+        decoders,
+    })
+}
+
+fn column_selected(filter: &NameFilter, id: &TableId, column: &str) -> bool {
+    filter.is_empty() || filter.matches(&format!("{}.{}.{column}", id.database, id.table))
+}
+
+/// A name with characters Kafka topic names refuse replaced by `_`.
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,171 @@
+//! The MySQL/MariaDB source: decides between snapshot and streaming, then runs them.
+
+use crate::config::{MysqlConfig, SnapshotMode};
+use crate::connection;
+use crate::error::MysqlError;
+use crate::position::BinlogPosition;
+use crate::preflight;
+use crate::replication::{binlog_error, Streamer};
+use crate::schema;
+use crate::snapshot::{self, SnapshotOutcome};
+use crate::source_info::source_schema;
+use mysql_async::prelude::Queryable;
+use spillway_core::{Phase, Source, SourceBatch, SourceContext};
+use tracing::info;
+
+/// Captures changes of a MySQL or MariaDB server.
+pub struct MysqlSource {
+    config: MysqlConfig,
+}
+
+impl MysqlSource {
+    pub fn new(config: MysqlConfig) -> Self {
+        MysqlSource { config }
+    }
+
+    async fn run_inner(self, ctx: SourceContext) -> Result<(), MysqlError> {
+        let config = &self.config;
+        let mut conn = connection::connect(config).await?;
+        let facts = preflight::check_server(&mut conn, config).await?;
+        let all = schema::list_tables(&mut conn).await?;
+        let selected = schema::select(config, &all);
+        preflight::check_selection(config, &selected, &all)?;
+        let mut tables = Vec::with_capacity(selected.len());
+        for id in &selected {
+            tables.push(schema::load_table(&mut conn, config, id).await?);
+        }
+        let source_schema = source_schema(config.flavor.connector_name());
+
+        let stream_offset = ctx
+            .resume
+            .clone()
+            .filter(|o| o.position.phase == Phase::Stream);
+        let saved = stream_offset.as_ref().and_then(BinlogPosition::from_offset);
+        let available = binlog_files(&mut conn).await?;
+        let saved_usable = saved.as_ref().is_some_and(|p| available.contains(&p.file));
+        let need_snapshot = match config.snapshot_mode {
+            SnapshotMode::Initial | SnapshotMode::InitialOnly => saved.is_none(),
+            SnapshotMode::Always => true,
+            SnapshotMode::NoData | SnapshotMode::Recovery => false,
+            SnapshotMode::WhenNeeded => !saved_usable,
+        };
+        if config.snapshot_mode == SnapshotMode::InitialOnly && saved.is_some() {
+            info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
+            return Ok(());
+        }
+        let mut resume = stream_offset.as_ref().map(|o| o.position);
+        let start = if need_snapshot {
+            let at = snapshot::start(&mut conn, config, facts.is_mariadb).await?;
+            info!(position = %at, tables = tables.len(), "snapshot started");
+            let outcome = snapshot::read_tables(
+                &mut conn,
+                config,
+                &at,
+                &tables,
+                &source_schema,
+                facts.server_id,
+                &ctx.batches,
+                &ctx.shutdown,
+            )
+            .await?;
+            match outcome {
+                SnapshotOutcome::Interrupted => {
+                    info!("snapshot interrupted by shutdown; it starts again on the next run");
+                    return Ok(());
+                }
+                SnapshotOutcome::Completed { rows } => info!(rows, "snapshot completed"),
+            }
+            ctx.batches
+                .send(SourceBatch {
+                    events: Vec::new(),
+                    heartbeat: None,
+                    checkpoint: Some(at.checkpoint()),
+                })
+                .await
+                .map_err(|_| MysqlError::Binlog {
+                    detail: "the pipeline stopped after the snapshot".to_string(),
+                    transient: false,
+                })?;
+            if config.snapshot_mode == SnapshotMode::InitialOnly {
+                return Ok(());
+            }
+            resume = None;
+            at
+        } else if let Some(saved) = saved {
+            if !saved_usable {
+                return Err(MysqlError::Purged {
+                    position: saved.to_string(),
+                });
+            }
+            saved
+        } else {
+            current_position(&mut conn).await?
+        };
+
+        info!(position = %start, server_id = config.server_id, "streaming changes");
+        let mut binlog_conn = connection::connect(config).await?;
+        if facts.is_mariadb {
+            // Without this MariaDB sends its GTID events only as dummies.
+            binlog_conn
+                .query_drop("SET @mariadb_slave_capability = 4")
+                .await
+                .map_err(|e| MysqlError::query("announcing MariaDB replica capabilities", e))?;
+        }
+        let request = mysql_async::BinlogStreamRequest::new(config.server_id)
+            .with_filename(start.file.as_bytes())
+            .with_pos(start.pos);
+        let mut stream = binlog_conn
+            .get_binlog_stream(request)
+            .await
+            .map_err(binlog_error)?;
+        let mut streamer = Streamer::new(
+            config,
+            conn,
+            source_schema,
+            ctx.batches.clone(),
+            ctx.shutdown.clone(),
+            resume,
+            start,
+        );
+        streamer.run(&mut stream).await
+    }
+}
+
+/// The binlog files the server still has.
+async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, MysqlError> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(|e| MysqlError::query("listing binary logs", e))?;
+    Ok(rows.iter().filter_map(|r| r.get::<String, _>(0)).collect())
+}
+
+/// The server's current binlog position.
+async fn current_position(conn: &mut mysql_async::Conn) -> Result<BinlogPosition, MysqlError> {
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
+        Ok(row) => row,
+        Err(_) => conn
+            .query_first("SHOW MASTER STATUS")
+            .await
+            .map_err(|e| MysqlError::query("reading the binlog position", e))?,
+    };
+    let row = row.ok_or_else(|| {
+        MysqlError::preflight(
+            "the server reports no binlog position",
+            "enable the binary log (log_bin)",
+        )
+    })?;
+    Ok(BinlogPosition {
+        file: row.get(0).unwrap_or_default(),
+        pos: row.get(1).unwrap_or(4),
+        gtid: None,
+    })
+}
+
+impl Source for MysqlSource {
+    type Error = MysqlError;
+
+    async fn run(self, ctx: SourceContext) -> Result<(), MysqlError> {
+        self.run_inner(ctx).await
+    }
+}
