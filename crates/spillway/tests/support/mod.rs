@@ -2,6 +2,8 @@
 //! run as a child process, and reading the embedded log back.
 #![allow(dead_code)]
 
+pub mod mariadb;
+
 use serde_json::{json, Value};
 use spillway_streams::LogReader;
 use std::path::{Path, PathBuf};
