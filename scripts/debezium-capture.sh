@@ -40,7 +40,8 @@ find_libs() {
 source_checksum() {
     local libs="$1"
     {
-        cat "$src_dir/DebeziumCapture.java" "$src_dir/log4j2.properties"
+        # DebeziumCapture.java plus its helpers (MariaDbCompatDriver.java, ...)
+        cat "$src_dir"/*.java "$src_dir/log4j2.properties"
         printf '%s\n' "$libs"
         # jar names carry the versions; a different jar set means a rebuild
         ls "$libs"
@@ -62,7 +63,7 @@ build() {
     mkdir -p "$cache_dir"
     local tmp
     tmp="$(mktemp -d "$cache_dir/build.XXXXXX")"
-    if ! javac -nowarn -encoding UTF-8 -cp "$libs/*" -d "$tmp/classes" "$src_dir/DebeziumCapture.java" >"$tmp/javac.log" 2>&1; then
+    if ! javac -nowarn -encoding UTF-8 -cp "$libs/*" -d "$tmp/classes" "$src_dir"/*.java >"$tmp/javac.log" 2>&1; then
         cat "$tmp/javac.log" >&2
         rm -rf "$tmp"
         die "compiling the harness failed"

@@ -297,7 +297,15 @@ public final class DebeziumCapture {
         return false;
     }
 
+    /**
+     * mysql-binlog-connector-java (used by the MySQL connector) logs through java.util.logging,
+     * which log4j2.properties does not reach; keep it at WARNING like everything else.
+     * Held in a field because java.util.logging keeps loggers only weakly.
+     */
+    static final java.util.logging.Logger BINLOG_CLIENT_LOG = java.util.logging.Logger.getLogger("com.github.shyiko.mysql.binlog");
+
     public static void main(String[] args) {
+        BINLOG_CLIENT_LOG.setLevel(java.util.logging.Level.WARNING);
         Options o;
         try {
             o = parse(args);

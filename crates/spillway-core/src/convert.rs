@@ -87,7 +87,7 @@ pub fn push_hms(out: &mut String, micros_of_day: i64) {
 }
 
 /// Micros since the epoch as `YYYY-MM-DDTHH:MM:SS[.f]Z` with `precision` fraction digits.
-pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
+pub fn format_utc_timestamp(micros: i64, fraction: Fraction) -> String {
     let days = micros.div_euclid(DAY_US);
     let (y, m, d) = civil_from_days(days);
     let mut out = String::with_capacity(32);
@@ -98,11 +98,24 @@ pub fn format_utc_timestamp(micros: i64, precision: u32) -> String {
     }
     let of_day = micros.rem_euclid(DAY_US);
     push_hms(&mut out, of_day);
-    if precision > 0 {
-        let digits = format!("{:06}", of_day % 1_000_000);
+    let digits = format!("{:06}", of_day % 1_000_000);
+    let shown = match fraction {
+        Fraction::Fixed(precision) => &digits[..precision.min(6) as usize],
+        Fraction::Trimmed => digits.trim_end_matches('0'),
+    };
+    if !shown.is_empty() {
         out.push('.');
-        out.push_str(&digits[..precision.min(6) as usize]);
+        out.push_str(shown);
     }
     out.push('Z');
     out
+}
+
+/// How many fractional-second digits a timestamp string shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fraction {
+    /// Exactly this many (PostgreSQL's `ZonedTimestamp` uses the column's precision).
+    Fixed(u32),
+    /// As many as needed, none for whole seconds (Java's ISO formatter).
+    Trimmed,
 }

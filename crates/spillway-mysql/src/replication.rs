@@ -2,7 +2,7 @@
 //! committed per transaction, with the row index inside the transaction for restarts in
 //! its middle.
 
-use crate::config::MysqlConfig;
+use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::{self, CapturedTable, TableId};
@@ -308,13 +308,8 @@ impl<'a> Streamer<'a> {
                 continue;
             }
             txn.emitted += 1;
-            let (gtid, ts_us, thread, txn_start, server_id) = (
-                txn.gtid.clone(),
-                txn.ts_us,
-                txn.thread,
-                txn.start,
-                txn.server_id,
-            );
+            let (gtid, ts_us, thread, server_id) =
+                (txn.gtid.clone(), txn.ts_us, txn.thread, txn.server_id);
             let Some(Some(table)) = self.tables.get(&id) else {
                 continue;
             };
@@ -335,9 +330,13 @@ impl<'a> Streamer<'a> {
                     ts_us,
                     snapshot: SnapshotMarker::False,
                     server_id,
-                    gtid: gtid.as_deref(),
+                    // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
+                    // connector reports them.
+                    gtid: gtid
+                        .as_deref()
+                        .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
                     file: &position_file,
-                    pos: txn_start,
+                    pos: start,
                     row: row_in_event as u32,
                     thread,
                 },

@@ -94,12 +94,14 @@ pub async fn load_table(
         Option<u64>,
         Option<u64>,
         Option<String>,
-        String,
+        Option<u64>,
+        Option<String>,
     );
     let rows: Vec<Row> = conn
         .exec(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,
-                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY
+                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, CHARACTER_OCTET_LENGTH,
+                    COLUMN_DEFAULT
                FROM information_schema.COLUMNS
               WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
               ORDER BY ORDINAL_POSITION",
@@ -119,7 +121,9 @@ pub async fn load_table(
     let mut unsupported: Vec<(String, Unsupported)> = Vec::new();
     let mut columns = Vec::with_capacity(rows.len());
     let mut decoders = Vec::with_capacity(rows.len());
-    for (name, data_type, column_type, nullable, precision, scale, fsp, charset, _) in rows {
+    for (name, data_type, column_type, nullable, precision, scale, fsp, charset, octets, default) in
+        rows
+    {
         let in_key = key.contains(&name);
         let included = in_key || column_selected(&config.columns, id, &name);
         let ty = match MyType::from_information_schema(
@@ -129,6 +133,7 @@ pub async fn load_table(
             scale,
             fsp,
             charset.as_deref(),
+            octets,
         ) {
             Ok(t) => t,
             Err(u) => {
@@ -136,18 +141,21 @@ pub async fn load_table(
                     unsupported.push((name, u));
                 }
                 decoders.push(ColumnDecoder {
-                    ty: MyType::Binary,
+                    ty: MyType::Binary { pad_to: None },
                     included: false,
                 });
                 continue;
             }
         };
         if included {
+            let optional = nullable == "YES" && !in_key;
+            let mut schema = ty.schema(&config.types).optional(optional);
+            schema.default = default
+                .as_deref()
+                .and_then(|d| ty.default_value(d, optional, &config.types));
             columns.push(Column {
                 name: name.clone(),
-                schema: ty
-                    .schema(&config.types)
-                    .optional(nullable == "YES" && !in_key),
+                schema,
                 type_name: column_type,
             });
         }

@@ -125,11 +125,11 @@ pub async fn read_tables(
     at: &BinlogPosition,
     tables: &[CapturedTable],
     source_schema: &Arc<ConnectSchema>,
-    server_id: u32,
     batches: &mpsc::Sender<SourceBatch>,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, MysqlError> {
-    let started_us = now_us();
+    // Debezium stamps snapshot rows with the read time in whole seconds.
+    let started_us = now_us() / 1_000_000 * 1_000_000;
     let file_seq = file_sequence(&at.file);
     let mut events: Vec<ChangeEvent> = Vec::with_capacity(BATCH);
     let mut pending: Option<(usize, Row, bool)> = None;
@@ -170,8 +170,8 @@ pub async fn read_tables(
                     table: Some(&schema.table),
                     ts_us: started_us,
                     snapshot: marker,
-                    server_id,
-                    gtid: at.gtid.as_deref(),
+                    server_id: 0,
+                    gtid: None,
                     file: &at.file,
                     pos: at.pos,
                     row: 0,

@@ -63,7 +63,6 @@ impl MysqlSource {
                 &at,
                 &tables,
                 &source_schema,
-                facts.server_id,
                 &ctx.batches,
                 &ctx.shutdown,
             )

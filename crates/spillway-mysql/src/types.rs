@@ -2,7 +2,9 @@
 //! the values the binlog and the snapshot deliver into that shape.
 
 use crate::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
-use spillway_core::convert::{days_from_civil, format_utc_timestamp, twos_complement, DAY_US};
+use spillway_core::convert::{
+    days_from_civil, format_utc_timestamp, twos_complement, Fraction, DAY_US,
+};
 use spillway_core::schema::{ConnectSchema, ConnectType};
 use spillway_core::Value;
 
@@ -42,7 +44,11 @@ pub enum MyType {
     Text {
         latin1: bool,
     },
-    Binary,
+    /// Bytes; `pad_to` is the declared length of `binary(n)`, whose trailing zero bytes the
+    /// binlog leaves out.
+    Binary {
+        pad_to: Option<u32>,
+    },
     Enum {
         labels: Vec<String>,
     },
@@ -73,6 +79,7 @@ impl MyType {
         numeric_scale: Option<u64>,
         datetime_precision: Option<u64>,
         charset: Option<&str>,
+        char_length: Option<u64>,
     ) -> Result<MyType, Unsupported> {
         let unsigned = column_type.contains("unsigned");
         let fsp = datetime_precision.unwrap_or(0) as u32;
@@ -99,6 +106,14 @@ impl MyType {
                 }
             }
             "date" => MyType::Date,
+            // The binlog row decoder mis-reads negative TIME(1)/TIME(2) values that have a
+            // fraction (it panics in debug builds and returns a wrong value otherwise), so
+            // those columns are refused rather than risk a wrong value.
+            "time" if fsp == 1 || fsp == 2 => {
+                return Err(Unsupported(format!(
+                    "{column_type} (negative values with a fraction cannot be read from the binlog yet; use time, time(3) or time(6))"
+                )))
+            }
             "time" => MyType::Time { fsp },
             "datetime" => MyType::DateTime { fsp },
             "timestamp" => MyType::Timestamp { fsp },
@@ -109,8 +124,11 @@ impl MyType {
                     latin1: charset.is_some_and(|c| c.eq_ignore_ascii_case("latin1")),
                 }
             }
-            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
-                MyType::Binary
+            "binary" => MyType::Binary {
+                pad_to: char_length.map(|n| n as u32),
+            },
+            "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                MyType::Binary { pad_to: None }
             }
             "enum" => MyType::Enum {
                 labels: parse_labels(column_type),
@@ -129,7 +147,9 @@ impl MyType {
         let s = ConnectSchema::new;
         let connect_time = options.time_precision == TimePrecisionMode::Connect;
         match self {
-            MyType::Bool | MyType::Bit1 => s(T::Boolean),
+            // Debezium reads tinyint(1) and boolean as the small integers they are.
+            MyType::Bool => s(T::Int16),
+            MyType::Bit1 => s(T::Boolean),
             MyType::Int { bytes, unsigned } => match (bytes, unsigned) {
                 (1, _) => s(T::Int16),
                 (2, false) => s(T::Int16),
@@ -173,7 +193,7 @@ impl MyType {
                 .version(1),
             MyType::Year => s(T::Int32).named("io.debezium.time.Year").version(1),
             MyType::Text { .. } => s(T::String),
-            MyType::Binary => s(T::Bytes),
+            MyType::Binary { .. } => s(T::Bytes),
             MyType::Enum { labels } => s(T::String)
                 .named("io.debezium.data.Enum")
                 .version(1)
@@ -198,9 +218,9 @@ impl MyType {
         let connect_time = options.time_precision == TimePrecisionMode::Connect;
         Ok(match (self, value) {
             (_, V::NULL) => Value::Null,
-            (MyType::Bool, V::Int(i)) => Value::Bool(*i != 0),
-            (MyType::Bool, V::UInt(i)) => Value::Bool(*i != 0),
-            (MyType::Bool, V::Bytes(b)) => Value::Bool(parse_int(b)? != 0),
+            (MyType::Bool, V::Int(i)) => Value::Int(*i),
+            (MyType::Bool, V::UInt(i)) => Value::Int(*i as i64),
+            (MyType::Bool, V::Bytes(b)) => Value::Int(parse_int(b)? as i64),
             (MyType::Int { bytes, unsigned }, v) => {
                 let n: i128 = match v {
                     V::Int(i) => i128::from(*i),
@@ -208,9 +228,13 @@ impl MyType {
                     V::Bytes(b) => parse_int(b)?,
                     other => return Err(mismatch(self, other)),
                 };
-                // The binlog carries unsigned values of narrow types as signed bit patterns.
+                // The binlog's signedness can disagree with the column (narrow types arrive as
+                // bit patterns): the column's type decides.
+                let bits = 8 * u32::from(*bytes);
                 let n = if *unsigned && n < 0 {
-                    n + (1i128 << (8 * u32::from(*bytes)))
+                    n + (1i128 << bits)
+                } else if !*unsigned && n >= (1i128 << (bits - 1)) {
+                    n - (1i128 << bits)
                 } else {
                     n
                 };
@@ -245,12 +269,11 @@ impl MyType {
             }
             (MyType::Bit1, V::Bytes(b)) => Value::Bool(b.iter().any(|x| *x != 0)),
             (MyType::Bit1, V::Int(i)) => Value::Bool(*i != 0),
-            (MyType::Bits { .. }, V::Bytes(b)) => {
-                // Big-endian on the wire; Debezium's Bits are little-endian bytes.
+            (MyType::Bits { length }, V::Bytes(b)) => {
+                // Big-endian on the wire; Debezium's Bits are little-endian bytes, as many as
+                // the declared length needs.
                 let mut le: Vec<u8> = b.iter().rev().copied().collect();
-                while le.last() == Some(&0) {
-                    le.pop();
-                }
+                le.resize(length.div_ceil(8) as usize, 0);
                 Value::Bytes(le)
             }
             (MyType::Date, V::Date(y, m, d, ..)) => {
@@ -285,44 +308,66 @@ impl MyType {
                     Value::Int(micros)
                 }
             }
-            (MyType::Timestamp { fsp }, V::Bytes(b)) => {
-                // The binlog sends `seconds[.micros]` since the epoch.
-                let t = text(b)?;
-                let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
-                let secs: i64 = secs
-                    .parse()
-                    .map_err(|_| DecodeError(format!("not a timestamp: {t}")))?;
-                let micros: i64 = format!("{frac:0<6}")[..6].parse().unwrap_or(0);
-                if secs == 0 && micros == 0 {
+            (MyType::Timestamp { fsp }, v) => {
+                // The binlog sends `seconds[.micros]` since the epoch; a query a datetime in
+                // the session's UTC. Debezium writes the binlog's with exactly `fsp` digits
+                // and the snapshot's trimmed.
+                let micros = match v {
+                    V::Bytes(b) => {
+                        let t = text(b)?;
+                        let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
+                        let secs: i64 = secs
+                            .parse()
+                            .map_err(|_| DecodeError(format!("not a timestamp: {t}")))?;
+                        let frac: i64 = format!("{frac:0<6}")[..6].parse().unwrap_or(0);
+                        secs * 1_000_000 + frac
+                    }
+                    V::Int(secs) => secs * 1_000_000,
+                    V::Date(0, ..) => 0,
+                    V::Date(y, mo, d, h, mi, s, us) => {
+                        days_from_civil(i64::from(*y), u32::from(*mo), u32::from(*d)) * DAY_US
+                            + (i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s))
+                                * 1_000_000
+                            + i64::from(*us)
+                    }
+                    other => return Err(mismatch(self, other)),
+                };
+                if micros == 0 {
                     return Ok(Value::Null);
                 }
-                Value::String(format_utc_timestamp(secs * 1_000_000 + micros, *fsp))
+                let fraction = if binlog {
+                    Fraction::Fixed(*fsp)
+                } else {
+                    Fraction::Trimmed
+                };
+                Value::String(format_utc_timestamp(micros, fraction))
             }
-            (MyType::Timestamp { fsp }, V::Int(secs)) => {
-                if *secs == 0 {
-                    return Ok(Value::Null);
-                }
-                Value::String(format_utc_timestamp(secs * 1_000_000, *fsp))
+            (MyType::Year, v) => {
+                let year = match v {
+                    V::Bytes(b) => parse_int(b)? as i64,
+                    V::Int(y) => *y,
+                    V::UInt(y) => *y as i64,
+                    other => return Err(mismatch(self, other)),
+                };
+                // Debezium's snapshot reads the zero year through JDBC, which makes it 2000.
+                Value::Int(if year == 0 && !binlog { 2000 } else { year })
             }
-            (MyType::Timestamp { fsp }, V::Date(y, mo, d, h, mi, s, us)) => {
-                if *y == 0 {
-                    return Ok(Value::Null);
-                }
-                let micros = days_from_civil(i64::from(*y), u32::from(*mo), u32::from(*d)) * DAY_US
-                    + (i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s)) * 1_000_000
-                    + i64::from(*us);
-                Value::String(format_utc_timestamp(micros, *fsp))
-            }
-            (MyType::Year, V::Bytes(b)) => Value::Int(parse_int(b)? as i64),
-            (MyType::Year, V::Int(y)) => Value::Int(*y),
-            (MyType::Year, V::UInt(y)) => Value::Int(*y as i64),
-            (MyType::Text { latin1 }, V::Bytes(b)) => Value::String(if *latin1 {
+            // The binlog carries the column's own bytes; queries return UTF-8.
+            (MyType::Text { latin1 }, V::Bytes(b)) => Value::String(if *latin1 && binlog {
                 b.iter().map(|&c| char::from(c)).collect()
             } else {
                 String::from_utf8_lossy(b).into_owned()
             }),
             (MyType::Json, V::Bytes(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
-            (MyType::Binary, V::Bytes(b)) => Value::Bytes(b.clone()),
+            (MyType::Binary { pad_to }, V::Bytes(b)) => {
+                let mut bytes = b.clone();
+                if let Some(n) = pad_to {
+                    if bytes.len() < *n as usize {
+                        bytes.resize(*n as usize, 0);
+                    }
+                }
+                Value::Bytes(bytes)
+            }
             (MyType::Enum { labels }, V::Int(i)) => Value::String(label(labels, *i)),
             (MyType::Enum { labels }, V::UInt(i)) => Value::String(label(labels, *i as i64)),
             (MyType::Enum { .. }, V::Bytes(b)) => {
@@ -449,6 +494,121 @@ pub fn parse_labels(column_type: &str) -> Vec<String> {
         labels.push(label);
     }
     labels
+}
+
+impl MyType {
+    /// The value Debezium's converters give a required column that has none (a zero date,
+    /// or a default that is not a constant).
+    pub fn fallback(&self, options: &TypeOptions) -> Option<Value> {
+        let zero = |v: mysql_async::Value| self.decode(&v, options, false).ok();
+        match self {
+            MyType::Int { .. } | MyType::Bool | MyType::Year => Some(Value::Int(0)),
+            MyType::Float | MyType::Double | MyType::Decimal { .. } => {
+                zero(mysql_async::Value::Bytes(b"0".to_vec()))
+            }
+            MyType::Bit1 => Some(Value::Bool(false)),
+            MyType::Bits { length } => Some(Value::Bytes(vec![0; length.div_ceil(8) as usize])),
+            MyType::Date | MyType::Time { .. } | MyType::DateTime { .. } => Some(Value::Int(0)),
+            MyType::Timestamp { .. } => {
+                Some(Value::String(format_utc_timestamp(0, Fraction::Trimmed)))
+            }
+            MyType::Text { .. } | MyType::Json => Some(Value::String(String::new())),
+            MyType::Binary { .. } => Some(Value::Bytes(Vec::new())),
+            MyType::Enum { .. } | MyType::Set { .. } => None,
+        }
+    }
+
+    /// A column default as `information_schema.COLUMNS.COLUMN_DEFAULT` shows it (MariaDB
+    /// quotes string literals; functions such as `current_timestamp()` are not constants),
+    /// as Debezium puts it in the schema.
+    pub fn default_value(
+        &self,
+        text: &str,
+        optional: bool,
+        options: &TypeOptions,
+    ) -> Option<Value> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("NULL") {
+            return None;
+        }
+        let literal = if let Some(body) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\''))
+        {
+            Some(body.replace("''", "'").replace("\\\\", "\\"))
+        } else if let Some(bits) = text.strip_prefix("b'").and_then(|t| t.strip_suffix('\'')) {
+            Some(bits.to_string())
+        } else if !text.contains('(') {
+            Some(text.to_string())
+        } else {
+            None
+        };
+        let Some(literal) = literal else {
+            return (!optional).then(|| self.fallback(options)).flatten();
+        };
+        let value = match self {
+            MyType::Bits { .. } | MyType::Bit1 => {
+                let mut bytes = vec![0u8; literal.len().div_ceil(8)];
+                for (i, c) in literal.bytes().rev().enumerate() {
+                    if c == b'1' {
+                        let n = bytes.len();
+                        bytes[n - 1 - i / 8] |= 1 << (i % 8);
+                    }
+                }
+                mysql_async::Value::Bytes(bytes)
+            }
+            MyType::Date | MyType::DateTime { .. } | MyType::Timestamp { .. } => {
+                parse_datetime(&literal)?
+            }
+            MyType::Time { .. } => parse_time(&literal)?,
+            MyType::Int {
+                bytes: 8,
+                unsigned: true,
+            } if options.bigint_unsigned == BigintUnsignedMode::Long => {
+                // Debezium clamps an unsigned default beyond a long to the largest long.
+                let n: u64 = literal.parse().ok()?;
+                return Some(Value::Int(n.min(i64::MAX as u64) as i64));
+            }
+            _ => mysql_async::Value::Bytes(literal.into_bytes()),
+        };
+        match self.decode(&value, options, false).ok()? {
+            Value::Null if !optional => self.fallback(options),
+            Value::Null => None,
+            v => Some(v),
+        }
+    }
+}
+
+/// `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` as a driver value.
+fn parse_datetime(text: &str) -> Option<mysql_async::Value> {
+    let (date, time) = text.split_once(' ').unwrap_or((text, "00:00:00"));
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<u32>().ok());
+    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
+    let us: u32 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+    Some(mysql_async::Value::Date(
+        y as u16, m as u8, day as u8, h as u8, mi as u8, s as u8, us,
+    ))
+}
+
+/// `[-]HH:MM:SS[.ffffff]` as a driver value.
+fn parse_time(text: &str) -> Option<mysql_async::Value> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (hms, frac) = body.split_once('.').unwrap_or((body, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<u32>().ok());
+    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
+    let us: u32 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+    Some(mysql_async::Value::Time(
+        negative,
+        h / 24,
+        (h % 24) as u8,
+        mi as u8,
+        s as u8,
+        us,
+    ))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use crate::config::{BinaryMode, DecimalMode};
 pub use spillway_core::convert::{
-    civil_from_days, days_from_civil, format_utc_timestamp, push_hms, twos_complement, DAY_US,
+    civil_from_days, days_from_civil, format_utc_timestamp, push_hms, twos_complement, Fraction,
+    DAY_US,
 };
 use spillway_core::Value;
 
@@ -305,7 +306,7 @@ pub fn zoned_timestamp(text: &str, precision: u32) -> Result<String, TextError> 
     }
     let (local, rest) = parse_datetime(text)?;
     let utc = local - parse_offset(rest)? * 1_000_000;
-    Ok(format_utc_timestamp(utc, precision))
+    Ok(format_utc_timestamp(utc, Fraction::Fixed(precision)))
 }
 
 /// Debezium's average month, in days (365.25 / 12).
