@@ -14,6 +14,7 @@ pub fn sql(db: &str, sql: &str) -> String {
             "-uroot",
             "--batch",
             "--skip-column-names",
+            "--default-character-set=utf8mb4",
         ])
         .args(if db.is_empty() { vec![] } else { vec![db] })
         .args(["-e", sql])

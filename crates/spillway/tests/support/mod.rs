@@ -2,6 +2,7 @@
 //! run as a child process, and reading the embedded log back.
 #![allow(dead_code)]
 
+pub mod compat;
 pub mod mariadb;
 
 use serde_json::{json, Value};
