@@ -337,6 +337,17 @@ impl ConfigMap {
             .collect()
     }
 
+    /// The keys among `keys` that are set, with their values, in the given order (for
+    /// messages that name the settings involved).
+    pub fn given(&self, keys: &[&str]) -> Vec<(String, String)> {
+        keys.iter()
+            .filter_map(|k| {
+                self.lookup(&[k])
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect()
+    }
+
     /// Keys present in the map that no getter asked for.
     pub fn unused_keys(&self) -> Vec<String> {
         let used = self.used.borrow();
@@ -346,6 +357,15 @@ impl ConfigMap {
             .cloned()
             .collect()
     }
+}
+
+/// Settings as a message names them: `a="1" and b="2"`.
+pub fn describe_settings(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 fn missing(keys: &[&str]) -> ConfigError {

@@ -46,6 +46,52 @@ impl Op {
     }
 }
 
+/// Values of Debezium's `source.snapshot` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMarker {
+    False,
+    True,
+    First,
+    FirstInDataCollection,
+    LastInDataCollection,
+    Last,
+}
+
+impl SnapshotMarker {
+    /// The text Debezium writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotMarker::False => "false",
+            SnapshotMarker::True => "true",
+            SnapshotMarker::First => "first",
+            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
+            SnapshotMarker::LastInDataCollection => "last_in_data_collection",
+            SnapshotMarker::Last => "last",
+        }
+    }
+
+    /// The marker of one snapshot row, from where it sits: Debezium marks the very last row
+    /// `last`, the very first `first`, and otherwise the last and first row of each table.
+    pub fn for_row(
+        first_overall: bool,
+        first_in_table: bool,
+        last_in_table: bool,
+        last_overall: bool,
+    ) -> Self {
+        if last_overall {
+            SnapshotMarker::Last
+        } else if first_overall {
+            SnapshotMarker::First
+        } else if last_in_table {
+            SnapshotMarker::LastInDataCollection
+        } else if first_in_table {
+            SnapshotMarker::FirstInDataCollection
+        } else {
+            SnapshotMarker::True
+        }
+    }
+}
+
 /// The `source` block of an event: a struct whose schema belongs to the connector kind
 /// (Debezium's PostgreSQL and MySQL connectors each have their own fields).
 #[derive(Clone, Debug, PartialEq)]

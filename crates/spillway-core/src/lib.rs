@@ -31,7 +31,7 @@ pub mod value;
 
 pub use ack::AckTracker;
 pub use config::{ConfigError, ConfigMap, Secret};
-pub use event::{ChangeEvent, Op, SourceInfo};
+pub use event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
 pub use filter::NameFilter;
 pub use offsets::{Offset, OffsetStore, OffsetStoreError};
 pub use pipeline::{EncodeError, EventEncoder, PipelineError, PipelineOptions, PipelineStats};

@@ -175,7 +175,7 @@ impl MysqlConfig {
             );
         }
         let heartbeat_ms = config.u64_in(&["heartbeat.interval.ms"], 0, 0, u64::from(u32::MAX))?;
-        let selection = [
+        let selection = config.given(&[
             "database.include.list",
             "database.whitelist",
             "database.exclude.list",
@@ -186,14 +186,7 @@ impl MysqlConfig {
             "table.exclude.list",
             "table.blacklist",
             "table.excludelist",
-        ]
-        .iter()
-        .filter_map(|k| {
-            config
-                .lookup(&[k])
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
+        ]);
         config.accept(&[
             "database.ssl.mode",
             "database.connectionTimeZone",

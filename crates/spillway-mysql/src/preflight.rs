@@ -4,6 +4,7 @@ use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
 use crate::schema::TableId;
 use mysql_async::prelude::Queryable;
+use spillway_core::config::describe_settings;
 use std::collections::HashMap;
 use tracing::info;
 
@@ -150,12 +151,8 @@ pub fn check_selection(
     let lists = if config.selection.is_empty() {
         "the server has no tables outside the system schemas".to_string()
     } else {
-        let set: Vec<String> = config
-            .selection
-            .iter()
-            .map(|(k, v)| format!("{k}={v:?}"))
-            .collect();
-        format!("{} select none of the server's tables", set.join(" and "))
+        let set = describe_settings(&config.selection);
+        format!("{set} select none of the server's tables")
     };
     let existing: Vec<String> = all.iter().take(30).map(TableId::to_string).collect();
     Err(MysqlError::preflight(

@@ -143,17 +143,7 @@ pub async fn read_tables(
                     last: bool,
                     events: &mut Vec<ChangeEvent>| {
         let schema = &tables[table].schema;
-        let marker = if last {
-            SnapshotMarker::Last
-        } else if !emitted_any {
-            SnapshotMarker::First
-        } else if last_in_table {
-            SnapshotMarker::LastInDataCollection
-        } else if first_in_table {
-            SnapshotMarker::FirstInDataCollection
-        } else {
-            SnapshotMarker::True
-        };
+        let marker = SnapshotMarker::for_row(!emitted_any, first_in_table, last_in_table, last);
         emitted_any = true;
         rows += 1;
         events.push(ChangeEvent {

@@ -1,35 +1,12 @@
 //! The `source` block of MySQL and MariaDB events, as Debezium's binlog connectors write it.
 
 use spillway_core::schema::{ConnectSchema, ConnectType, Field};
+pub use spillway_core::SnapshotMarker;
 use spillway_core::{SourceInfo, Value};
 use std::sync::Arc;
 
 /// The `version` the source block reports.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-spillway");
-
-/// Values of the `snapshot` field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SnapshotMarker {
-    False,
-    True,
-    First,
-    FirstInDataCollection,
-    LastInDataCollection,
-    Last,
-}
-
-impl SnapshotMarker {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotMarker::False => "false",
-            SnapshotMarker::True => "true",
-            SnapshotMarker::First => "first",
-            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
-            SnapshotMarker::LastInDataCollection => "last_in_data_collection",
-            SnapshotMarker::Last => "last",
-        }
-    }
-}
 
 /// The struct schema of the block (`io.debezium.connector.mysql.Source`).
 pub fn source_schema(connector: &str) -> Arc<ConnectSchema> {

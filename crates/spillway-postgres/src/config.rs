@@ -196,7 +196,7 @@ impl PostgresConfig {
             "snapshot.isolation.mode",
             "provide.transaction.metadata",
         ]);
-        let selection = [
+        let selection = config.given(&[
             "schema.include.list",
             "schema.whitelist",
             "schema.exclude.list",
@@ -207,14 +207,7 @@ impl PostgresConfig {
             "table.exclude.list",
             "table.blacklist",
             "table.excludelist",
-        ]
-        .iter()
-        .filter_map(|k| {
-            config
-                .lookup(&[k])
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
+        ]);
         Ok(PostgresConfig {
             selection,
             topic_prefix: topic_prefix.clone(),

@@ -3,6 +3,7 @@
 use crate::config::{PostgresConfig, PublicationMode};
 use crate::error::PostgresError;
 use crate::schema::TableInfo;
+use spillway_core::config::describe_settings;
 use tokio_postgres::Client;
 use tracing::warn;
 
@@ -71,12 +72,8 @@ pub fn check_selection(
     let lists = if config.selection.is_empty() {
         "the database has no tables".to_string()
     } else {
-        let set: Vec<String> = config
-            .selection
-            .iter()
-            .map(|(k, v)| format!("{k}={v:?}"))
-            .collect();
-        format!("{} select none of its tables", set.join(" and "))
+        let set = describe_settings(&config.selection);
+        format!("{set} select none of its tables")
     };
     Err(PostgresError::preflight(
         format!(

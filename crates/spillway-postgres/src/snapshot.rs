@@ -168,17 +168,12 @@ impl Ctx<'_> {
         last_overall: bool,
     ) -> Result<(), PipelineClosed> {
         let schema = &self.tables[p.table].schema;
-        let marker = if last_overall {
-            SnapshotMarker::Last
-        } else if !self.emitted_any {
-            SnapshotMarker::First
-        } else if last_in_table {
-            SnapshotMarker::LastInDataCollection
-        } else if p.first_in_table {
-            SnapshotMarker::FirstInDataCollection
-        } else {
-            SnapshotMarker::True
-        };
+        let marker = SnapshotMarker::for_row(
+            !self.emitted_any,
+            p.first_in_table,
+            last_in_table,
+            last_overall,
+        );
         self.emitted_any = true;
         self.rows += 1;
         let source = source_info(
