@@ -146,7 +146,7 @@ fn a_purged_position_names_the_fix_and_when_needed_takes_a_new_snapshot() {
         &dir.path().join("data"),
     );
     wait_for_log(&sw, "streaming changes", Duration::from_secs(60));
-    let recs = support::read_topic(&sw.data_dir, &db.topic("t"));
+    let recs = support::wait_for_records(&sw, &db.topic("t"), 1, Duration::from_secs(60));
     assert_eq!(recs.len(), 1, "the new snapshot read the row");
     assert_eq!(recs[0].op(), Some("r"));
     assert!(sw.stop().success());
