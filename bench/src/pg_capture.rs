@@ -19,15 +19,19 @@
 //! Needs `spillway` built in release mode next to this program
 //! (`cargo build --release -p spillway -p spillway-bench`). See `bench/README.md`.
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use clap::Parser;
 use serde_json::{json, Value};
+use spillway_bench::capture::{
+    exit_code, print_header, print_rows, run_to_end, with_cpu, Bench, CommonArgs, Proc,
+    SpillwayConnector, Throughput, FORMATS,
+};
 use spillway_streams::LogReader;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
@@ -43,12 +47,8 @@ const TABLES: &str = "public.bench_rows,public.bench_latency";
 #[derive(Parser, Clone)]
 #[command(about = "Capture benchmark: spillway next to pg_recvlogical and Debezium")]
 struct Args {
-    /// Row changes to capture (half inserts, half updates).
-    #[arg(long, default_value_t = 200_000)]
-    rows: u64,
-    /// Rows per transaction of the load.
-    #[arg(long, default_value_t = 5_000)]
-    batch: u64,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Single-row transactions per second in the latency phases.
     #[arg(long, default_value_t = 1_000)]
     latency_rate: u64,
@@ -58,21 +58,9 @@ struct Args {
     /// Connections the latency writer spreads its transactions over.
     #[arg(long, default_value_t = 4)]
     latency_connections: u64,
-    /// Longest any one phase may take, in seconds.
-    #[arg(long, default_value_t = 300)]
-    timeout: u64,
-    /// The spillway binary (default: `spillway` next to this program).
-    #[arg(long)]
-    spillway: Option<PathBuf>,
     /// The pg_recvlogical binary.
     #[arg(long, default_value = "pg_recvlogical")]
     pg_recvlogical: PathBuf,
-    /// The Debezium harness (default: scripts/debezium-capture.sh of this workspace).
-    #[arg(long)]
-    debezium_script: Option<PathBuf>,
-    /// Do not measure Debezium.
-    #[arg(long)]
-    no_debezium: bool,
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     #[arg(long, default_value_t = 5432)]
@@ -82,28 +70,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pg-capture: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// One row of the throughput table.
-struct Throughput {
-    tool: String,
-    format: String,
-    events: u64,
-    secs: f64,
-    /// Seconds from start to the first event, where it can be seen.
-    first_secs: Option<f64>,
-    peak_rss_kb: Option<u64>,
-    /// CPU seconds (user + system) of the client process.
-    cpu_secs: Option<f64>,
-    note: Option<String>,
+    exit_code("pg-capture", run(Args::parse()))
 }
 
 /// One latency measurement.
@@ -117,31 +84,9 @@ struct Latency {
 }
 
 fn run(args: Args) -> Result<()> {
-    ensure!(args.rows >= 2, "--rows must be at least 2");
-    ensure!(args.batch > 0, "--batch must be positive");
-    let spillway = match &args.spillway {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .context("cannot find this program's path")?
-            .with_file_name("spillway"),
-    };
-    ensure!(
-        spillway.is_file(),
-        "no spillway binary at {} (build it: cargo build --release -p spillway, or pass --spillway)",
-        spillway.display()
-    );
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let debezium_script = args
-        .debezium_script
-        .clone()
-        .unwrap_or_else(|| workspace.join("scripts/debezium-capture.sh"));
-    let work = tempfile::Builder::new()
-        .prefix("pg-capture-")
-        .tempdir()
-        .context("cannot create a scratch directory")?;
+    let bench = Bench::new("pg-capture", &args.common)?;
+    let (spillway, work, timeout) = (&bench.spillway, bench.work.path(), bench.timeout);
+    let step = |what: &str| bench.step(what);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -152,7 +97,6 @@ fn run(args: Args) -> Result<()> {
         port: args.port,
         user: args.user.clone(),
     };
-    let timeout = Duration::from_secs(args.timeout);
 
     // Cleanup runs however this function ends.
     let _cleanup = Cleanup { pg: pg.clone() };
@@ -161,43 +105,47 @@ fn run(args: Args) -> Result<()> {
 
     // Spillway creates its own slot: one short run per format before the load, with
     // snapshot.mode=no_data, leaves the slot (and its offsets) at the current WAL end.
-    let formats = [
-        ("bench_json", "JSON (schemaless)", Some("JSON")),
-        ("bench_schemas", "JSON with schemas", None),
-    ];
     let mut connectors = Vec::new();
-    for (name, label, format) in formats {
-        let c = SpillwayConnector::new(&pg, work.path(), name, label, format)?;
+    for (name, label, format) in FORMATS {
+        let config = json!({
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "database.hostname": pg.host,
+            "database.port": pg.port.to_string(),
+            "database.user": pg.user,
+            "database.dbname": DB,
+            "slot.name": format!("{name}_slot"),
+            "publication.name": PUBLICATION,
+            "publication.autocreate.mode": "disabled",
+            "table.include.list": TABLES,
+            "snapshot.mode": "no_data",
+        });
+        let c = SpillwayConnector::new(work, name, label, config, format)?;
         step(&format!("spillway {label}: creating its slot"));
-        let mut p = c.start(&spillway)?;
+        let mut p = c.start(spillway)?;
         p.wait_for_log("streaming changes", Duration::from_secs(60))?;
         p.stop_ok(timeout)?;
         connectors.push(c);
     }
-    let debezium = if args.no_debezium {
-        Err("not measured (--no-debezium)".to_string())
-    } else if !debezium_script.is_file() {
-        Err(format!(
-            "not measured ({} missing)",
-            debezium_script
-                .strip_prefix(&workspace)
-                .unwrap_or(&debezium_script)
-                .display()
-        ))
-    } else {
-        step("debezium: building the harness and creating its slots");
-        [false, true]
-            .into_iter()
-            .map(|schemas| Debezium::prepare(&pg, &debezium_script, work.path(), timeout, schemas))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| format!("not measured: {e:#}"))
-    };
+    let debezium = bench.debezium(
+        |suffix| {
+            format!(
+                "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+                 database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password=\n\
+                 database.dbname={DB}\ntopic.prefix=bench_debezium\nplugin.name=pgoutput\n\
+                 slot.name={SLOT_DEBEZIUM}{suffix}\npublication.name={PUBLICATION}\n\
+                 publication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
+                 table.include.list={TABLES}\n",
+                pg.host, pg.port, pg.user
+            )
+        },
+        &[],
+    );
 
     step(&format!(
         "load: {} row changes in transactions of {}",
-        args.rows, args.batch
+        args.common.rows, args.common.batch
     ));
-    let load = runtime.block_on(load(&db, args.rows, args.batch))?;
+    let load = runtime.block_on(load(&db, args.common.rows, args.common.batch))?;
     eprintln!(
         "  {:.1} s, {:.0} MB of WAL, end {}",
         load.secs,
@@ -207,7 +155,7 @@ fn run(args: Args) -> Result<()> {
 
     let mut results = Vec::new();
     step("server-side decoding, pgoutput (pg_logical_slot_get_binary_changes)");
-    results.push(runtime.block_on(sql_decoding(&db, args.rows, &load.end_lsn))?);
+    results.push(runtime.block_on(sql_decoding(&db, args.common.rows, &load.end_lsn))?);
     step("pg_recvlogical, pgoutput");
     results.push(with_cpu(|| {
         recvlogical_throughput(&args, &pg, SLOT_PGOUTPUT, true, &load.end_lsn, timeout)
@@ -225,22 +173,12 @@ fn run(args: Args) -> Result<()> {
     })?);
     for c in &connectors {
         step(&format!("spillway {}", c.label));
-        results.push(with_cpu(|| c.catch_up(&spillway, args.rows, timeout))?);
+        let topic = c.topic("public", "bench_rows");
+        results.push(with_cpu(|| {
+            c.catch_up(spillway, &topic, args.common.rows, timeout)
+        })?);
     }
-    let debezium_note = match &debezium {
-        Ok(instances) => {
-            let mut note = None;
-            for d in instances {
-                step(&format!("debezium, {}", d.format()));
-                match with_cpu(|| d.catch_up(args.rows, timeout)) {
-                    Ok(r) => results.push(r),
-                    Err(e) => note = Some(format!("debezium: failed: {e:#}")),
-                }
-            }
-            note
-        }
-        Err(why) => Some(format!("debezium: {why}")),
-    };
+    let debezium_note = bench.debezium_catch_up(&debezium, &mut results);
 
     let mut latencies = Vec::new();
     if args.latency_secs > 0 {
@@ -253,7 +191,7 @@ fn run(args: Args) -> Result<()> {
             &runtime,
             &pg,
             &connectors[0],
-            &spillway,
+            spillway,
         )?);
         step(&format!(
             "latency, pg_recvlogical test_decoding: {} transactions/s for {} s",
@@ -265,27 +203,6 @@ fn run(args: Args) -> Result<()> {
     print_report(&args, &load, &results, debezium_note.as_deref(), &latencies);
     drop(db);
     Ok(())
-}
-
-/// Runs a measurement whose child processes all end (and are reaped) inside it, and adds
-/// their CPU time.
-fn with_cpu(measure: impl FnOnce() -> Result<Throughput>) -> Result<Throughput> {
-    let before = children_cpu_secs();
-    let mut result = measure()?;
-    result.cpu_secs = Some(children_cpu_secs() - before);
-    Ok(result)
-}
-
-/// User + system seconds of every reaped child process so far.
-fn children_cpu_secs() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// The server decoding the WAL with pgoutput, no client: the floor under every reader.
@@ -306,20 +223,12 @@ async fn sql_decoding(db: &Client, rows: u64, end_lsn: &str) -> Result<Throughpu
         messages as u64 >= rows,
         "server-side decoding returned {messages} messages for {rows} changes"
     );
-    Ok(Throughput {
-        tool: "postgres".to_string(),
-        format: "pgoutput decoded in SQL, no client".to_string(),
-        events: rows,
-        secs: started.elapsed().as_secs_f64(),
-        first_secs: None,
-        peak_rss_kb: None,
-        cpu_secs: None,
-        note: None,
-    })
-}
-
-fn step(what: &str) {
-    eprintln!("pg-capture: {what}");
+    Ok(Throughput::new(
+        "postgres",
+        "pgoutput decoded in SQL, no client",
+        rows,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 // ---- database -------------------------------------------------------------------------
@@ -541,183 +450,6 @@ async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
     })
 }
 
-// ---- child processes ------------------------------------------------------------------
-
-/// A child process whose peak RSS is sampled, killed if dropped while running.
-struct Proc {
-    name: String,
-    child: std::process::Child,
-    log: Option<PathBuf>,
-    peak_kb: Arc<AtomicU64>,
-    done: Arc<AtomicBool>,
-    started: Instant,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut command: Command, log: Option<PathBuf>) -> Result<Proc> {
-        if let Some(path) = &log {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            command.stderr(file);
-        }
-        let started = Instant::now();
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {name} ({command:?})"))?;
-        let peak_kb = Arc::new(AtomicU64::new(0));
-        let done = Arc::new(AtomicBool::new(false));
-        let (pid, peak, stop) = (child.id(), Arc::clone(&peak_kb), Arc::clone(&done));
-        std::thread::spawn(move || {
-            let path = format!("/proc/{pid}/status");
-            while !stop.load(Ordering::Relaxed) {
-                match std::fs::read_to_string(&path) {
-                    Ok(status) => {
-                        if let Some(kb) = vm_hwm_kb(&status) {
-                            peak.fetch_max(kb, Ordering::Relaxed);
-                        }
-                    }
-                    Err(_) => break,
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        Ok(Proc {
-            name: name.to_string(),
-            child,
-            log,
-            peak_kb,
-            done,
-            started,
-        })
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Peak resident set size so far (VmHWM), read now and from the samples.
-    fn peak_rss_kb(&self) -> Option<u64> {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) {
-            if let Some(kb) = vm_hwm_kb(&status) {
-                self.peak_kb.fetch_max(kb, Ordering::Relaxed);
-            }
-        }
-        Some(self.peak_kb.load(Ordering::Relaxed)).filter(|&kb| kb > 0)
-    }
-
-    fn log_text(&self) -> String {
-        self.log
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .unwrap_or_default()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = self.log_text();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        match &self.log {
-            Some(p) => format!("--- last lines of {} ---\n{tail}", p.display()),
-            None => String::new(),
-        }
-    }
-
-    /// The exit status if the process has ended.
-    fn exited(&mut self) -> Result<Option<ExitStatus>> {
-        let status = self.child.try_wait().context("waiting for a child")?;
-        if status.is_some() {
-            self.done.store(true, Ordering::Relaxed);
-        }
-        Ok(status)
-    }
-
-    fn ensure_running(&mut self) -> Result<()> {
-        if let Some(status) = self.exited()? {
-            bail!(
-                "{} exited unexpectedly ({status})\n{}",
-                self.name,
-                self.log_tail()
-            );
-        }
-        Ok(())
-    }
-
-    fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        while !self.log_text().contains(needle) {
-            self.ensure_running()?;
-            ensure!(
-                Instant::now() < deadline,
-                "{} did not log {needle:?} within {timeout:?}\n{}",
-                self.name,
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
-    fn wait(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.exited()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                self.done.store(true, Ordering::Relaxed);
-                bail!(
-                    "{} did not finish within {timeout:?}; killed\n{}",
-                    self.name,
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// SIGTERM, then waits for the exit.
-    fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        if self.exited()?.is_none() {
-            // SAFETY: signalling our own child process.
-            unsafe {
-                libc::kill(self.pid(), libc::SIGTERM);
-            }
-        }
-        self.wait(timeout)
-    }
-
-    /// SIGTERM and expects exit status 0.
-    fn stop_ok(&mut self, timeout: Duration) -> Result<()> {
-        let status = self.terminate(timeout)?;
-        ensure!(
-            status.success(),
-            "{} exited with {status} on SIGTERM\n{}",
-            self.name,
-            self.log_tail()
-        );
-        Ok(())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        self.done.store(true, Ordering::Relaxed);
-    }
-}
-
-fn vm_hwm_kb(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 // ---- pg_recvlogical -------------------------------------------------------------------
 
 fn recvlogical(args: &Args, pg: &Pg, slot: &str, pgoutput: bool) -> Command {
@@ -742,362 +474,17 @@ fn recvlogical_throughput(
     let mut command = recvlogical(args, pg, slot, pgoutput);
     command
         .args(["-E", end_lsn, "-f", "/dev/null"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut p = Proc::spawn("pg_recvlogical", command, None)?;
-    let status = p.wait(timeout)?;
-    let secs = p.started.elapsed().as_secs_f64();
-    let mut stderr = String::new();
-    if let Some(mut e) = p.child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    ensure!(
-        status.success(),
-        "pg_recvlogical on slot {slot} failed ({status}): {}",
-        stderr.trim()
-    );
+        .stdout(Stdio::null());
+    let (secs, peak) = run_to_end(&format!("pg_recvlogical on slot {slot}"), command, timeout)?;
+    let format = if pgoutput {
+        "pgoutput (binary) to /dev/null"
+    } else {
+        "test_decoding (text) to /dev/null"
+    };
     Ok(Throughput {
-        tool: "pg_recvlogical".to_string(),
-        format: if pgoutput {
-            "pgoutput (binary) to /dev/null"
-        } else {
-            "test_decoding (text) to /dev/null"
-        }
-        .to_string(),
-        events: args.rows,
-        secs,
-        first_secs: None,
-        peak_rss_kb: p.peak_rss_kb(),
-        cpu_secs: None,
-        note: None,
+        peak_rss_kb: peak,
+        ..Throughput::new("pg_recvlogical", format, args.common.rows, secs)
     })
-}
-
-// ---- spillway -------------------------------------------------------------------------
-
-struct SpillwayConnector {
-    name: String,
-    label: String,
-    config_path: PathBuf,
-    data_dir: PathBuf,
-    dir: PathBuf,
-    runs: std::cell::Cell<u32>,
-}
-
-impl SpillwayConnector {
-    fn new(
-        pg: &Pg,
-        work: &Path,
-        name: &str,
-        label: &str,
-        format: Option<&str>,
-    ) -> Result<SpillwayConnector> {
-        let dir = work.join(name);
-        std::fs::create_dir_all(&dir)?;
-        let mut config = json!({
-            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-            "database.hostname": pg.host,
-            "database.port": pg.port.to_string(),
-            "database.user": pg.user,
-            "database.dbname": DB,
-            "topic.prefix": name,
-            "slot.name": format!("{name}_slot"),
-            "publication.name": PUBLICATION,
-            "publication.autocreate.mode": "disabled",
-            "table.include.list": TABLES,
-            "snapshot.mode": "no_data",
-        });
-        if let Some(f) = format {
-            config["output.data.format"] = Value::String(f.to_string());
-        }
-        let config_path = dir.join("connector.json");
-        std::fs::write(
-            &config_path,
-            serde_json::to_vec_pretty(&json!({ "name": name, "config": config }))?,
-        )?;
-        Ok(SpillwayConnector {
-            name: name.to_string(),
-            label: label.to_string(),
-            config_path,
-            data_dir: dir.join("data"),
-            dir,
-            runs: std::cell::Cell::new(0),
-        })
-    }
-
-    fn topic(&self, table: &str) -> String {
-        format!("{}.public.{table}", self.name)
-    }
-
-    fn start(&self, binary: &Path) -> Result<Proc> {
-        let n = self.runs.get() + 1;
-        self.runs.set(n);
-        let mut command = Command::new(binary);
-        command
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config_path)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null());
-        Proc::spawn(
-            &format!("spillway ({})", self.name),
-            command,
-            Some(self.dir.join(format!("spillway-{n}.log"))),
-        )
-    }
-
-    /// Starts spillway on the loaded slot and times it until the topic holds `rows`.
-    fn catch_up(&self, binary: &Path, rows: u64, timeout: Duration) -> Result<Throughput> {
-        let mut p = self.start(binary)?;
-        let topic = self.topic("bench_rows");
-        let mut counter = TopicCounter::new(&self.data_dir, &topic);
-        let deadline = p.started + timeout;
-        let mut first = None;
-        let count = loop {
-            let count = counter.count();
-            if count > 0 && first.is_none() {
-                first = Some(p.started.elapsed().as_secs_f64());
-            }
-            if count >= rows {
-                break count;
-            }
-            p.ensure_running()?;
-            ensure!(
-                Instant::now() < deadline,
-                "spillway ({}) has {count} of {rows} records after {timeout:?}\n{}",
-                self.name,
-                p.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let secs = p.started.elapsed().as_secs_f64();
-        let peak = p.peak_rss_kb();
-        p.stop_ok(Duration::from_secs(60))?;
-        let total = TopicCounter::new(&self.data_dir, &topic).count();
-        Ok(Throughput {
-            tool: "spillway".to_string(),
-            format: format!("{} to embedded log", self.label),
-            events: rows,
-            secs,
-            first_secs: first,
-            peak_rss_kb: peak,
-            cpu_secs: None,
-            note: (total != rows || count != rows).then(|| {
-                format!(
-                    "spillway {}: topic holds {total} records for {rows} changes",
-                    self.label
-                )
-            }),
-        })
-    }
-}
-
-/// Counts the records of one topic, cheaply enough to poll.
-struct TopicCounter {
-    data_dir: PathBuf,
-    topic: String,
-    reader: Option<LogReader>,
-}
-
-impl TopicCounter {
-    fn new(data_dir: &Path, topic: &str) -> TopicCounter {
-        TopicCounter {
-            data_dir: data_dir.to_path_buf(),
-            topic: topic.to_string(),
-            reader: None,
-        }
-    }
-
-    fn count(&mut self) -> u64 {
-        if self.reader.is_none() {
-            self.reader = LogReader::open(&self.data_dir).ok();
-        }
-        let Some(reader) = &self.reader else { return 0 };
-        reader
-            .topics()
-            .map(|ps| {
-                ps.iter()
-                    .filter(|p| p.topic == self.topic)
-                    .map(|p| p.end_offset - p.start_offset)
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-}
-
-// ---- Debezium -------------------------------------------------------------------------
-
-struct Debezium {
-    /// Whether key and value carry their schemas (the JsonConverter's `schemas.enable`).
-    schemas: bool,
-    script: PathBuf,
-    props: PathBuf,
-    offsets: PathBuf,
-    dir: PathBuf,
-}
-
-impl Debezium {
-    /// Builds the harness and runs it once with snapshot.mode=no_data until it streams, so
-    /// its slot exists before the load.
-    fn prepare(
-        pg: &Pg,
-        script: &Path,
-        work: &Path,
-        timeout: Duration,
-        schemas: bool,
-    ) -> Result<Debezium> {
-        let suffix = if schemas { "" } else { "_schemaless" };
-        let dir = work.join(format!("debezium{suffix}"));
-        std::fs::create_dir_all(&dir)?;
-        let build = Command::new("bash")
-            .arg(script)
-            .arg("--build-only")
-            .output()
-            .context("cannot run the Debezium harness")?;
-        ensure!(
-            build.status.success(),
-            "building the harness failed: {}",
-            String::from_utf8_lossy(&build.stderr).trim()
-        );
-        let props = dir.join("connector.properties");
-        std::fs::write(
-            &props,
-            format!(
-                "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
-                 database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password=\n\
-                 database.dbname={DB}\ntopic.prefix=bench_debezium\nplugin.name=pgoutput\n\
-                 slot.name={SLOT_DEBEZIUM}{suffix}\npublication.name={PUBLICATION}\n\
-                 publication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
-                 table.include.list={TABLES}\n",
-                pg.host, pg.port, pg.user
-            ),
-        )?;
-        let d = Debezium {
-            schemas,
-            script: script.to_path_buf(),
-            props,
-            offsets: dir.join("offsets.dat"),
-            dir,
-        };
-        let ready = d.dir.join("ready");
-        let mut command = d.command(&d.dir.join("prepare.jsonl"), 0, timeout);
-        command.arg("--ready-file").arg(&ready);
-        let mut p = Proc::spawn("debezium", command, Some(d.dir.join("prepare.log")))?;
-        let deadline = Instant::now() + timeout;
-        while !ready.exists() {
-            p.ensure_running()?;
-            ensure!(
-                Instant::now() < deadline,
-                "debezium did not start streaming within {timeout:?}\n{}",
-                p.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        p.terminate(Duration::from_secs(60))?;
-        Ok(d)
-    }
-
-    fn command(&self, out: &Path, records: u64, timeout: Duration) -> Command {
-        let mut c = Command::new("bash");
-        c.arg(&self.script)
-            .arg("--props")
-            .arg(&self.props)
-            .arg("--out")
-            .arg(out)
-            .arg("--offsets")
-            .arg(&self.offsets)
-            .args(["--records", &records.to_string()])
-            .args(["--timeout", &timeout.as_secs().to_string()])
-            .stdout(Stdio::null());
-        if !self.schemas {
-            c.args(["--schemas", "false"]);
-        }
-        // The harness favours start-up time (C1 only); a long-running connector gets the
-        // full JIT, so the benchmark does too unless told otherwise.
-        if std::env::var_os("DEBEZIUM_CAPTURE_JAVA_OPTS").is_none() {
-            c.env("DEBEZIUM_CAPTURE_JAVA_OPTS", "-XX:TieredStopAtLevel=4");
-        }
-        c
-    }
-
-    fn format(&self) -> &'static str {
-        if self.schemas {
-            "JSON with schemas"
-        } else {
-            "JSON (schemaless)"
-        }
-    }
-
-    fn catch_up(&self, rows: u64, timeout: Duration) -> Result<Throughput> {
-        let out = self.dir.join("capture.jsonl");
-        let command = self.command(&out, rows, timeout);
-        let mut p = Proc::spawn("debezium", command, Some(self.dir.join("capture.log")))?;
-        let mut lines = LineCounter::default();
-        let mut first = None;
-        let deadline = p.started + timeout + Duration::from_secs(10);
-        loop {
-            let n = lines.count(&out);
-            if n > 0 && first.is_none() {
-                first = Some(p.started.elapsed().as_secs_f64());
-            }
-            if n >= rows {
-                break;
-            }
-            if let Some(status) = p.exited()? {
-                bail!(
-                    "the harness exited ({status}) with {n} of {rows} records\n{}",
-                    p.log_tail()
-                );
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "debezium has {n} of {rows} records after {timeout:?}\n{}",
-                p.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let secs = p.started.elapsed().as_secs_f64();
-        let peak = p.peak_rss_kb();
-        let _ = p.wait(Duration::from_secs(60));
-        Ok(Throughput {
-            tool: "debezium".to_string(),
-            format: format!("{} to a file", self.format()),
-            events: rows,
-            secs,
-            first_secs: first,
-            peak_rss_kb: peak,
-            cpu_secs: None,
-            note: None,
-        })
-    }
-}
-
-/// Counts the lines of a growing file.
-#[derive(Default)]
-struct LineCounter {
-    file: Option<std::fs::File>,
-    lines: u64,
-    buf: Vec<u8>,
-}
-
-impl LineCounter {
-    fn count(&mut self, path: &Path) -> u64 {
-        if self.file.is_none() {
-            self.file = std::fs::File::open(path).ok();
-            self.buf.resize(1 << 20, 0);
-        }
-        if let Some(f) = &mut self.file {
-            while let Ok(n) = f.read(&mut self.buf) {
-                if n == 0 {
-                    break;
-                }
-                self.lines += self.buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            }
-        }
-        self.lines
-    }
 }
 
 // ---- latency --------------------------------------------------------------------------
@@ -1243,7 +630,7 @@ fn spillway_latency(
     let reader = {
         let (arrivals, stop) = (Arc::clone(&arrivals), Arc::clone(&stop));
         let data_dir = connector.data_dir.clone();
-        let topic = connector.topic("bench_latency");
+        let topic = connector.topic("public", "bench_latency");
         std::thread::spawn(move || follow_log(&data_dir, &topic, &arrivals, &stop))
     };
     let result = warm_up(args, runtime, pg, -1_000_000, &arrivals).and_then(|()| {
@@ -1413,9 +800,9 @@ fn print_report(
     println!();
     println!(
         "capture of {} row changes ({} inserts, {} updates; {:.0} MB of WAL; loaded in {:.1} s), {} cores",
-        args.rows,
-        args.rows / 2,
-        args.rows - args.rows / 2,
+        args.common.rows,
+        args.common.rows / 2,
+        args.common.rows - args.common.rows / 2,
         load.wal_bytes as f64 / 1e6,
         load.secs,
         cores
@@ -1424,25 +811,8 @@ fn print_report(
         .iter()
         .find(|r| r.tool == "pg_recvlogical")
         .map(|r| r.events as f64 / r.secs);
-    println!(
-        "{:<15} {:<36} {:>10} {:>7} {:>12} {:>7} {:>7} {:>8}",
-        "tool", "format", "events/s", "ratio", "peak RSS MB", "wall s", "CPU s", "1st ev s"
-    );
-    for r in results {
-        let rate = r.events as f64 / r.secs;
-        println!(
-            "{:<15} {:<36} {:>10.0} {:>7} {:>12} {:>7.2} {:>7} {:>8}",
-            r.tool,
-            r.format,
-            rate,
-            limit.map_or("-".to_string(), |l| format!("{:.2}", rate / l)),
-            r.peak_rss_kb
-                .map_or("-".to_string(), |kb| format!("{:.1}", kb as f64 / 1024.0)),
-            r.secs,
-            r.cpu_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
-            r.first_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
-        );
-    }
+    print_header();
+    print_rows(results, limit);
     if let Some(note) = debezium_note {
         println!("{note}");
     }

@@ -21,6 +21,8 @@ use tracing::{debug, info};
 
 /// Events per batch before it is handed over without waiting for a transaction's end.
 const MAX_BATCH_EVENTS: usize = 1024;
+/// How often transactions without captured changes move the committed position.
+const IDLE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// MariaDB's GTID event.
 const MARIADB_GTID_EVENT: u8 = 162;
 
@@ -50,6 +52,7 @@ pub struct Streamer<'a> {
     tables: HashMap<TableId, Option<CapturedTable>>,
     txn: Option<Transaction>,
     events: Vec<ChangeEvent>,
+    last_idle_checkpoint: std::time::Instant,
 }
 
 impl<'a> Streamer<'a> {
@@ -73,6 +76,7 @@ impl<'a> Streamer<'a> {
             tables: HashMap::new(),
             txn: None,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
+            last_idle_checkpoint: std::time::Instant::now(),
         }
     }
 
@@ -192,7 +196,11 @@ impl<'a> Streamer<'a> {
                     let db = q.schema().into_owned();
                     self.tables
                         .retain(|id, _| id.database != db && !mentions(trimmed, &id.table));
-                    info!(database = %db, statement = %truncate(trimmed, 200), "schema change");
+                    if self.config.databases.matches(&db) {
+                        info!(database = %db, statement = %truncate(trimmed, 200), "schema change");
+                    } else {
+                        debug!(database = %db, "schema change in a database that is not captured");
+                    }
                     self.commit(end).await?;
                 }
             }
@@ -230,7 +238,12 @@ impl<'a> Streamer<'a> {
             self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
         }
         self.at.pos = end;
-        if txn.is_some_and(|t| t.emitted > 0) {
+        // A transaction with captured changes is a checkpoint; others move the position at
+        // most once a second, so a binlog busy with other databases is not re-read after a
+        // restart (nor lost to purging).
+        let captured = txn.is_some_and(|t| t.emitted > 0);
+        if captured || self.last_idle_checkpoint.elapsed() >= IDLE_CHECKPOINT_EVERY {
+            self.last_idle_checkpoint = std::time::Instant::now();
             let checkpoint = self.at.checkpoint();
             self.flush(Some(checkpoint)).await?;
         }

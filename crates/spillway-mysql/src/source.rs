@@ -98,7 +98,22 @@ impl MysqlSource {
             }
             saved
         } else {
-            current_position(&mut conn).await?
+            // Nothing to resume from: start at the server's current position, and store it
+            // at once so changes made while stopped before the first captured change are
+            // not skipped on the next start.
+            let at = current_position(&mut conn).await?;
+            ctx.batches
+                .send(SourceBatch {
+                    events: Vec::new(),
+                    heartbeat: None,
+                    checkpoint: Some(at.checkpoint()),
+                })
+                .await
+                .map_err(|_| MysqlError::Binlog {
+                    detail: "the pipeline stopped before streaming".to_string(),
+                    transient: false,
+                })?;
+            at
         };
 
         info!(position = %start, server_id = config.server_id, "streaming changes");

@@ -238,3 +238,17 @@ fn a_kill_inside_a_large_transaction_resumes_after_the_committed_rows() {
     );
     println!("records at kill: {before}, duplicates after restart: {duplicates}");
 }
+
+#[test]
+fn no_data_mode_keeps_changes_made_while_stopped_before_the_first_capture() {
+    let db = MyDb::create("mynodata");
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    let dir = support::scratch("mynodata");
+    let mut sw = start(&db, &dir, &[("snapshot.mode", "no_data")]);
+    assert!(sw.stop().success());
+    db.sql("INSERT INTO t VALUES (1)");
+    let mut sw = start(&db, &dir, &[("snapshot.mode", "no_data")]);
+    let recs = wait_for_records(&sw, &db.topic("t"), 1, WAIT);
+    assert_eq!(recs[0].op(), Some("c"));
+    assert!(sw.stop().success());
+}
