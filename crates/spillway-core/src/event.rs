@@ -70,6 +70,19 @@ impl SnapshotMarker {
         }
     }
 
+    /// The schema of the `snapshot` field of Debezium's source blocks.
+    pub fn schema() -> ConnectSchema {
+        ConnectSchema::new(crate::schema::ConnectType::String)
+            .optional(true)
+            .named("io.debezium.data.Enum")
+            .version(1)
+            .param(
+                "allowed",
+                "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
+            )
+            .default_value(Value::String("false".to_string()))
+    }
+
     /// The marker of one snapshot row, from where it sits: Debezium marks the very last row
     /// `last`, the very first `first`, and otherwise the last and first row of each table.
     pub fn for_row(

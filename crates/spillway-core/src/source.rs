@@ -43,6 +43,17 @@ pub struct SourceContext {
     pub resume: Option<Offset>,
 }
 
+/// What should happen after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A connection problem: retrying later may succeed.
+    Transient,
+    /// Tied to data or schema: report it and stop.
+    Definite,
+    /// Needs the operator (configuration, privileges, server settings).
+    Operator,
+}
+
 /// A source of change events.
 ///
 /// Contract: events are emitted in log order with strictly increasing positions; after a

@@ -1,15 +1,6 @@
 //! Errors of the PostgreSQL source, each classified once.
 
-/// What should happen after an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// A connection problem: retrying later may succeed.
-    Transient,
-    /// Tied to data or schema: report it and stop.
-    Definite,
-    /// Needs the operator (configuration, privileges, server settings).
-    Operator,
-}
+pub use spillway_core::ErrorClass;
 
 /// An error of the PostgreSQL source.
 #[derive(Debug, thiserror::Error)]

@@ -19,18 +19,7 @@ pub fn source_schema() -> Arc<ConnectSchema> {
             Field::new("connector", string()),
             Field::new("name", string()),
             Field::new("ts_ms", s(ConnectType::Int64)),
-            Field::new(
-                "snapshot",
-                string()
-                    .optional(true)
-                    .named("io.debezium.data.Enum")
-                    .version(1)
-                    .param(
-                        "allowed",
-                        "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
-                    )
-                    .default_value(Value::String("false".to_string())),
-            ),
+            Field::new("snapshot", SnapshotMarker::schema()),
             Field::new("db", string()),
             Field::new("sequence", string().optional(true)),
             Field::new("ts_us", opt_i64()),

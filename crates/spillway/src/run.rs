@@ -9,10 +9,11 @@ use crate::connector::{self, ConnectorSpec, SourceConfig};
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
 use spillway_core::pipeline;
+use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_formats::JsonEncoder;
 use spillway_mysql::MysqlSource;
-use spillway_postgres::{ErrorClass, PostgresSource};
+use spillway_postgres::PostgresSource;
 use spillway_streams::{FileOffsetStore, LogWriter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -164,7 +165,7 @@ impl From<spillway_postgres::PostgresError> for SourceFailure {
 impl From<spillway_mysql::MysqlError> for SourceFailure {
     fn from(e: spillway_mysql::MysqlError) -> Self {
         SourceFailure {
-            transient: e.class() == spillway_mysql::ErrorClass::Transient,
+            transient: e.class() == ErrorClass::Transient,
             error: anyhow!(e),
         }
     }

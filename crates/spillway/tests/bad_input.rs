@@ -5,8 +5,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::process::{Command, Output};
-use std::time::Duration;
-use support::{binary, write_config, TestDb};
+use support::{assert_exit, write_config, TestDb};
 
 fn run_with(config: &Value, tag: &str) -> (Output, tempfile::TempDir) {
     let dir = support::scratch(tag);
@@ -15,38 +14,12 @@ fn run_with(config: &Value, tag: &str) -> (Output, tempfile::TempDir) {
 }
 
 fn run_path(path: &std::path::Path, dir: tempfile::TempDir) -> (Output, tempfile::TempDir) {
-    let mut child = Command::new(binary())
-        .args(["run", "--config"])
-        .arg(path)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start spillway");
-    // Every case here must end on its own, quickly.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("poll").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("spillway did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child.wait_with_output().expect("collect output"), dir)
+    let out = support::run_to_exit(path, &dir.path().join("data"));
+    (out, dir)
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "exit status; stderr:\n{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    }
-    assert!(!err.contains("panicked"), "spillway panicked:\n{err}");
 }
 
 fn base(db: &str) -> Value {

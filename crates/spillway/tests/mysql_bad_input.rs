@@ -7,37 +7,11 @@ use serde_json::json;
 use std::process::{Command, Output};
 use std::time::Duration;
 use support::mariadb::{sql, MyDb};
-use support::{binary, wait_for_log, write_config, Spillway};
+use support::{assert_exit, wait_for_log, write_config, Spillway};
 
 fn run(config: &serde_json::Value, dir: &std::path::Path) -> Output {
     let path = write_config(dir, config);
-    let mut child = Command::new(binary())
-        .args(["run", "--config"])
-        .arg(&path)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start spillway");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("poll").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("spillway did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn assert_exit(out: &Output, code: i32, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "exit status; stderr:\n{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    }
-    assert!(!err.contains("panicked"), "spillway panicked:\n{err}");
+    support::run_to_exit(&path, &dir.join("data"))
 }
 
 #[test]

@@ -381,3 +381,35 @@ pub fn scratch(tag: &str) -> tempfile::TempDir {
         .tempdir()
         .expect("create temp dir")
 }
+
+/// Runs `spillway run --config PATH --data-dir DATA` to its end (at most 60 s).
+pub fn run_to_exit(config: &Path, data_dir: &Path) -> std::process::Output {
+    let mut child = Command::new(binary())
+        .args(["run", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start spillway");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("poll spillway").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("spillway did not exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect output")
+}
+
+/// Asserts the exit status and that stderr names every needle and shows no panic.
+pub fn assert_exit(out: &std::process::Output, code: i32, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "exit status; stderr:\n{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "spillway panicked:\n{err}");
+}
