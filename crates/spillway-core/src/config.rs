@@ -348,6 +348,14 @@ impl ConfigMap {
             .collect()
     }
 
+    /// Fails when a feature that is not available is switched on, naming the key.
+    pub fn refuse_true(&self, key: &str, reason: &str) -> Result<(), ConfigError> {
+        if self.bool(&[key], false)? {
+            return Err(ConfigError::invalid(key, "true", reason));
+        }
+        Ok(())
+    }
+
     /// Keys present in the map that no getter asked for.
     pub fn unused_keys(&self) -> Vec<String> {
         let used = self.used.borrow();

@@ -187,6 +187,10 @@ impl MysqlConfig {
             "table.blacklist",
             "table.excludelist",
         ]);
+        config.refuse_true(
+            "provide.transaction.metadata",
+            "transaction metadata events are not available yet",
+        )?;
         config.accept(&[
             "database.ssl.mode",
             "database.connectionTimeZone",
@@ -349,6 +353,7 @@ mod tests {
             ("snapshot.mode", "sometimes"),
             ("bigint.unsigned.handling.mode", "huge"),
             ("snapshot.locking.mode", "all"),
+            ("provide.transaction.metadata", "true"),
         ] {
             let mut pairs = seed();
             pairs.push((key, value));

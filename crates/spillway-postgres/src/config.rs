@@ -190,11 +190,14 @@ impl PostgresConfig {
             SslMode::Prefer,
         )?;
         let tls = tls_config(config, sslmode)?;
+        config.refuse_true(
+            "provide.transaction.metadata",
+            "transaction metadata events are not available yet",
+        )?;
         config.accept(&[
             "tasks.max",
             "database.tcpKeepAlive",
             "snapshot.isolation.mode",
-            "provide.transaction.metadata",
         ]);
         let selection = config.given(&[
             "schema.include.list",
@@ -431,6 +434,7 @@ mod tests {
             ("slot.name", "Bad-Slot"),
             ("table.include.list", "public.(broken"),
             ("decimal.handling.mode", "float"),
+            ("provide.transaction.metadata", "true"),
         ] {
             let mut pairs = base();
             pairs.push((key, value));
