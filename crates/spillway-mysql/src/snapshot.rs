@@ -234,7 +234,8 @@ pub async fn read_tables(
     Ok(SnapshotOutcome::Completed { rows })
 }
 
-async fn send(
+/// Hands `events` and an optional checkpoint to the pipeline.
+pub(crate) async fn send(
     batches: &mpsc::Sender<SourceBatch>,
     events: &mut Vec<ChangeEvent>,
     checkpoint: Option<spillway_core::Offset>,

@@ -10,7 +10,7 @@ use crate::schema;
 use crate::snapshot::{self, SnapshotOutcome};
 use crate::source_info::source_schema;
 use mysql_async::prelude::Queryable;
-use spillway_core::{Phase, Source, SourceBatch, SourceContext};
+use spillway_core::{Phase, Source, SourceContext};
 use tracing::info;
 
 /// Captures changes of a MySQL or MariaDB server.
@@ -74,17 +74,7 @@ impl MysqlSource {
                 }
                 SnapshotOutcome::Completed { rows } => info!(rows, "snapshot completed"),
             }
-            ctx.batches
-                .send(SourceBatch {
-                    events: Vec::new(),
-                    heartbeat: None,
-                    checkpoint: Some(at.checkpoint()),
-                })
-                .await
-                .map_err(|_| MysqlError::Binlog {
-                    detail: "the pipeline stopped after the snapshot".to_string(),
-                    transient: false,
-                })?;
+            snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
             if config.snapshot_mode == SnapshotMode::InitialOnly {
                 return Ok(());
             }
@@ -102,17 +92,7 @@ impl MysqlSource {
             // at once so changes made while stopped before the first captured change are
             // not skipped on the next start.
             let at = current_position(&mut conn).await?;
-            ctx.batches
-                .send(SourceBatch {
-                    events: Vec::new(),
-                    heartbeat: None,
-                    checkpoint: Some(at.checkpoint()),
-                })
-                .await
-                .map_err(|_| MysqlError::Binlog {
-                    detail: "the pipeline stopped before streaming".to_string(),
-                    transient: false,
-                })?;
+            snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
             at
         };
 
