@@ -111,6 +111,9 @@ pub struct MysqlConfig {
     pub include_schema_changes: bool,
     pub heartbeat_interval: Option<Duration>,
     pub heartbeat_topic: String,
+    /// `heartbeat.action.query`: run on every heartbeat (say, to write to a heartbeat table
+    /// so a quiet captured database still moves the binlog).
+    pub heartbeat_action_query: Option<String>,
     pub types: TypeOptions,
     pub connect_timeout: Duration,
 }
@@ -247,6 +250,7 @@ impl MysqlConfig {
             )?,
             include_schema_changes: config.bool(&["include.schema.changes"], true)?,
             heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
+            heartbeat_action_query: config.string(&["heartbeat.action.query"]),
             heartbeat_topic: format!(
                 "{}.{topic_prefix}",
                 config

@@ -12,12 +12,13 @@ use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::row::BinlogRow;
 use mysql_async::binlog::value::BinlogValue;
+use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{ChangeEvent, Offset, Op, Position, Row, SourceBatch, Value};
+use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// Events per batch before it is handed over without waiting for a transaction's end.
 const MAX_BATCH_EVENTS: usize = 1024;
@@ -53,6 +54,8 @@ pub struct Streamer<'a> {
     txn: Option<Transaction>,
     events: Vec<ChangeEvent>,
     last_idle_checkpoint: std::time::Instant,
+    /// The position of the last checkpoint sent.
+    last_checkpoint: Option<Position>,
 }
 
 impl<'a> Streamer<'a> {
@@ -77,12 +80,19 @@ impl<'a> Streamer<'a> {
             txn: None,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
             last_idle_checkpoint: std::time::Instant::now(),
+            last_checkpoint: None,
         }
     }
 
     /// Streams until shutdown or an error.
     pub async fn run(&mut self, stream: &mut mysql_async::BinlogStream) -> Result<(), MysqlError> {
         let mut shutdown = self.shutdown.clone();
+        let every = self
+            .config
+            .heartbeat_interval
+            .unwrap_or(std::time::Duration::from_secs(3600));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -97,6 +107,9 @@ impl<'a> Streamer<'a> {
                     };
                     let event = event.map_err(binlog_error)?;
                     self.handle(&event, stream).await?;
+                }
+                _ = heartbeat.tick(), if self.config.heartbeat_interval.is_some() => {
+                    self.heartbeat().await?;
                 }
                 _ = shutdown.changed() => {}
             }
@@ -370,14 +383,45 @@ impl<'a> Streamer<'a> {
         Ok(())
     }
 
+    /// Runs `heartbeat.action.query` and emits a heartbeat record; between transactions it
+    /// also carries the position read so far, so offsets move while captured tables idle.
+    async fn heartbeat(&mut self) -> Result<(), MysqlError> {
+        if let Some(query) = &self.config.heartbeat_action_query {
+            if let Err(error) = self.catalog.query_drop(query.as_str()).await {
+                warn!(%error, "heartbeat.action.query failed");
+            }
+        }
+        let checkpoint = self.txn.is_none().then(|| self.at.checkpoint());
+        let heartbeat = Heartbeat {
+            topic: Arc::from(self.config.heartbeat_topic.as_str()),
+            server_name: self.config.topic_prefix.clone(),
+            ts_ms: now_us() / 1000,
+        };
+        self.send(Some(heartbeat), checkpoint).await
+    }
+
     async fn flush(&mut self, checkpoint: Option<Offset>) -> Result<(), MysqlError> {
-        if self.events.is_empty() && checkpoint.is_none() {
+        self.send(None, checkpoint).await
+    }
+
+    async fn send(
+        &mut self,
+        heartbeat: Option<Heartbeat>,
+        checkpoint: Option<Offset>,
+    ) -> Result<(), MysqlError> {
+        // A checkpoint is only worth sending when it moves past the last one.
+        let checkpoint =
+            checkpoint.filter(|c| self.last_checkpoint.is_none_or(|last| c.position > last));
+        if self.events.is_empty() && checkpoint.is_none() && heartbeat.is_none() {
             return Ok(());
+        }
+        if let Some(c) = &checkpoint {
+            self.last_checkpoint = Some(c.position);
         }
         self.batches
             .send(SourceBatch {
                 events: std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS)),
-                heartbeat: None,
+                heartbeat,
                 checkpoint,
             })
             .await

@@ -54,6 +54,7 @@ impl MysqlSource {
             return Ok(());
         }
         let mut resume = stream_offset.as_ref().map(|o| o.position);
+        let mut resumed = false;
         let start = if need_snapshot {
             let at = snapshot::start(&mut conn, config, facts.is_mariadb).await?;
             info!(position = %at, tables = tables.len(), "snapshot started");
@@ -81,37 +82,33 @@ impl MysqlSource {
             resume = None;
             at
         } else if let Some(saved) = saved {
-            if !saved_usable {
+            // With GTIDs the server finds the place itself, also when the file is gone
+            // (a failover to another server); it reports a purged position as such.
+            if !saved_usable && !gtid_resume(&saved, &facts) {
                 return Err(MysqlError::Purged {
                     position: saved.to_string(),
                 });
             }
+            resumed = true;
             saved
         } else {
             // Nothing to resume from: start at the server's current position, and store it
             // at once so changes made while stopped before the first captured change are
             // not skipped on the next start.
-            let at = current_position(&mut conn).await?;
+            let at = current_position(&mut conn, facts.is_mariadb).await?;
             snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
             at
         };
 
-        info!(position = %start, server_id = config.server_id, "streaming changes");
-        let mut binlog_conn = connection::connect(config).await?;
-        if facts.is_mariadb {
-            // Without this MariaDB sends its GTID events only as dummies.
-            binlog_conn
-                .query_drop("SET @mariadb_slave_capability = 4")
-                .await
-                .map_err(|e| MysqlError::query("announcing MariaDB replica capabilities", e))?;
-        }
-        let request = mysql_async::BinlogStreamRequest::new(config.server_id)
-            .with_filename(start.file.as_bytes())
-            .with_pos(start.pos);
-        let mut stream = binlog_conn
-            .get_binlog_stream(request)
-            .await
-            .map_err(binlog_error)?;
+        let by_gtid = resumed && gtid_resume(&start, &facts);
+        info!(
+            position = %start,
+            server_id = config.server_id,
+            by = %if by_gtid { "gtid" } else { "file and position" },
+            "streaming changes"
+        );
+        let binlog_conn = connection::connect(config).await?;
+        let mut stream = open_binlog(binlog_conn, config, &facts, &start, by_gtid).await?;
         let mut streamer = Streamer::new(
             config,
             conn,
@@ -125,6 +122,58 @@ impl MysqlSource {
     }
 }
 
+/// Whether reading can resume from the GTID position kept with `at`: MariaDB always has
+/// GTIDs, MySQL when `gtid_mode` is on.
+fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
+    match at.gtid.as_deref() {
+        Some(g) if facts.is_mariadb => g.parse::<crate::gtid::MariaGtidList>().is_ok(),
+        Some(g) if facts.mysql_gtid => g.parse::<crate::gtid::MysqlGtidSet>().is_ok(),
+        _ => false,
+    }
+}
+
+/// Asks the server for its binlog from `start`: after the transactions of its GTID
+/// position when `by_gtid`, otherwise from its file and position.
+async fn open_binlog(
+    mut conn: mysql_async::Conn,
+    config: &MysqlConfig,
+    facts: &preflight::ServerFacts,
+    start: &BinlogPosition,
+    by_gtid: bool,
+) -> Result<mysql_async::BinlogStream, MysqlError> {
+    if facts.is_mariadb {
+        // Without this MariaDB sends its GTID events only as dummies.
+        conn.query_drop("SET @mariadb_slave_capability = 4")
+            .await
+            .map_err(|e| MysqlError::query("announcing MariaDB replica capabilities", e))?;
+    }
+    let gtid = start.gtid.as_deref().unwrap_or_default();
+    let request = mysql_async::BinlogStreamRequest::new(config.server_id);
+    let request = if !by_gtid {
+        request
+            .with_filename(start.file.as_bytes())
+            .with_pos(start.pos)
+    } else if facts.is_mariadb {
+        // A replica's GTID connect: the server starts after the last transaction of each
+        // domain in the list (the dump request names no file), and reports a position it
+        // no longer has instead of guessing.
+        conn.exec_drop(
+            "SET @slave_connect_state = ?, @slave_gtid_strict_mode = 0, @slave_gtid_ignore_duplicates = 0",
+            (gtid,),
+        )
+        .await
+        .map_err(|e| MysqlError::query("setting the GTID position to read from", e))?;
+        request
+    } else {
+        let set: crate::gtid::MysqlGtidSet = gtid.parse().map_err(|e| MysqlError::Binlog {
+            detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
+            transient: false,
+        })?;
+        request.with_gtid().with_gtid_set(set.to_sids())
+    };
+    conn.get_binlog_stream(request).await.map_err(binlog_error)
+}
+
 /// The binlog files the server still has.
 async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, MysqlError> {
     let rows: Vec<mysql_async::Row> = conn
@@ -135,7 +184,10 @@ async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, Mysql
 }
 
 /// The server's current binlog position.
-async fn current_position(conn: &mut mysql_async::Conn) -> Result<BinlogPosition, MysqlError> {
+async fn current_position(
+    conn: &mut mysql_async::Conn,
+    is_mariadb: bool,
+) -> Result<BinlogPosition, MysqlError> {
     let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
         Ok(row) => row,
         Err(_) => conn
@@ -149,10 +201,21 @@ async fn current_position(conn: &mut mysql_async::Conn) -> Result<BinlogPosition
             "enable the binary log (log_bin)",
         )
     })?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or(4);
+    let gtid: Option<String> = if is_mariadb {
+        conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
+            .await
+            .map_err(|e| MysqlError::query("reading the GTID position", e))?
+            .flatten()
+    } else {
+        // MySQL's fifth column, Executed_Gtid_Set (empty without GTIDs).
+        row.get::<Option<String>, _>(4).flatten()
+    };
     Ok(BinlogPosition {
-        file: row.get(0).unwrap_or_default(),
-        pos: row.get(1).unwrap_or(4),
-        gtid: None,
+        file,
+        pos,
+        gtid: gtid.filter(|g| !g.is_empty()),
     })
 }
 

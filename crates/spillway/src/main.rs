@@ -14,6 +14,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Default data directory when `--data-dir` is not given.
 pub const DEFAULT_DATA_DIR: &str = "data";
 

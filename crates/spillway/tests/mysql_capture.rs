@@ -189,6 +189,68 @@ fn restart_resumes_from_the_committed_position() {
     assert_eq!(ids, vec![1, 2, 3, 4, 5]);
 }
 
+/// Rewrites the stored binlog place of a stopped connector.
+fn edit_offset_state(
+    dir: &tempfile::TempDir,
+    db: &MyDb,
+    edit: impl FnOnce(&mut serde_json::Value),
+) {
+    let path = dir
+        .path()
+        .join("data")
+        .join("offsets")
+        .join(format!("{}.json", db.name));
+    let mut offset: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut offset["state"]);
+    std::fs::write(&path, serde_json::to_vec(&offset).unwrap()).unwrap();
+}
+
+#[test]
+fn restarts_resume_by_gtid_without_the_file_and_by_file_without_the_gtid() {
+    let db = MyDb::create("mygtid");
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY)");
+    db.sql("INSERT INTO t VALUES (1)");
+    let dir = support::scratch("mygtid");
+    let mut sw = start(&db, &dir, &[]);
+    db.sql("INSERT INTO t VALUES (2)");
+    wait_for_records(&sw, &db.topic("t"), 2, WAIT);
+    assert!(sw.stop().success());
+
+    // A file the server never had: only the GTID position can find the place.
+    edit_offset_state(&dir, &db, |state| {
+        assert!(
+            state["gtid"].as_str().is_some_and(|g| g.contains('-')),
+            "MariaDB positions carry the GTID list: {state}"
+        );
+        state["file"] = json!("mysql-bin.999999");
+        state["pos"] = json!(4);
+    });
+    db.sql("INSERT INTO t VALUES (3)");
+    let mut sw = start(&db, &dir, &[]);
+    assert!(sw.logs().contains("by=gtid"), "{}", sw.logs());
+    db.sql("INSERT INTO t VALUES (4)");
+    wait_for_records(&sw, &db.topic("t"), 4, WAIT);
+    assert!(sw.stop().success());
+
+    // Without a GTID position the stored file and position are used.
+    edit_offset_state(&dir, &db, |state| {
+        assert_ne!(state["file"], json!("mysql-bin.999999"), "{state}");
+        state.as_object_mut().unwrap().remove("gtid");
+    });
+    db.sql("INSERT INTO t VALUES (5)");
+    let mut sw = start(&db, &dir, &[]);
+    assert!(sw.logs().contains("file and position"), "{}", sw.logs());
+    db.sql("INSERT INTO t VALUES (6)");
+    wait_for_records(&sw, &db.topic("t"), 6, WAIT);
+    assert!(sw.stop().success());
+    let ids: Vec<i64> = read_topic(&sw.data_dir, &db.topic("t"))
+        .iter()
+        .map(|r| r.key_payload().unwrap()["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5, 6]);
+}
+
 #[test]
 fn a_kill_inside_a_large_transaction_resumes_after_the_committed_rows() {
     let db = MyDb::create("mybigtx");
@@ -251,4 +313,56 @@ fn no_data_mode_keeps_changes_made_while_stopped_before_the_first_capture() {
     let recs = wait_for_records(&sw, &db.topic("t"), 1, WAIT);
     assert_eq!(recs[0].op(), Some("c"));
     assert!(sw.stop().success());
+}
+
+#[test]
+fn heartbeats_are_written_run_the_action_query_and_move_the_offset() {
+    let db = MyDb::create("myheartbeat");
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE beats (at DATETIME(6))");
+    // A heartbeat table the connector's user may write, as its documentation asks for.
+    db.sql(&format!(
+        "GRANT INSERT ON {}.beats TO 'spillway'@'%'",
+        db.name
+    ));
+    let dir = support::scratch("myheartbeat");
+    let query = format!("INSERT INTO {}.beats VALUES (NOW(6))", db.name);
+    let mut sw = start(
+        &db,
+        &dir,
+        &[
+            ("table.include.list", &format!("{}.t", db.name)),
+            ("heartbeat.interval.ms", "200"),
+            ("heartbeat.action.query", &query),
+        ],
+    );
+    let topic = format!("__debezium-heartbeat.{}", db.name);
+    let recs = wait_for_records(&sw, &topic, 4, WAIT);
+    assert_eq!(recs[0].key_payload(), Some(&json!({"serverName": db.name})));
+    assert_eq!(
+        recs[0].key.as_ref().unwrap()["schema"]["name"],
+        json!("io.debezium.connector.common.ServerNameKey")
+    );
+    assert!(recs[0].payload().unwrap()["ts_ms"].as_i64().unwrap() > 0);
+    assert!(db.sql("SELECT count(*) FROM beats").parse::<i64>().unwrap() >= 2);
+    assert!(read_topic(&sw.data_dir, &db.topic("beats")).is_empty());
+    assert!(sw.stop().success());
+    // The action query's own transactions were read past: the stored place is at or after
+    // the last of them.
+    let offset: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.path()
+                .join("data")
+                .join("offsets")
+                .join(format!("{}.json", db.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let stored = offset["state"]["gtid"].as_str().unwrap().to_string();
+    let server = db.sql("SELECT @@gtid_binlog_pos");
+    let seq = |g: &str| -> u64 { g.rsplit('-').next().unwrap().trim().parse().unwrap() };
+    assert!(
+        seq(&server) - seq(&stored) <= 1,
+        "stored GTID {stored} lags the server's {server}"
+    );
 }
