@@ -38,6 +38,6 @@ pub use pipeline::{EncodeError, EventEncoder, PipelineError, PipelineOptions, Pi
 pub use position::{Phase, Position};
 pub use record::{Header, Record};
 pub use schema::{Column, ConnectSchema, ConnectType, Field, TableSchema};
-pub use source::{ErrorClass, Heartbeat, Source, SourceBatch, SourceContext};
+pub use source::{ErrorClass, Heartbeat, Source, SourceBatch, SourceContext, StructRecord};
 pub use stream::{Ack, AckReport, StreamError, StreamWriter};
 pub use value::{Row, Value};

@@ -17,7 +17,7 @@ use crate::event::{ChangeEvent, Op};
 use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
 use crate::record::{Header, Record};
 use crate::schema::TableSchema;
-use crate::source::{Heartbeat, SourceBatch};
+use crate::source::{Heartbeat, SourceBatch, StructRecord};
 use crate::stream::{Ack, AckReport, StreamError, StreamWriter};
 use crate::value::Row;
 use std::collections::HashSet;
@@ -50,6 +50,8 @@ pub trait EventEncoder: Send {
     fn key_header(&mut self, table: &TableSchema, row: &Row) -> Result<Vec<u8>, EncodeError>;
     /// Key and value of a heartbeat record.
     fn heartbeat(&mut self, heartbeat: &Heartbeat) -> Result<(Vec<u8>, Vec<u8>), EncodeError>;
+    /// Key and value of a record given as Connect structs.
+    fn struct_record(&mut self, record: &StructRecord) -> Result<(Vec<u8>, Vec<u8>), EncodeError>;
 }
 
 /// Error that stops the pipeline.
@@ -250,6 +252,16 @@ where
                         break;
                     };
                     let ts = now_ms();
+                    for record in &batch.records {
+                        let (key, value) = encoder.struct_record(record)?;
+                        records.push(Record {
+                            topic: record.topic.clone(),
+                            key: Some(key),
+                            value: Some(value),
+                            headers: Vec::new(),
+                            timestamp_ms: record.ts_ms,
+                        });
+                    }
                     for event in &batch.events {
                         records_for(event, encoder.as_mut(), &options, ts, &mut records)?;
                     }

@@ -2,6 +2,8 @@
 
 use crate::event::ChangeEvent;
 use crate::offsets::Offset;
+use crate::schema::ConnectSchema;
+use crate::value::Value;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -12,10 +14,25 @@ use tokio::sync::{mpsc, watch};
 /// A batch may carry only a checkpoint (a transaction's end, or an idle log's end position).
 #[derive(Debug, Default)]
 pub struct SourceBatch {
+    /// Records written before the events, as they are (schema-change events).
+    pub records: Vec<StructRecord>,
     pub events: Vec<ChangeEvent>,
     /// A heartbeat record to write after the events (`heartbeat.interval.ms`).
     pub heartbeat: Option<Heartbeat>,
     pub checkpoint: Option<Offset>,
+}
+
+/// A record whose key and value are Connect structs, encoded with their schemas in the
+/// stream's format: the connector's schema-change events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructRecord {
+    pub topic: Arc<str>,
+    pub key_schema: Arc<ConnectSchema>,
+    pub key: Value,
+    pub value_schema: Arc<ConnectSchema>,
+    pub value: Value,
+    /// When the source saw it, milliseconds since the epoch (the record's timestamp).
+    pub ts_ms: i64,
 }
 
 /// A record on the connector's heartbeat topic, showing it is alive and letting offsets move

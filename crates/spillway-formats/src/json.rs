@@ -8,7 +8,7 @@
 use crate::text::{write_base64, write_f32, write_f64, write_int, write_str};
 use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
-use spillway_core::{ChangeEvent, Heartbeat, Row, Value};
+use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -346,6 +346,34 @@ impl EventEncoder for JsonEncoder {
         Ok((
             document(self.options.key_schemas, key_schema, &key),
             document(self.options.value_schemas, value_schema, &value),
+        ))
+    }
+
+    fn struct_record(&mut self, record: &StructRecord) -> Result<(Vec<u8>, Vec<u8>), EncodeError> {
+        let document = |schemas: bool, schema: &ConnectSchema, value: &Value| {
+            let mut out = Vec::with_capacity(1024);
+            if schemas {
+                out.extend_from_slice(b"{\"schema\":");
+                write_schema(&mut out, schema, None);
+                out.extend_from_slice(b",\"payload\":");
+            }
+            write_value(&mut out, value, schema, "").map_err(|message| EncodeError {
+                table: record.topic.to_string(),
+                column: None,
+                message,
+            })?;
+            if schemas {
+                out.push(b'}');
+            }
+            Ok(out)
+        };
+        Ok((
+            document(self.options.key_schemas, &record.key_schema, &record.key)?,
+            document(
+                self.options.value_schemas,
+                &record.value_schema,
+                &record.value,
+            )?,
         ))
     }
 

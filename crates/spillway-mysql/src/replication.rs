@@ -420,6 +420,7 @@ impl<'a> Streamer<'a> {
         }
         self.batches
             .send(SourceBatch {
+                records: Vec::new(),
                 events: std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS)),
                 heartbeat,
                 checkpoint,

@@ -245,6 +245,7 @@ pub(crate) async fn send(
     }
     batches
         .send(SourceBatch {
+            records: Vec::new(),
             events: std::mem::take(events),
             heartbeat: None,
             checkpoint,

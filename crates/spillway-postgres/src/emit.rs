@@ -66,6 +66,7 @@ impl Emitter {
             .or_else(|| events.last().map(|e| e.position));
         self.tx
             .send(SourceBatch {
+                records: Vec::new(),
                 events,
                 heartbeat,
                 checkpoint,
