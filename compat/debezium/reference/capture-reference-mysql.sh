@@ -221,6 +221,11 @@ run_case composite_key composite_key.sql 10
 run_case nokey nokey.sql 11
 # 4. schema changes while streaming
 run_case ddl ddl.sql 22 --set include.schema.changes=true
+run_case ddl_noschema ddl.sql 22 --set include.schema.changes=true --schemas false
+run_case ddl_types ddl_types.sql 26 --set include.schema.changes=true
+run_case ddl_types_noschema ddl_types.sql 26 --set include.schema.changes=true --schemas false
+run_case ddl_types_comments ddl_types.sql 26 --set include.schema.changes=true --set include.schema.comments=true
+run_case ddl_keys ddl_keys.sql 21 --set include.schema.changes=true
 # 5. NOT NULL columns and defaults
 run_case not_null not_null.sql 11
 # the converter settings of all_types_modes, applied to values and schema defaults; at6 is

@@ -30,6 +30,7 @@ pub mod position;
 pub mod preflight;
 pub mod replication;
 pub mod schema;
+pub mod schema_change;
 pub mod snapshot;
 mod source;
 pub mod source_info;

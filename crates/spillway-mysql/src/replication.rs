@@ -14,7 +14,9 @@ use mysql_async::binlog::row::BinlogRow;
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, Value};
+use spillway_core::{
+    ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, SourceContext, Value,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -50,6 +52,8 @@ pub struct Streamer<'a> {
     pub resume: Option<Position>,
     /// Where reading starts, and then where it is.
     pub at: BinlogPosition,
+    /// The server is MariaDB.
+    pub mariadb: bool,
     tables: HashMap<TableId, Option<CapturedTable>>,
     txn: Option<Transaction>,
     events: Vec<ChangeEvent>,
@@ -63,19 +67,20 @@ impl<'a> Streamer<'a> {
         config: &'a MysqlConfig,
         catalog: mysql_async::Conn,
         source_schema: Arc<ConnectSchema>,
-        batches: mpsc::Sender<SourceBatch>,
-        shutdown: watch::Receiver<bool>,
+        ctx: &SourceContext,
         resume: Option<Position>,
         at: BinlogPosition,
+        mariadb: bool,
     ) -> Self {
         Streamer {
             config,
             catalog,
             source_schema,
-            batches,
-            shutdown,
+            batches: ctx.batches.clone(),
+            shutdown: ctx.shutdown.clone(),
             resume,
             at,
+            mariadb,
             tables: HashMap::new(),
             txn: None,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
@@ -266,7 +271,7 @@ impl<'a> Streamer<'a> {
     async fn table(&mut self, id: &TableId) -> Result<Option<&CapturedTable>, MysqlError> {
         if !self.tables.contains_key(id) {
             let captured = if schema::table_selected(self.config, &id.database, &id.table) {
-                Some(schema::load_table(&mut self.catalog, self.config, id).await?)
+                Some(schema::load_table(&mut self.catalog, self.config, id, self.mariadb).await?)
             } else {
                 None
             };

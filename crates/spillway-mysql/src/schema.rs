@@ -3,6 +3,7 @@
 
 use crate::config::MysqlConfig;
 use crate::error::MysqlError;
+use crate::schema_change::{read_raw_table, RawTable};
 use crate::types::{MyType, Unsupported};
 use mysql_async::prelude::Queryable;
 use spillway_core::filter::NameFilter;
@@ -84,61 +85,43 @@ pub async fn load_table(
     conn: &mut mysql_async::Conn,
     config: &MysqlConfig,
     id: &TableId,
+    mariadb: bool,
 ) -> Result<CapturedTable, MysqlError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<u64>,
-        Option<u64>,
-        Option<u64>,
-        Option<String>,
-        Option<u64>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = conn
-        .exec(
-            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,
-                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, CHARACTER_OCTET_LENGTH,
-                    COLUMN_DEFAULT
-               FROM information_schema.COLUMNS
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-              ORDER BY ORDINAL_POSITION",
-            (&id.database, &id.table),
-        )
-        .await
-        .map_err(|e| MysqlError::query(format!("reading the columns of {id}"), e))?;
-    let key: Vec<String> = conn
-        .exec(
-            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
-              ORDER BY ORDINAL_POSITION",
-            (&id.database, &id.table),
-        )
-        .await
-        .map_err(|e| MysqlError::query(format!("reading the primary key of {id}"), e))?;
+    let raw = read_raw_table(conn, &id.database, &id.table, mariadb)
+        .await?
+        .ok_or_else(|| MysqlError::Binlog {
+            detail: format!("table {id} no longer exists"),
+            transient: false,
+        })?;
+    captured_table(config, &raw)
+}
+
+/// Builds a captured table's schema and decoders from its `information_schema` facts.
+pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTable, MysqlError> {
+    let id = TableId {
+        database: raw.database.clone(),
+        table: raw.table.clone(),
+    };
+    let key = &raw.primary_key;
     let mut unsupported: Vec<(String, Unsupported)> = Vec::new();
-    let mut columns = Vec::with_capacity(rows.len());
-    let mut decoders = Vec::with_capacity(rows.len());
-    for (name, data_type, column_type, nullable, precision, scale, fsp, charset, octets, default) in
-        rows
-    {
-        let in_key = key.contains(&name);
-        let included = in_key || column_selected(&config.columns, id, &name);
+    let mut columns = Vec::with_capacity(raw.columns.len());
+    let mut decoders = Vec::with_capacity(raw.columns.len());
+    for c in &raw.columns {
+        let in_key = key.contains(&c.name);
+        let included = in_key || column_selected(&config.columns, &id, &c.name);
         let ty = match MyType::from_information_schema(
-            &data_type,
-            &column_type,
-            precision,
-            scale,
-            fsp,
-            charset.as_deref(),
-            octets,
+            &c.data_type,
+            &c.column_type,
+            c.numeric_precision,
+            c.numeric_scale,
+            c.datetime_precision,
+            c.charset.as_deref(),
+            c.octet_length,
         ) {
             Ok(t) => t,
             Err(u) => {
                 if included {
-                    unsupported.push((name, u));
+                    unsupported.push((c.name.clone(), u));
                 }
                 decoders.push(ColumnDecoder {
                     ty: MyType::Binary { pad_to: None },
@@ -148,15 +131,16 @@ pub async fn load_table(
             }
         };
         if included {
-            let optional = nullable == "YES" && !in_key;
+            let optional = c.nullable && !in_key;
             let mut schema = ty.schema(&config.types).optional(optional);
-            schema.default = default
+            schema.default = c
+                .default
                 .as_deref()
                 .and_then(|d| ty.default_value(d, optional, &config.types));
             columns.push(Column {
-                name: name.clone(),
+                name: c.name.clone(),
                 schema,
-                type_name: column_type,
+                type_name: c.column_type.clone(),
             });
         }
         decoders.push(ColumnDecoder { ty, included });
@@ -181,11 +165,11 @@ pub async fn load_table(
         sanitize(&id.table)
     );
     Ok(CapturedTable {
-        id: id.clone(),
+        id,
         schema: Arc::new(TableSchema {
-            database: id.database.clone(),
+            database: raw.database.clone(),
             schema: None,
-            table: id.table.clone(),
+            table: raw.table.clone(),
             columns,
             key: key_indices,
             topic: Arc::from(prefix.as_str()),

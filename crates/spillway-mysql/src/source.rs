@@ -32,7 +32,7 @@ impl MysqlSource {
         preflight::check_selection(config, &selected, &all)?;
         let mut tables = Vec::with_capacity(selected.len());
         for id in &selected {
-            tables.push(schema::load_table(&mut conn, config, id).await?);
+            tables.push(schema::load_table(&mut conn, config, id, facts.is_mariadb).await?);
         }
         let source_schema = source_schema(config.flavor.connector_name());
 
@@ -113,10 +113,10 @@ impl MysqlSource {
             config,
             conn,
             source_schema,
-            ctx.batches.clone(),
-            ctx.shutdown.clone(),
+            &ctx,
             resume,
             start,
+            facts.is_mariadb,
         );
         streamer.run(&mut stream).await
     }

@@ -104,6 +104,7 @@ async fn run_once(
         committed: committed_rx,
         shutdown,
         resume,
+        state_dir: Some(data_dir.join("state").join(&spec.name)),
     };
     let source_task = match &spec.source {
         SourceConfig::Postgres(config) => {
