@@ -258,7 +258,7 @@ where
                             topic: record.topic.clone(),
                             key: Some(key),
                             value: Some(value),
-                            headers: Vec::new(),
+                            headers: options.extra_headers.clone(),
                             timestamp_ms: record.ts_ms,
                         });
                     }

@@ -108,7 +108,16 @@ pub struct MysqlConfig {
     pub selection: Vec<(String, String)>,
     pub snapshot_mode: SnapshotMode,
     pub locking_mode: LockingMode,
+    /// `include.schema.changes`: schema-change records on the `<topic.prefix>` topic.
     pub include_schema_changes: bool,
+    /// `include.schema.comments`: table and column comments in those records.
+    pub include_schema_comments: bool,
+    /// `schema.history.internal.store.only.captured.databases.ddl`: schema changes of
+    /// captured databases only (otherwise of every database, as Debezium's default).
+    pub only_captured_databases_ddl: bool,
+    /// `schema.history.internal.store.only.captured.tables.ddl`: the snapshot's schema
+    /// records for captured tables only (otherwise every table of a captured database).
+    pub only_captured_tables_ddl: bool,
     pub heartbeat_interval: Option<Duration>,
     pub heartbeat_topic: String,
     /// `heartbeat.action.query`: run on every heartbeat (say, to write to a heartbeat table
@@ -249,6 +258,15 @@ impl MysqlConfig {
                 LockingMode::Minimal,
             )?,
             include_schema_changes: config.bool(&["include.schema.changes"], true)?,
+            include_schema_comments: config.bool(&["include.schema.comments"], false)?,
+            only_captured_databases_ddl: config.bool(
+                &["schema.history.internal.store.only.captured.databases.ddl"],
+                false,
+            )?,
+            only_captured_tables_ddl: config.bool(
+                &["schema.history.internal.store.only.captured.tables.ddl"],
+                false,
+            )?,
             heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
             heartbeat_action_query: config.string(&["heartbeat.action.query"]),
             heartbeat_topic: format!(

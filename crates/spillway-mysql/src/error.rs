@@ -32,6 +32,8 @@ pub enum MysqlError {
     },
     #[error("binlog stream failed: {detail}")]
     Binlog { detail: String, transient: bool },
+    #[error("schema history {path}: {detail}")]
+    History { path: String, detail: String },
     #[error("the binlog position {position} is no longer on the server (purged)\nhint: set snapshot.mode=when_needed to take a new snapshot, or delete the connector's offsets")]
     Purged { position: String },
 }
@@ -76,7 +78,9 @@ impl MysqlError {
             MysqlError::Auth { .. } | MysqlError::Preflight { .. } | MysqlError::Purged { .. } => {
                 ErrorClass::Operator
             }
-            MysqlError::UnsupportedTypes { .. } | MysqlError::Decode { .. } => ErrorClass::Definite,
+            MysqlError::UnsupportedTypes { .. }
+            | MysqlError::Decode { .. }
+            | MysqlError::History { .. } => ErrorClass::Definite,
         }
     }
 }

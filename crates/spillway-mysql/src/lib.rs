@@ -23,12 +23,15 @@
 
 pub mod config;
 pub mod connection;
+pub mod ddl;
 pub mod error;
 pub mod gtid;
+pub mod history;
 pub mod mariadb;
 pub mod position;
 pub mod preflight;
 pub mod replication;
+pub mod rows;
 pub mod schema;
 pub mod schema_change;
 pub mod snapshot;

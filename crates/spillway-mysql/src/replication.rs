@@ -4,8 +4,10 @@
 
 use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
+use crate::history::{Entry, SchemaHistory};
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::{self, CapturedTable, TableId};
+use crate::schema_change::{dropped_table_change, read_raw_table, SchemaRecords, TableChangeKind};
 use crate::snapshot::now_us;
 use crate::source_info::{source_info, SnapshotMarker, SourceFields};
 use futures_util::StreamExt;
@@ -15,7 +17,8 @@ use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
 use spillway_core::{
-    ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, SourceContext, Value,
+    ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, SourceContext, StructRecord,
+    Value,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +41,18 @@ struct Transaction {
     ts_us: i64,
     thread: Option<u64>,
     server_id: u32,
+    /// A statement that commits by itself (DDL); `false` for a MariaDB transaction that
+    /// continues after its statement (`CREATE TABLE ... SELECT` and its rows).
+    standalone: bool,
+}
+
+/// Where streaming starts and what it starts with.
+pub struct StreamStart {
+    pub at: BinlogPosition,
+    /// Events at or before this position were committed before the restart.
+    pub resume: Option<Position>,
+    /// Table definitions as of `at`.
+    pub history: SchemaHistory,
 }
 
 /// Reads the binlog and emits events.
@@ -54,6 +69,10 @@ pub struct Streamer<'a> {
     pub at: BinlogPosition,
     /// The server is MariaDB.
     pub mariadb: bool,
+    history: SchemaHistory,
+    schema_records: SchemaRecords,
+    /// Schema-change records to send with the next batch.
+    records: Vec<StructRecord>,
     tables: HashMap<TableId, Option<CapturedTable>>,
     txn: Option<Transaction>,
     events: Vec<ChangeEvent>,
@@ -68,10 +87,15 @@ impl<'a> Streamer<'a> {
         catalog: mysql_async::Conn,
         source_schema: Arc<ConnectSchema>,
         ctx: &SourceContext,
-        resume: Option<Position>,
-        at: BinlogPosition,
+        start: StreamStart,
         mariadb: bool,
     ) -> Self {
+        let StreamStart {
+            at,
+            resume,
+            history,
+        } = start;
+        let schema_records = SchemaRecords::new(config, &source_schema);
         Streamer {
             config,
             catalog,
@@ -81,6 +105,9 @@ impl<'a> Streamer<'a> {
             resume,
             at,
             mariadb,
+            history,
+            schema_records,
+            records: Vec::new(),
             tables: HashMap::new(),
             txn: None,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
@@ -153,6 +180,9 @@ impl<'a> Streamer<'a> {
                 None,
                 header.server_id(),
             );
+            if let Some(txn) = self.txn.as_mut() {
+                txn.standalone = gtid.flags2 & crate::mariadb::gtid_flags::FL_STANDALONE != 0;
+            }
             return Ok(());
         }
         let data = event.read_data().map_err(|e| MysqlError::Binlog {
@@ -209,17 +239,10 @@ impl<'a> Streamer<'a> {
                 } else if trimmed.eq_ignore_ascii_case("COMMIT") {
                     self.commit(end).await?;
                 } else {
-                    // DDL (or a statement-based change the preflight rules out): table
-                    // definitions of its database are read again when next needed.
                     let db = q.schema().into_owned();
-                    self.tables
-                        .retain(|id, _| id.database != db && !mentions(trimmed, &id.table));
-                    if self.config.databases.matches(&db) {
-                        info!(database = %db, statement = %truncate(trimmed, 200), "schema change");
-                    } else {
-                        debug!(database = %db, "schema change in a database that is not captured");
-                    }
-                    self.commit(end).await?;
+                    let sql = sql.into_owned();
+                    self.statement(&sql, &db, start, end, ts_us, header.server_id())
+                        .await?;
                 }
             }
             Some(EventData::XidEvent(_)) => self.commit(end).await?,
@@ -246,6 +269,7 @@ impl<'a> Streamer<'a> {
             ts_us,
             thread,
             server_id,
+            standalone: true,
         });
     }
 
@@ -256,10 +280,10 @@ impl<'a> Streamer<'a> {
             self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
         }
         self.at.pos = end;
-        // A transaction with captured changes is a checkpoint; others move the position at
-        // most once a second, so a binlog busy with other databases is not re-read after a
-        // restart (nor lost to purging).
-        let captured = txn.is_some_and(|t| t.emitted > 0);
+        // A transaction with captured changes (or a schema change record) is a checkpoint;
+        // others move the position at most once a second, so a binlog busy with other
+        // databases is not re-read after a restart (nor lost to purging).
+        let captured = txn.is_some_and(|t| t.emitted > 0) || !self.records.is_empty();
         if captured || self.last_idle_checkpoint.elapsed() >= IDLE_CHECKPOINT_EVERY {
             self.last_idle_checkpoint = std::time::Instant::now();
             let checkpoint = self.at.checkpoint();
@@ -268,10 +292,149 @@ impl<'a> Streamer<'a> {
         Ok(())
     }
 
+    /// A statement other than BEGIN/COMMIT: DDL (or a statement-based change the preflight
+    /// rules out). The definitions of the tables it changes are read from the server, kept
+    /// in the schema history and, with `include.schema.changes`, sent as schema-change
+    /// records; then the statement's end is a checkpoint like a transaction's.
+    async fn statement(
+        &mut self,
+        sql: &str,
+        session_db: &str,
+        start: u64,
+        end: u64,
+        ts_us: i64,
+        server_id: u32,
+    ) -> Result<(), MysqlError> {
+        let trimmed = sql.trim();
+        let Some(ddl) = crate::ddl::classify(trimmed, session_db) else {
+            // Not a table definition change; tables it names are read again to be safe.
+            self.tables
+                .retain(|id, _| !(id.database == session_db && mentions(trimmed, &id.table)));
+            debug!(database = %session_db, statement = %truncate(trimmed, 200), "statement without schema change");
+            return self.commit(end).await;
+        };
+        if self.config.databases.matches(session_db)
+            || ddl
+                .records
+                .iter()
+                .any(|r| self.config.databases.matches(&r.database))
+        {
+            info!(database = %session_db, statement = %truncate(trimmed, 200), "schema change");
+        }
+        let dropped_ids: Vec<TableId> = ddl
+            .records
+            .iter()
+            .flat_map(|r| &r.changes)
+            .filter(|(kind, _)| *kind == TableChangeKind::Drop)
+            .map(|(_, id)| id.clone())
+            .collect();
+        let mut raws = Vec::new();
+        let mut dropped = Vec::new();
+        for id in &ddl.touched {
+            self.tables.remove(id);
+            if schema::is_system_database(&id.database) {
+                continue;
+            }
+            let raw = if dropped_ids.contains(id) {
+                None
+            } else {
+                read_raw_table(&mut self.catalog, &id.database, &id.table, self.mariadb).await?
+            };
+            match raw {
+                Some(raw) => raws.push(raw),
+                None => dropped.push((id.database.clone(), id.table.clone())),
+            }
+        }
+        if let Some(db) = &ddl.dropped_database {
+            self.tables.retain(|id, _| &id.database != db);
+            dropped.extend(
+                self.history
+                    .tables_of(db)
+                    .map(|id| (id.database.clone(), id.table.clone())),
+            );
+        }
+        self.history.record(Entry {
+            position: BinlogPosition {
+                file: self.at.file.clone(),
+                pos: end,
+                gtid: None,
+            },
+            ddl: trimmed.to_string(),
+            tables: raws.clone(),
+            dropped,
+        })?;
+        if self.config.include_schema_changes {
+            for record in &ddl.records {
+                if schema::is_system_database(&record.database)
+                    || (self.config.only_captured_databases_ddl
+                        && !self.config.databases.matches(&record.database))
+                {
+                    continue;
+                }
+                let changes = record
+                    .changes
+                    .iter()
+                    .filter_map(|(kind, id)| match kind {
+                        TableChangeKind::Drop => {
+                            Some(dropped_table_change(&id.database, &id.table))
+                        }
+                        _ => raws
+                            .iter()
+                            .find(|r| r.database == id.database && r.table == id.table)
+                            .map(|raw| self.schema_records.change(*kind, raw)),
+                    })
+                    .collect();
+                let source = source_info(
+                    &self.source_schema,
+                    SourceFields {
+                        connector: self.config.flavor.connector_name(),
+                        server_name: &self.config.topic_prefix,
+                        db: &record.database,
+                        table: record.source_table.as_deref(),
+                        ts_us,
+                        snapshot: SnapshotMarker::False,
+                        server_id,
+                        gtid: None,
+                        file: &self.at.file,
+                        pos: start,
+                        row: 0,
+                        thread: None,
+                    },
+                );
+                let r = self
+                    .schema_records
+                    .record(source, &record.database, &record.ddl, changes);
+                self.records.push(r);
+            }
+        }
+        // `CREATE TABLE ... SELECT` goes on with the rows it inserts (MariaDB marks such a
+        // transaction as not standalone; MySQL ends the statement with START TRANSACTION).
+        let continues = self.txn.as_ref().is_some_and(|t| !t.standalone)
+            || trimmed.to_ascii_uppercase().ends_with("START TRANSACTION");
+        if continues {
+            return self.flush(None).await;
+        }
+        self.commit(end).await
+    }
+
     async fn table(&mut self, id: &TableId) -> Result<Option<&CapturedTable>, MysqlError> {
         if !self.tables.contains_key(id) {
             let captured = if schema::table_selected(self.config, &id.database, &id.table) {
-                Some(schema::load_table(&mut self.catalog, self.config, id, self.mariadb).await?)
+                // The definition as of this place in the binlog if the history has it,
+                // else the server's current one.
+                let raw = match self.history.table(id) {
+                    Some(raw) => raw.clone(),
+                    None => read_raw_table(&mut self.catalog, &id.database, &id.table, self.mariadb)
+                        .await?
+                        .ok_or_else(|| MysqlError::Binlog {
+                            detail: format!(
+                                "rows of {id} at {}:{} but the table no longer exists and the schema history does not have it",
+                                self.at.file, self.at.pos
+                            ),
+                            transient: false,
+                        })?,
+                };
+                Some(schema::captured_table(self.config, &raw)?)
             } else {
                 None
             };
@@ -417,7 +580,11 @@ impl<'a> Streamer<'a> {
         // A checkpoint is only worth sending when it moves past the last one.
         let checkpoint =
             checkpoint.filter(|c| self.last_checkpoint.is_none_or(|last| c.position > last));
-        if self.events.is_empty() && checkpoint.is_none() && heartbeat.is_none() {
+        if self.events.is_empty()
+            && self.records.is_empty()
+            && checkpoint.is_none()
+            && heartbeat.is_none()
+        {
             return Ok(());
         }
         if let Some(c) = &checkpoint {
@@ -425,7 +592,7 @@ impl<'a> Streamer<'a> {
         }
         self.batches
             .send(SourceBatch {
-                records: Vec::new(),
+                records: std::mem::take(&mut self.records),
                 events: std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS)),
                 heartbeat,
                 checkpoint,

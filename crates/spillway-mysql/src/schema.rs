@@ -43,11 +43,16 @@ pub struct CapturedTable {
     pub decoders: Vec<ColumnDecoder>,
 }
 
-/// Whether a table is captured under the database and table filters.
-pub fn table_selected(config: &MysqlConfig, database: &str, table: &str) -> bool {
-    !SYSTEM_DATABASES
+/// Whether `database` is one of the server's own schemas.
+pub fn is_system_database(database: &str) -> bool {
+    SYSTEM_DATABASES
         .iter()
         .any(|s| s.eq_ignore_ascii_case(database))
+}
+
+/// Whether a table is captured under the database and table filters.
+pub fn table_selected(config: &MysqlConfig, database: &str, table: &str) -> bool {
+    !is_system_database(database)
         && config.databases.matches(database)
         && config.tables.matches(&format!("{database}.{table}"))
 }

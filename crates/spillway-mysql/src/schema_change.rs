@@ -259,14 +259,19 @@ pub async fn read_raw_table(
     if primary_key.is_empty() {
         // SHOW INDEX lists keys in the server's key order, the order SHOW CREATE TABLE (and
         // so Debezium's parser) sees them in.
-        let indexes: Vec<mysql_async::Row> = conn
+        let indexes: Vec<mysql_async::Row> = match conn
             .query(format!(
                 "SHOW INDEX FROM {}.{}",
                 quote_escaped(database),
                 quote_escaped(table)
             ))
             .await
-            .map_err(|e| MysqlError::query(context(), e))?;
+        {
+            Ok(rows) => rows,
+            // Dropped meanwhile (ER_NO_SUCH_TABLE).
+            Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(None),
+            Err(e) => return Err(MysqlError::query(context(), e)),
+        };
         primary_key = first_not_null_unique_key(indexes.into_iter().map(|mut r| IndexPart {
             non_unique: named_text(&mut r, "Non_unique").is_none_or(|v| v != "0"),
             key_name: named_text(&mut r, "Key_name").unwrap_or_default(),
@@ -1049,6 +1054,59 @@ pub fn schema_change_record(
         Value::Array(table_changes),
     ]);
     (key, value)
+}
+
+/// Makes the connector's schema-change records: the topic, the schemas and the options.
+pub struct SchemaRecords {
+    topic: std::sync::Arc<str>,
+    key_schema: std::sync::Arc<ConnectSchema>,
+    value_schema: std::sync::Arc<ConnectSchema>,
+    include_comments: bool,
+}
+
+impl SchemaRecords {
+    pub fn new(config: &crate::config::MysqlConfig, source_schema: &ConnectSchema) -> Self {
+        SchemaRecords {
+            topic: std::sync::Arc::from(config.topic_prefix.as_str()),
+            key_schema: std::sync::Arc::new(schema_change_key_schema_for(
+                config.flavor.connector_name(),
+            )),
+            value_schema: std::sync::Arc::new(schema_change_value_schema(source_schema)),
+            include_comments: config.include_schema_comments,
+        }
+    }
+
+    /// One `tableChanges` entry.
+    pub fn change(&self, kind: TableChangeKind, table: &RawTable) -> Value {
+        table_change_value_with(kind, &table.definition(), self.include_comments)
+    }
+
+    /// A record for `ddl` on `database` with the given source block and table changes.
+    pub fn record(
+        &self,
+        source: spillway_core::SourceInfo,
+        database: &str,
+        ddl: &str,
+        changes: Vec<Value>,
+    ) -> spillway_core::StructRecord {
+        let ts_ms = crate::snapshot::now_us() / 1000;
+        let (key, value) = schema_change_record(
+            Value::Struct(source.values),
+            ts_ms,
+            database,
+            None,
+            ddl,
+            changes,
+        );
+        spillway_core::StructRecord {
+            topic: self.topic.clone(),
+            key_schema: self.key_schema.clone(),
+            key,
+            value_schema: self.value_schema.clone(),
+            value,
+            ts_ms,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,15 +3,21 @@
 use crate::config::{MysqlConfig, SnapshotMode};
 use crate::connection;
 use crate::error::MysqlError;
+use crate::history::{Entry, SchemaHistory};
 use crate::position::BinlogPosition;
 use crate::preflight;
-use crate::replication::{binlog_error, Streamer};
+use crate::replication::{binlog_error, StreamStart, Streamer};
 use crate::schema;
+use crate::schema::TableId;
+use crate::schema_change::{self, read_raw_table, RawTable, SchemaRecords, TableChangeKind};
 use crate::snapshot::{self, SnapshotOutcome};
 use crate::source_info::source_schema;
+use crate::source_info::{source_info, SnapshotMarker, SourceFields};
 use mysql_async::prelude::Queryable;
-use spillway_core::{Phase, Source, SourceContext};
-use tracing::info;
+use spillway_core::schema::ConnectSchema;
+use spillway_core::{Phase, Source, SourceBatch, SourceContext, StructRecord, Value};
+use std::collections::BTreeSet;
+use tracing::{info, warn};
 
 /// Captures changes of a MySQL or MariaDB server.
 pub struct MysqlSource {
@@ -55,8 +61,38 @@ impl MysqlSource {
         }
         let mut resume = stream_offset.as_ref().map(|o| o.position);
         let mut resumed = false;
+        // The schema history as of the place streaming resumes from (a new snapshot, or a
+        // first start without one, starts it afresh).
+        let history_upto = saved.as_ref().filter(|_| !need_snapshot);
+        let mut history = match &ctx.state_dir {
+            Some(dir) => SchemaHistory::open(dir, history_upto)?,
+            None => SchemaHistory::in_memory(),
+        };
         let start = if need_snapshot {
             let at = snapshot::start(&mut conn, config, facts.is_mariadb).await?;
+            let (raws, records) = schema_snapshot(
+                &mut conn,
+                config,
+                &facts,
+                &all,
+                &selected,
+                &at,
+                &source_schema,
+            )
+            .await?;
+            history.reset(Entry {
+                position: at.clone(),
+                ddl: "snapshot".to_string(),
+                tables: raws,
+                dropped: Vec::new(),
+            })?;
+            // The definitions of the snapshot's own moment.
+            tables = selected
+                .iter()
+                .filter_map(|id| history.table(id))
+                .map(|raw| schema::captured_table(config, raw))
+                .collect::<Result<_, _>>()?;
+            send_records(&ctx.batches, records).await?;
             info!(position = %at, tables = tables.len(), "snapshot started");
             let outcome = snapshot::read_tables(
                 &mut conn,
@@ -90,12 +126,33 @@ impl MysqlSource {
                 });
             }
             resumed = true;
+            if history.is_empty() {
+                warn!("the schema history is empty: rows are decoded with the tables' current definitions");
+            }
             saved
         } else {
             // Nothing to resume from: start at the server's current position, and store it
             // at once so changes made while stopped before the first captured change are
-            // not skipped on the next start.
+            // not skipped on the next start. The schema is still recorded, as Debezium's
+            // no_data snapshot does.
             let at = current_position(&mut conn, facts.is_mariadb).await?;
+            let (raws, records) = schema_snapshot(
+                &mut conn,
+                config,
+                &facts,
+                &all,
+                &selected,
+                &at,
+                &source_schema,
+            )
+            .await?;
+            history.reset(Entry {
+                position: at.clone(),
+                ddl: "snapshot".to_string(),
+                tables: raws,
+                dropped: Vec::new(),
+            })?;
+            send_records(&ctx.batches, records).await?;
             snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
             at
         };
@@ -114,12 +171,140 @@ impl MysqlSource {
             conn,
             source_schema,
             &ctx,
-            resume,
-            start,
+            StreamStart {
+                at: start,
+                resume,
+                history,
+            },
             facts.is_mariadb,
         );
         streamer.run(&mut stream).await
     }
+}
+
+/// Reads the definitions whose history is kept (every table of a captured database, or
+/// only the captured tables with `schema.history.internal.store.only.captured.tables.ddl`)
+/// and makes the schema-change records Debezium's snapshot writes before its rows: the
+/// server's character set, a `DROP TABLE IF EXISTS` per table, then per database `DROP
+/// DATABASE IF EXISTS`, `CREATE DATABASE`, `USE` and each table's `SHOW CREATE TABLE`.
+async fn schema_snapshot(
+    conn: &mut mysql_async::Conn,
+    config: &MysqlConfig,
+    facts: &preflight::ServerFacts,
+    all: &[TableId],
+    selected: &[TableId],
+    at: &BinlogPosition,
+    source_schema: &std::sync::Arc<ConnectSchema>,
+) -> Result<(Vec<RawTable>, Vec<StructRecord>), MysqlError> {
+    let databases: BTreeSet<&str> = selected
+        .iter()
+        .map(|t| t.database.as_str())
+        .chain(
+            all.iter()
+                .filter(|t| !config.databases.is_empty() && config.databases.matches(&t.database))
+                .map(|t| t.database.as_str()),
+        )
+        .collect();
+    let kept: Vec<&TableId> = all
+        .iter()
+        .filter(|t| databases.contains(t.database.as_str()))
+        .filter(|t| !config.only_captured_tables_ddl || selected.contains(t))
+        .collect();
+    let mut raws = Vec::with_capacity(kept.len());
+    for id in &kept {
+        if let Some(raw) = read_raw_table(conn, &id.database, &id.table, facts.is_mariadb).await? {
+            raws.push(raw);
+        }
+    }
+    let mut records = Vec::new();
+    if !config.include_schema_changes {
+        return Ok((raws, records));
+    }
+    let maker = SchemaRecords::new(config, source_schema);
+    let mut record = |db: &str, table: Option<&str>, ddl: String, changes: Vec<Value>| {
+        let source = source_info(
+            source_schema,
+            SourceFields {
+                connector: config.flavor.connector_name(),
+                server_name: &config.topic_prefix,
+                db,
+                table,
+                ts_us: snapshot::now_us(),
+                snapshot: SnapshotMarker::True,
+                server_id: 0,
+                gtid: None,
+                file: &at.file,
+                pos: at.pos,
+                row: 0,
+                thread: None,
+            },
+        );
+        records.push(maker.record(source, db, &ddl, changes));
+    };
+    let (charset, collation) = schema_change::read_server_locale(conn).await?;
+    record(
+        "",
+        None,
+        schema_change::set_server_locale_ddl(&charset, &collation),
+        Vec::new(),
+    );
+    for raw in &raws {
+        record(
+            &raw.database,
+            Some(&raw.table),
+            schema_change::drop_table_if_exists_ddl(&raw.database, &raw.table),
+            vec![schema_change::dropped_table_change(
+                &raw.database,
+                &raw.table,
+            )],
+        );
+    }
+    for db in &databases {
+        let (charset, collation) = schema_change::read_database_locale(conn, db)
+            .await?
+            .unwrap_or_default();
+        record(
+            db,
+            None,
+            schema_change::drop_database_if_exists_ddl(db),
+            Vec::new(),
+        );
+        record(
+            db,
+            None,
+            schema_change::create_database_ddl(db, charset.as_deref(), collation.as_deref()),
+            Vec::new(),
+        );
+        record(db, None, schema_change::use_database_ddl(db), Vec::new());
+        for raw in raws.iter().filter(|r| r.database == *db) {
+            let Some(ddl) = schema_change::show_create_table(conn, db, &raw.table).await? else {
+                continue;
+            };
+            let change = maker.change(TableChangeKind::Create, raw);
+            record(db, Some(&raw.table), ddl, vec![change]);
+        }
+    }
+    Ok((raws, records))
+}
+
+/// Hands schema-change records to the pipeline.
+async fn send_records(
+    batches: &tokio::sync::mpsc::Sender<SourceBatch>,
+    records: Vec<StructRecord>,
+) -> Result<(), MysqlError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    batches
+        .send(SourceBatch {
+            records,
+            ..SourceBatch::default()
+        })
+        .await
+        .map_err(|_| MysqlError::Binlog {
+            detail: "the pipeline stopped accepting events".to_string(),
+            transient: false,
+        })
 }
 
 /// Whether reading can resume from the GTID position kept with `at`: MariaDB always has
