@@ -6,19 +6,17 @@ use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
 use crate::history::{Entry, SchemaHistory};
 use crate::position::{file_sequence, BinlogPosition};
+use crate::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind, TableMap};
 use crate::schema::{self, CapturedTable, TableId};
 use crate::schema_change::{dropped_table_change, read_raw_table, SchemaRecords, TableChangeKind};
 use crate::snapshot::now_us;
 use crate::source_info::{source_info, SnapshotMarker, SourceFields};
 use futures_util::StreamExt;
-use mysql_async::binlog::events::{Event, EventData, RowsEventData};
-use mysql_async::binlog::row::BinlogRow;
-use mysql_async::binlog::value::BinlogValue;
+use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
 use spillway_core::{
-    ChangeEvent, Heartbeat, Offset, Op, Position, Row, SourceBatch, SourceContext, StructRecord,
-    Value,
+    ChangeEvent, Heartbeat, Offset, Op, Position, SourceBatch, SourceContext, StructRecord,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +71,8 @@ pub struct Streamer<'a> {
     schema_records: SchemaRecords,
     /// Schema-change records to send with the next batch.
     records: Vec<StructRecord>,
+    /// Table maps of the current statements, by table id.
+    maps: HashMap<u64, TableMap>,
     tables: HashMap<TableId, Option<CapturedTable>>,
     txn: Option<Transaction>,
     events: Vec<ChangeEvent>,
@@ -108,6 +108,7 @@ impl<'a> Streamer<'a> {
             history,
             schema_records,
             records: Vec::new(),
+            maps: HashMap::new(),
             tables: HashMap::new(),
             txn: None,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
@@ -138,7 +139,7 @@ impl<'a> Streamer<'a> {
                         });
                     };
                     let event = event.map_err(binlog_error)?;
-                    self.handle(&event, stream).await?;
+                    self.handle(&event).await?;
                 }
                 _ = heartbeat.tick(), if self.config.heartbeat_interval.is_some() => {
                     self.heartbeat().await?;
@@ -149,11 +150,7 @@ impl<'a> Streamer<'a> {
         self.flush(None).await
     }
 
-    async fn handle(
-        &mut self,
-        event: &Event,
-        stream: &mysql_async::BinlogStream,
-    ) -> Result<(), MysqlError> {
+    async fn handle(&mut self, event: &Event) -> Result<(), MysqlError> {
         let header = event.header();
         let end = u64::from(header.log_pos());
         let start = end.saturating_sub(u64::from(header.event_size()));
@@ -183,6 +180,21 @@ impl<'a> Streamer<'a> {
             if let Some(txn) = self.txn.as_mut() {
                 txn.standalone = gtid.flags2 & crate::mariadb::gtid_flags::FL_STANDALONE != 0;
             }
+            return Ok(());
+        }
+        let event_type = header.event_type_raw();
+        if event_type == rows::TABLE_MAP_EVENT {
+            let map = TableMap::decode(event.data()).map_err(|e| MysqlError::Binlog {
+                detail: format!("cannot decode a table map at {}:{start}: {e}", self.at.file),
+                transient: false,
+            })?;
+            self.maps.insert(map.table_id, map);
+            self.at.pos = end.max(self.at.pos);
+            return Ok(());
+        }
+        if rows::is_rows_event(event_type).is_some() {
+            self.rows(event_type, event.data(), start).await?;
+            self.at.pos = end.max(self.at.pos);
             return Ok(());
         }
         let data = event.read_data().map_err(|e| MysqlError::Binlog {
@@ -246,7 +258,6 @@ impl<'a> Streamer<'a> {
                 }
             }
             Some(EventData::XidEvent(_)) => self.commit(end).await?,
-            Some(EventData::RowsEvent(rows)) => self.rows(&rows, stream, start).await?,
             _ => {}
         }
         self.at.pos = end.max(self.at.pos);
@@ -276,6 +287,8 @@ impl<'a> Streamer<'a> {
     /// Closes the open transaction at `end` (the position after its last event).
     async fn commit(&mut self, end: u64) -> Result<(), MysqlError> {
         let txn = self.txn.take();
+        // Table maps are sent again with every statement that needs them.
+        self.maps.clear();
         if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid.clone()) {
             self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
         }
@@ -443,56 +456,76 @@ impl<'a> Streamer<'a> {
         Ok(self.tables.get(id).and_then(Option::as_ref))
     }
 
-    async fn rows(
-        &mut self,
-        rows: &RowsEventData<'_>,
-        stream: &mysql_async::BinlogStream,
-        start: u64,
-    ) -> Result<(), MysqlError> {
-        let Some(tme) = stream.get_tme(rows.table_id()) else {
+    /// A rows event: its rows are decoded with the table's definition when the table is
+    /// captured, and counted otherwise (row indexes count every row of the transaction).
+    async fn rows(&mut self, event_type: u8, body: &[u8], start: u64) -> Result<(), MysqlError> {
+        let file = self.at.file.clone();
+        let binlog = |e: RowsError| MysqlError::Binlog {
+            detail: format!("cannot decode a rows event at {file}:{start}: {e}"),
+            transient: false,
+        };
+        let event = RowsEvent::decode(event_type, body).map_err(binlog)?;
+        let Some(map) = self.maps.get(&event.table_id) else {
             return Err(MysqlError::Binlog {
                 detail: format!(
-                    "rows event at {}:{start} for an unknown table id {}",
-                    self.at.file,
-                    rows.table_id()
+                    "rows event at {}:{start} for table id {} without its table map",
+                    self.at.file, event.table_id
                 ),
                 transient: false,
             });
         };
         let id = TableId {
-            database: tme.database_name().into_owned(),
-            table: tme.table_name().into_owned(),
+            database: map.database.clone(),
+            table: map.table.clone(),
         };
-        let op = match rows {
-            RowsEventData::WriteRowsEvent(_) | RowsEventData::WriteRowsEventV1(_) => Op::Create,
-            RowsEventData::UpdateRowsEvent(_)
-            | RowsEventData::UpdateRowsEventV1(_)
-            | RowsEventData::PartialUpdateRowsEvent(_) => Op::Update,
-            RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => Op::Delete,
-        };
-        let mut decoded: Vec<(Option<BinlogRow>, Option<BinlogRow>)> = Vec::new();
-        for row in rows.rows(tme) {
-            decoded.push(row.map_err(|e| MysqlError::Binlog {
-                detail: format!(
-                    "cannot decode rows of {id} at {}:{start}: {e}",
-                    self.at.file
-                ),
-                transient: false,
-            })?);
-        }
-        let position_file = self.at.file.clone();
-        let file_seq = file_sequence(&position_file);
         if self.table(&id).await?.is_none() {
             // Not captured, but its rows still count for positions inside the transaction.
+            let n = event
+                .count_rows(&self.maps[&event.table_id])
+                .map_err(binlog)?;
             if let Some(txn) = self.txn.as_mut() {
-                txn.rows += decoded.len() as u64;
+                txn.rows += n as u64;
             }
             return Ok(());
         }
-        for (row_in_event, (before, after)) in decoded.into_iter().enumerate() {
+        self.fit_table(&id, event.table_id, start).await?;
+        let op = match event.kind {
+            RowsKind::Insert => Op::Create,
+            RowsKind::Update => Op::Update,
+            RowsKind::Delete => Op::Delete,
+        };
+        let (schema, decoded) = {
+            let map = &self.maps[&event.table_id];
+            let Some(Some(table)) = self.tables.get(&id) else {
+                return Ok(());
+            };
+            let ctx = RowContext {
+                map,
+                decoders: &table.decoders,
+                options: &self.config.types,
+            };
+            let decoded: Vec<Change> = event
+                .changes(ctx)
+                .and_then(|changes| changes.collect())
+                .map_err(|e| MysqlError::Decode {
+                    table: id.to_string(),
+                    column: match &e {
+                        RowsError::Column { column, .. } => column.clone(),
+                        _ => "?".to_string(),
+                    },
+                    position: format!("{}:{start}", self.at.file),
+                    detail: e.to_string(),
+                })?;
+            (table.schema.clone(), decoded)
+        };
+        let file_seq = file_sequence(&self.at.file);
+        for (row_in_event, change) in decoded.into_iter().enumerate() {
             let Some(txn) = self.txn.as_mut() else {
                 return Err(MysqlError::Binlog {
-                    detail: format!("rows event at {position_file}:{start} outside a transaction"),
+                    detail: format!(
+                        "rows event at {}:{start} outside a transaction",
+                        self.at.file
+                    ),
                     transient: false,
                 });
             };
@@ -502,18 +535,6 @@ impl<'a> Streamer<'a> {
                 continue;
             }
             txn.emitted += 1;
-            let (gtid, ts_us, thread, server_id) =
-                (txn.gtid.clone(), txn.ts_us, txn.thread, txn.server_id);
-            let Some(Some(table)) = self.tables.get(&id) else {
-                continue;
-            };
-            let before = before
-                .map(|r| decode_row(table, r, self.config, &position_file, start))
-                .transpose()?;
-            let after = after
-                .map(|r| decode_row(table, r, self.config, &position_file, start))
-                .transpose()?;
-            let schema = table.schema.clone();
             let source = source_info(
                 &self.source_schema,
                 SourceFields {
@@ -521,25 +542,26 @@ impl<'a> Streamer<'a> {
                     server_name: &self.config.topic_prefix,
                     db: &schema.database,
                     table: Some(&schema.table),
-                    ts_us,
+                    ts_us: txn.ts_us,
                     snapshot: SnapshotMarker::False,
-                    server_id,
+                    server_id: txn.server_id,
                     // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
                     // connector reports them.
-                    gtid: gtid
+                    gtid: txn
+                        .gtid
                         .as_deref()
                         .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
-                    file: &position_file,
+                    file: &self.at.file,
                     pos: start,
                     row: row_in_event as u32,
-                    thread,
+                    thread: txn.thread,
                 },
             );
             self.events.push(ChangeEvent {
-                table: schema,
+                table: schema.clone(),
                 op,
-                before,
-                after,
+                before: change.before,
+                after: change.after,
                 source,
                 position,
                 ts_us: now_us(),
@@ -548,6 +570,46 @@ impl<'a> Streamer<'a> {
                 self.flush(None).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Makes sure the captured definition of `id` has the layout of the rows' table map.
+    /// A definition from the history or the cache that does not fit (the binlog being read
+    /// was written before a later ALTER) is replaced by the server's current one, and when
+    /// that does not fit either, by one built from the table map's own column metadata.
+    async fn fit_table(
+        &mut self,
+        id: &TableId,
+        table_id: u64,
+        start: u64,
+    ) -> Result<(), MysqlError> {
+        let fits =
+            |s: &Self| matches!(s.tables.get(id), Some(Some(t)) if t.fits(&s.maps[&table_id]));
+        if fits(self) {
+            return Ok(());
+        }
+        let current =
+            read_raw_table(&mut self.catalog, &id.database, &id.table, self.mariadb).await?;
+        if let Some(raw) = &current {
+            self.tables
+                .insert(id.clone(), Some(schema::captured_table(self.config, raw)?));
+            if fits(self) {
+                return Ok(());
+            }
+        }
+        let map = &self.maps[&table_id];
+        let built = schema::captured_from_map(self.config, map, current.as_ref()).map_err(|detail| {
+            MysqlError::Decode {
+                table: id.to_string(),
+                column: "?".to_string(),
+                position: format!("{}:{start}", self.at.file),
+                detail: format!(
+                    "the table's definition differs from the one these rows were written with, and {detail}"
+                ),
+            }
+        })?;
+        info!(table = %id, position = %format!("{}:{start}", self.at.file), "rows written before a later change of the table: decoded with the binlog's column metadata");
+        self.tables.insert(id.clone(), Some(built));
         Ok(())
     }
 
@@ -603,54 +665,6 @@ impl<'a> Streamer<'a> {
                 transient: false,
             })
     }
-}
-
-/// Decodes a binlog row into the captured columns.
-fn decode_row(
-    table: &CapturedTable,
-    row: BinlogRow,
-    config: &MysqlConfig,
-    file: &str,
-    pos: u64,
-) -> Result<Row, MysqlError> {
-    let values = row.unwrap();
-    if values.len() != table.decoders.len() {
-        return Err(MysqlError::Decode {
-            table: table.id.to_string(),
-            column: "?".to_string(),
-            position: format!("{file}:{pos}"),
-            detail: format!(
-                "the binlog row has {} columns but the table has {} now; the table was altered after this change was written",
-                values.len(),
-                table.decoders.len()
-            ),
-        });
-    }
-    let mut out = Vec::with_capacity(table.schema.columns.len());
-    let mut names = table.schema.columns.iter();
-    for (value, decoder) in values.into_iter().zip(&table.decoders) {
-        if !decoder.included {
-            continue;
-        }
-        let name = names.next().map(|c| c.name.as_str()).unwrap_or("?");
-        let decoded = match value {
-            BinlogValue::Value(v) => decoder.ty.decode(&v, &config.types, true).map_err(|e| e.0),
-            BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
-                .map(|v| Value::String(v.to_string()))
-                .map_err(|e| e.to_string()),
-            BinlogValue::JsonDiff(_) => Err(
-                "partial JSON updates are not supported; set binlog_row_value_options=''"
-                    .to_string(),
-            ),
-        };
-        out.push(decoded.map_err(|detail| MysqlError::Decode {
-            table: table.id.to_string(),
-            column: name.to_string(),
-            position: format!("{file}:{pos}"),
-            detail,
-        })?);
-    }
-    Ok(Row(out))
 }
 
 /// Adds a transaction's GTID to the position text: MariaDB keeps one GTID per domain, MySQL

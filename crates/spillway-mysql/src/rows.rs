@@ -1318,14 +1318,9 @@ fn put_value(
         (K::Timestamp, MyType::Timestamp { fsp: 0 }) => {
             fill(slot, timestamp_value(uint_le(b) as i64 * 1_000_000, 0));
         }
-        // The zero year stays 0 (the server shows 0000); others count from 1900.
-        (K::Year, MyType::Year) => fill(
-            slot,
-            Value::Int(match uint_le(b) {
-                0 => 0,
-                y => 1900 + y as i64,
-            }),
-        ),
+        // Years count from 1900. The zero year (the server shows 0000) comes out as 1900,
+        // as Debezium's binlog reader gives it (its snapshot gives 2000).
+        (K::Year, MyType::Year) => fill(slot, Value::Int(1900 + uint_le(b) as i64)),
         (K::VarString { .. } | K::String { .. } | K::Blob { .. }, MyType::Text { latin1 }) => {
             let text = if *latin1 {
                 b.iter().map(|&c| char::from(c)).collect()
@@ -2861,9 +2856,9 @@ mod tests {
     }
 
     #[test]
-    fn years_count_from_1900_and_the_zero_year_stays_zero() {
+    fn years_count_from_1900_also_the_zero_year() {
         let c = col(13, &[], MyType::Year);
-        assert_eq!(ok(&c, &[0], &options()), Value::Int(0));
+        assert_eq!(ok(&c, &[0], &options()), Value::Int(1900));
         assert_eq!(ok(&c, &[1], &options()), Value::Int(1901));
         assert_eq!(ok(&c, &[255], &options()), Value::Int(2155));
         assert_eq!(

@@ -41,6 +41,21 @@ pub struct CapturedTable {
     pub schema: Arc<TableSchema>,
     /// One per column of the table, in column order (including excluded ones).
     pub decoders: Vec<ColumnDecoder>,
+    /// Every column's name, in column order.
+    pub column_names: Vec<String>,
+}
+
+impl CapturedTable {
+    /// Whether rows described by `map` have this table's layout: as many columns, and,
+    /// where the binlog names them (`binlog_row_metadata=FULL`), the same names.
+    pub fn fits(&self, map: &crate::rows::TableMap) -> bool {
+        map.columns.len() == self.decoders.len()
+            && map
+                .columns
+                .iter()
+                .zip(&self.column_names)
+                .all(|(c, name)| c.name.as_ref().is_none_or(|n| n.eq_ignore_ascii_case(name)))
+    }
 }
 
 /// Whether `database` is one of the server's own schemas.
@@ -181,6 +196,135 @@ pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTa
             schema_name: prefix,
         }),
         decoders,
+        column_names: raw.columns.iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+/// Collation ids of `latin1` (`information_schema.COLLATIONS`).
+const LATIN1_COLLATIONS: &[u32] = &[5, 8, 15, 31, 47, 48, 49, 94];
+/// The `binary` collation.
+const BINARY_COLLATION: u32 = 63;
+
+/// Builds a captured table from a TABLE_MAP's own column metadata
+/// (`binlog_row_metadata=FULL`: names, signedness, character sets, enum and set labels,
+/// primary key): the definition the rows were written with, when neither the history nor
+/// the server has it any more. Defaults are taken from `current` where a column of the same
+/// name and type is there. The error says what the binlog lacks.
+pub fn captured_from_map(
+    config: &MysqlConfig,
+    map: &crate::rows::TableMap,
+    current: Option<&RawTable>,
+) -> Result<CapturedTable, String> {
+    use crate::rows::ColumnKind as K;
+    let id = TableId {
+        database: map.database.clone(),
+        table: map.table.clone(),
+    };
+    let names: Vec<String> = map
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Option<_>>()
+        .ok_or("the binlog does not name the columns (set binlog_row_metadata=FULL)")?;
+    let key: Vec<usize> = map.primary_key.iter().map(|k| k.column).collect();
+    let mut columns = Vec::new();
+    let mut decoders = Vec::new();
+    for (i, (c, name)) in map.columns.iter().zip(&names).enumerate() {
+        let text = |collation: Option<u32>| match collation {
+            Some(BINARY_COLLATION) => None,
+            c => Some(c.is_some_and(|c| LATIN1_COLLATIONS.contains(&c))),
+        };
+        let labels = || {
+            c.labels
+                .clone()
+                .ok_or_else(|| format!("the binlog does not list the labels of column {name}"))
+        };
+        let ty = match c.kind {
+            K::Int { bytes } => MyType::Int {
+                bytes,
+                unsigned: c.unsigned.unwrap_or(false),
+            },
+            K::Float => MyType::Float,
+            K::Double => MyType::Double,
+            K::Decimal { precision, scale } => MyType::Decimal {
+                precision: u32::from(precision),
+                scale: u32::from(scale),
+            },
+            K::Year => MyType::Year,
+            K::Date => MyType::Date,
+            K::Time => MyType::Time { fsp: 0 },
+            K::Time2 { fsp } => MyType::Time {
+                fsp: u32::from(fsp),
+            },
+            K::DateTime => MyType::DateTime { fsp: 0 },
+            K::DateTime2 { fsp } => MyType::DateTime {
+                fsp: u32::from(fsp),
+            },
+            K::Timestamp => MyType::Timestamp { fsp: 0 },
+            K::Timestamp2 { fsp } => MyType::Timestamp {
+                fsp: u32::from(fsp),
+            },
+            K::Bit { bits: 1 } => MyType::Bit1,
+            K::Bit { bits } => MyType::Bits {
+                length: u32::from(bits),
+            },
+            K::VarString { .. } | K::Blob { .. } => match text(c.collation) {
+                Some(latin1) => MyType::Text { latin1 },
+                None => MyType::Binary { pad_to: None },
+            },
+            K::String { max_length } => match text(c.collation) {
+                Some(latin1) => MyType::Text { latin1 },
+                None => MyType::Binary {
+                    pad_to: Some(u32::from(max_length)),
+                },
+            },
+            K::Enum { .. } => MyType::Enum { labels: labels()? },
+            K::Set { .. } => MyType::Set { labels: labels()? },
+            K::Json { .. } => MyType::Json,
+            K::Geometry { .. } | K::Null => {
+                return Err(format!("column {name} has a type that is not captured"))
+            }
+        };
+        let in_key = key.contains(&i);
+        let included = in_key || column_selected(&config.columns, &id, name);
+        if included {
+            let optional = c.nullable && !in_key;
+            let mut schema = ty.schema(&config.types).optional(optional);
+            let same = current.and_then(|t| t.columns.iter().find(|rc| &rc.name == name));
+            schema.default = same
+                .and_then(|rc| rc.default.as_deref())
+                .and_then(|d| ty.default_value(d, optional, &config.types));
+            columns.push(Column {
+                name: name.clone(),
+                schema,
+                type_name: c.kind.to_string().to_ascii_lowercase(),
+            });
+        }
+        decoders.push(ColumnDecoder { ty, included });
+    }
+    let key_indices = key
+        .iter()
+        .filter_map(|&k| columns.iter().position(|c| c.name == names[k]))
+        .collect();
+    let prefix = format!(
+        "{}.{}.{}",
+        config.topic_prefix,
+        sanitize(&id.database),
+        sanitize(&id.table)
+    );
+    Ok(CapturedTable {
+        schema: Arc::new(TableSchema {
+            database: id.database.clone(),
+            schema: None,
+            table: id.table.clone(),
+            columns,
+            key: key_indices,
+            topic: Arc::from(prefix.as_str()),
+            schema_name: prefix,
+        }),
+        id,
+        decoders,
+        column_names: names,
     })
 }
 

@@ -106,14 +106,6 @@ impl MyType {
                 }
             }
             "date" => MyType::Date,
-            // The binlog row decoder mis-reads negative TIME(1)/TIME(2) values that have a
-            // fraction (it panics in debug builds and returns a wrong value otherwise), so
-            // those columns are refused rather than risk a wrong value.
-            "time" if fsp == 1 || fsp == 2 => {
-                return Err(Unsupported(format!(
-                    "{column_type} (negative values with a fraction cannot be read from the binlog yet; use time, time(3) or time(6))"
-                )))
-            }
             "time" => MyType::Time { fsp },
             "datetime" => MyType::DateTime { fsp },
             "timestamp" => MyType::Timestamp { fsp },
