@@ -343,9 +343,17 @@ impl<'a> Streamer<'a> {
             .collect();
         let mut raws = Vec::new();
         let mut dropped = Vec::new();
+        // Definitions are kept for captured databases, and for the others only when their
+        // schema changes are sent (as Debezium's default does).
+        let keep = |db: &str| {
+            !schema::is_system_database(db)
+                && (self.config.databases.matches(db)
+                    || (self.config.include_schema_changes
+                        && !self.config.only_captured_databases_ddl))
+        };
         for id in &ddl.touched {
             self.tables.remove(id);
-            if schema::is_system_database(&id.database) {
+            if !keep(&id.database) {
                 continue;
             }
             let raw = if dropped_ids.contains(id) {
@@ -366,16 +374,18 @@ impl<'a> Streamer<'a> {
                     .map(|id| (id.database.clone(), id.table.clone())),
             );
         }
-        self.history.record(Entry {
-            position: BinlogPosition {
-                file: self.at.file.clone(),
-                pos: end,
-                gtid: None,
-            },
-            ddl: trimmed.to_string(),
-            tables: raws.clone(),
-            dropped,
-        })?;
+        if !raws.is_empty() || !dropped.is_empty() {
+            self.history.record(Entry {
+                position: BinlogPosition {
+                    file: self.at.file.clone(),
+                    pos: end,
+                    gtid: None,
+                },
+                ddl: trimmed.to_string(),
+                tables: raws.clone(),
+                dropped,
+            })?;
+        }
         if self.config.include_schema_changes {
             for record in &ddl.records {
                 if schema::is_system_database(&record.database)
