@@ -1323,7 +1323,7 @@ fn put_value(
         (K::Year, MyType::Year) => fill(slot, Value::Int(1900 + uint_le(b) as i64)),
         (K::VarString { .. } | K::String { .. } | K::Blob { .. }, MyType::Text { latin1 }) => {
             let text = if *latin1 {
-                b.iter().map(|&c| char::from(c)).collect()
+                b.iter().map(|&c| latin1_char(c)).collect()
             } else {
                 utf8_lossy(b)
             };
@@ -1378,6 +1378,21 @@ fn put_value(
         _ => return Err(Fault::Mismatch),
     }
     Ok(())
+}
+
+/// A byte of MySQL's `latin1` (which is cp1252, its five unassigned bytes mapped to the
+/// code points of the same number) as a character.
+pub(crate) fn latin1_char(b: u8) -> char {
+    const CP1252_80_9F: [u16; 32] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    ];
+    match b {
+        0x80..=0x9F => char::from_u32(u32::from(CP1252_80_9F[usize::from(b - 0x80)]))
+            .unwrap_or(char::REPLACEMENT_CHARACTER),
+        _ => char::from(b),
+    }
 }
 
 /// `String::from_utf8_lossy(b).into_owned()`, without the `Cow` in between.
@@ -2884,14 +2899,21 @@ mod tests {
         bytes.extend(text.as_bytes());
         assert_eq!(ok(&long, &bytes, &options()), Value::String(text));
         let latin1 = col(15, &[10, 0], MyType::Text { latin1: true });
-        let bytes = b"\x03a\xe9\x80";
+        let bytes = b"\x03a\xe9\x7f";
         assert_eq!(
             ok(&latin1, bytes, &options()),
-            Value::String("a\u{e9}\u{80}".into())
+            Value::String("a\u{e9}\u{7f}".into())
         );
         assert_eq!(
             ok(&latin1, bytes, &options()),
             old(&latin1.ty, Old::Bytes(bytes[1..].to_vec()), &options())
+        );
+        // MySQL's latin1 is cp1252 with its five holes kept (what the server's own
+        // CONVERT(... USING utf8mb4) gives for x'80818D8F909D9F').
+        let bytes = b"\x07\x80\x81\x8d\x8f\x90\x9d\x9f";
+        assert_eq!(
+            ok(&latin1, bytes, &options()),
+            Value::String("\u{20ac}\u{81}\u{8d}\u{8f}\u{90}\u{9d}\u{178}".into())
         );
         // CHAR(100) utf8mb4: 400 bytes, the length's high bits folded into the real type.
         let chr = col(254, &[0xEE, 0x90], MyType::Text { latin1: false });

@@ -346,7 +346,7 @@ impl MyType {
             }
             // The binlog carries the column's own bytes; queries return UTF-8.
             (MyType::Text { latin1 }, V::Bytes(b)) => Value::String(if *latin1 && binlog {
-                b.iter().map(|&c| char::from(c)).collect()
+                b.iter().map(|&c| crate::rows::latin1_char(c)).collect()
             } else {
                 String::from_utf8_lossy(b).into_owned()
             }),
