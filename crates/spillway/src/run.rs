@@ -12,6 +12,7 @@ use spillway_core::pipeline;
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_formats::JsonEncoder;
+use spillway_kafka::KafkaWriter;
 use spillway_mysql::MysqlSource;
 use spillway_postgres::PostgresSource;
 use spillway_streams::{FileOffsetStore, LogWriter};
@@ -87,8 +88,6 @@ async fn run_once(
     data_dir: &Path,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Failure> {
-    let writer = LogWriter::open(data_dir, spec.log)
-        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
     let mut store = FileOffsetStore::open(data_dir, &spec.name)
         .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?;
     let resume = store
@@ -117,15 +116,42 @@ async fn run_once(
         }
     };
     let encoder = Box::new(JsonEncoder::new(spec.format.clone()));
-    let pipeline_result = pipeline::run(
-        batch_rx,
-        encoder,
-        writer,
-        store,
-        committed_tx,
-        spec.pipeline.clone(),
-    )
-    .await;
+    let pipeline_result = match &spec.kafka {
+        Some(kafka) => {
+            let writer = KafkaWriter::new(kafka.clone()).map_err(|e| {
+                Failure::Fatal(anyhow!(e).context("cannot set up the Kafka stream"))
+            })?;
+            let result = pipeline::run(
+                batch_rx,
+                encoder,
+                writer,
+                store,
+                committed_tx,
+                spec.pipeline.clone(),
+            )
+            .await;
+            // A delivery that failed (brokers away longer than the producer waits) is
+            // retried from the committed offset, which never passed it.
+            if let Err(spillway_core::PipelineError::Stream(e)) = &result {
+                let _ = source_task.await;
+                return Err(Failure::Transient(anyhow!("Kafka stream failed: {e}")));
+            }
+            result
+        }
+        None => {
+            let writer = LogWriter::open(data_dir, spec.log)
+                .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
+            pipeline::run(
+                batch_rx,
+                encoder,
+                writer,
+                store,
+                committed_tx,
+                spec.pipeline.clone(),
+            )
+            .await
+        }
+    };
     let source_result = source_task
         .await
         .map_err(|e| Failure::Fatal(anyhow!("source task failed: {e}")))?;

@@ -1,0 +1,232 @@
+//! The stream writer: produces batches and acknowledges each once the broker has them all.
+
+use crate::config::KafkaOptions;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use spillway_core::{Ack, Record, StreamError, StreamWriter};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tracing::{debug, info};
+
+/// How long an admin request (topic creation) may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes records to Kafka topics.
+pub struct KafkaWriter {
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    options: KafkaOptions,
+    /// Topics known to exist.
+    topics: HashSet<Arc<str>>,
+    /// Batches handed to the producer whose acknowledgement is still outstanding.
+    in_flight: Vec<JoinHandle<()>>,
+}
+
+impl KafkaWriter {
+    /// Creates the producer and admin client (no connection is made before the first use).
+    pub fn new(options: KafkaOptions) -> Result<KafkaWriter, StreamError> {
+        let mut config = ClientConfig::new();
+        for (k, v) in &options.producer {
+            config.set(k, v);
+        }
+        let producer: FutureProducer = config
+            .create()
+            .map_err(|e| StreamError::Rejected(format!("cannot create the Kafka producer: {e}")))?;
+        let mut admin_config = ClientConfig::new();
+        for (k, v) in &options.producer {
+            // The admin client takes the connection settings, not the producer's own.
+            if k == "bootstrap.servers"
+                || k.starts_with("security.")
+                || k.starts_with("sasl.")
+                || k.starts_with("ssl.")
+                || k == "client.id"
+            {
+                admin_config.set(k, v);
+            }
+        }
+        let admin: AdminClient<DefaultClientContext> = admin_config.create().map_err(|e| {
+            StreamError::Rejected(format!("cannot create the Kafka admin client: {e}"))
+        })?;
+        info!(servers = %options.servers(), "writing to Kafka");
+        Ok(KafkaWriter {
+            producer,
+            admin,
+            options,
+            topics: HashSet::new(),
+            in_flight: Vec::new(),
+        })
+    }
+
+    /// Makes sure `topic` exists, creating it when allowed.
+    async fn ensure_topic(&mut self, topic: &Arc<str>) -> Result<(), StreamError> {
+        if self.topics.contains(topic) {
+            return Ok(());
+        }
+        if self.options.create_topics {
+            let replication = if self.options.replication_factor < 1 {
+                TopicReplication::Fixed(-1)
+            } else {
+                TopicReplication::Fixed(self.options.replication_factor)
+            };
+            let mut new = NewTopic::new(topic, self.options.partitions, replication);
+            if let Some(policy) = &self.options.cleanup_policy {
+                new = new.set("cleanup.policy", policy);
+            }
+            let result = self
+                .admin
+                .create_topics(
+                    &[new],
+                    &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
+                )
+                .await
+                .map_err(|e| StreamError::Rejected(format!("cannot create topic {topic}: {e}")))?;
+            for r in result {
+                match r {
+                    Ok(_) => {
+                        info!(topic = %topic, partitions = self.options.partitions, "created Kafka topic")
+                    }
+                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                        debug!(topic = %topic, "topic exists")
+                    }
+                    Err((_, code)) => {
+                        if !self.exists(topic).await? {
+                            return Err(StreamError::Rejected(format!(
+                                "topic {topic} does not exist and cannot be created: {code}"
+                            )));
+                        }
+                    }
+                }
+            }
+        } else if !self.exists(topic).await? {
+            return Err(StreamError::Rejected(format!(
+                "topic {topic} does not exist and topic.creation.enable is false; create it or allow creation"
+            )));
+        }
+        self.topics.insert(topic.clone());
+        Ok(())
+    }
+
+    /// Whether the brokers know `topic`.
+    async fn exists(&self, topic: &str) -> Result<bool, StreamError> {
+        let producer = self.producer.clone();
+        let name = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&name), ADMIN_TIMEOUT)
+                .map(|m| {
+                    m.topics().iter().any(|t| {
+                        t.name() == name && t.error().is_none() && !t.partitions().is_empty()
+                    })
+                })
+                .map_err(|e| {
+                    StreamError::Rejected(format!("cannot read the metadata of topic {name}: {e}"))
+                })
+        })
+        .await
+        .map_err(|_| StreamError::Closed)?
+    }
+}
+
+impl StreamWriter for KafkaWriter {
+    async fn send(&mut self, batch: Vec<Record>, ack: Ack) -> Result<(), StreamError> {
+        for record in &batch {
+            if !self.topics.contains(&record.topic) {
+                let topic = record.topic.clone();
+                self.ensure_topic(&topic).await?;
+            }
+        }
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for record in &batch {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for h in &record.headers {
+                headers = headers.insert(Header {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                });
+            }
+            let mut message: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic)
+                .timestamp(record.timestamp_ms)
+                .headers(headers);
+            if let Some(key) = &record.key {
+                message = message.key(key.as_slice());
+            }
+            if let Some(value) = &record.value {
+                message = message.payload(value.as_slice());
+            }
+            loop {
+                match self.producer.send_result(message) {
+                    Ok(delivery) => {
+                        deliveries.push(delivery);
+                        break;
+                    }
+                    // The producer's queue is full: wait for deliveries to drain it.
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        message = back;
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    Err((e, _)) => {
+                        return Err(StreamError::Rejected(format!(
+                            "cannot produce to topic {}: {e}",
+                            record.topic
+                        )))
+                    }
+                }
+            }
+        }
+        self.in_flight.retain(|h| !h.is_finished());
+        self.in_flight.push(tokio::spawn(async move {
+            let mut result = Ok(());
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => {
+                        result = Err(StreamError::Rejected(format!("Kafka delivery failed: {e}")))
+                    }
+                    Err(_) => result = Err(StreamError::Closed),
+                }
+            }
+            ack.resolve(result);
+        }));
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StreamError> {
+        for handle in self.in_flight.drain(..) {
+            handle.await.map_err(|_| StreamError::Closed)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spillway_core::ConfigMap;
+
+    #[test]
+    fn the_seeds_api_key_gives_a_sasl_ssl_producer() {
+        // Creating the clients validates the settings (TLS and SASL/PLAIN are built in);
+        // nothing connects before the first record.
+        let config = ConfigMap::from_pairs([
+            ("kafka.bootstrap.servers", "127.0.0.1:1"),
+            ("kafka.api.key", "key"),
+            ("kafka.api.secret", "secret"),
+        ]);
+        let options = KafkaOptions::from_config(&config).unwrap().unwrap();
+        assert!(KafkaWriter::new(options).is_ok());
+        let config = ConfigMap::from_pairs([
+            ("kafka.bootstrap.servers", "127.0.0.1:1"),
+            ("kafka.no.such.setting", "1"),
+        ]);
+        let options = KafkaOptions::from_config(&config).unwrap().unwrap();
+        let err = KafkaWriter::new(options).err().unwrap();
+        assert!(err.to_string().contains("no.such.setting"), "{err}");
+    }
+}
