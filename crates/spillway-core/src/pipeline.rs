@@ -76,7 +76,17 @@ pub struct PipelineOptions {
     pub flush_interval: Duration,
     /// Headers added to every record after its own (Debezium's context headers).
     pub extra_headers: Vec<Header>,
+    /// With a connector name, every change record also carries where its change sits in
+    /// the source's log ([`CONNECTOR_HEADER`], [`POSITION_HEADER`]), so a consumer can drop
+    /// the duplicates at-least-once delivery allows after a crash.
+    pub position_headers: Option<String>,
 }
+
+/// Header naming the connector whose position [`POSITION_HEADER`] gives.
+pub const CONNECTOR_HEADER: &str = "spillway.connector";
+/// Header with the change's position in the source's log (`phase:log/sub:row`): ordered per
+/// connector, the same for every record of one change.
+pub const POSITION_HEADER: &str = "spillway.position";
 
 /// An operation code as a hashable value.
 pub type OpCode = &'static str;
@@ -88,6 +98,7 @@ impl Default for PipelineOptions {
             skipped_operations: [Op::Truncate.code()].into_iter().collect(),
             flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
             extra_headers: Vec::new(),
+            position_headers: None,
         }
     }
 }
@@ -115,6 +126,16 @@ pub fn records_for(
     let table = &event.table;
     let record = |key: Option<Vec<u8>>, value: Option<Vec<u8>>, mut headers: Vec<Header>| {
         headers.extend(options.extra_headers.iter().cloned());
+        if let Some(connector) = &options.position_headers {
+            headers.push(Header {
+                key: CONNECTOR_HEADER.to_string(),
+                value: Some(connector.as_bytes().to_vec()),
+            });
+            headers.push(Header {
+                key: POSITION_HEADER.to_string(),
+                value: Some(event.position.to_string().into_bytes()),
+            });
+        }
         Record {
             topic: table.topic.clone(),
             key,

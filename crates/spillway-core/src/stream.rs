@@ -17,6 +17,10 @@ pub enum StreamError {
     Rejected(String),
     #[error("stream writer stopped")]
     Closed,
+    /// The stream cannot take records now (brokers unreachable, deliveries timed out);
+    /// retrying later from the committed offset may succeed.
+    #[error("stream unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The outcome of one batch, reported by the writer to the pipeline.

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
-/// How long an admin request (topic creation) may take.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an admin request (topic creation, metadata) may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Writes records to Kafka topics.
 pub struct KafkaWriter {
@@ -187,9 +187,15 @@ impl StreamWriter for KafkaWriter {
                 match delivery.await {
                     Ok(Ok(_)) => {}
                     Ok(Err((e, _))) => {
-                        result = Err(StreamError::Rejected(format!("Kafka delivery failed: {e}")))
+                        result = Err(StreamError::Unavailable(format!(
+                            "Kafka delivery failed: {e}"
+                        )))
                     }
-                    Err(_) => result = Err(StreamError::Closed),
+                    Err(_) => {
+                        result = Err(StreamError::Unavailable(
+                            "the Kafka producer dropped a delivery".to_string(),
+                        ))
+                    }
                 }
             }
             ack.resolve(result);

@@ -74,6 +74,12 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     if config.bool(&["extended.headers.enabled"], true)? {
         pipeline.extra_headers = context_headers(&logical_name, kind);
     }
+    // Position headers: on by default with Kafka (whose consumers cannot see offsets the
+    // way the embedded log's readers can), `spillway.position.headers` either way.
+    let kafka_stream = config.string(&["kafka.bootstrap.servers"]).is_some();
+    if config.bool(&["spillway.position.headers"], kafka_stream)? {
+        pipeline.position_headers = Some(name.clone());
+    }
     let spec = ConnectorSpec {
         name,
         source,
@@ -188,6 +194,7 @@ fn pipeline_options(config: &ConfigMap) -> Result<PipelineOptions, ConfigError> 
         skipped_operations,
         flush_interval: config.millis(&["offset.flush.interval.ms"], defaults.flush_interval)?,
         extra_headers: Vec::new(),
+        position_headers: None,
     })
 }
 

@@ -132,7 +132,11 @@ async fn run_once(
             .await;
             // A delivery that failed (brokers away longer than the producer waits) is
             // retried from the committed offset, which never passed it.
-            if let Err(spillway_core::PipelineError::Stream(e)) = &result {
+            if let Err(spillway_core::PipelineError::Stream(
+                e @ spillway_core::StreamError::Unavailable(_),
+            )) = &result
+            {
+                source_task.abort();
                 let _ = source_task.await;
                 return Err(Failure::Transient(anyhow!("Kafka stream failed: {e}")));
             }
@@ -152,9 +156,15 @@ async fn run_once(
             .await
         }
     };
-    let source_result = source_task
-        .await
-        .map_err(|e| Failure::Fatal(anyhow!("source task failed: {e}")))?;
+    if pipeline_result.is_err() {
+        // Nothing takes the source's batches any more; it may be idle and never notice.
+        source_task.abort();
+    }
+    let source_result = match source_task.await {
+        Ok(result) => result,
+        Err(e) if e.is_cancelled() => Ok(()),
+        Err(e) => return Err(Failure::Fatal(anyhow!("source task failed: {e}"))),
+    };
     match pipeline_result {
         Ok(stats) => info!(
             events = stats.events,

@@ -1,0 +1,200 @@
+//! Kafka as the stream: changes captured from PostgreSQL and MariaDB are produced to a real
+//! Kafka-protocol broker (tansu, started by scripts/setup.sh on 127.0.0.1:9092) and read
+//! back with librdkafka's consumer: keys, murmur2 partitions, per-key order, tombstones and
+//! headers; and a topic that may not be created is a clear error.
+
+mod support;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use support::mariadb::MyDb;
+use support::{wait_for_log, Spillway, TestDb};
+
+const BROKER: &str = "127.0.0.1:9092";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One record as a consumer sees it.
+#[derive(Debug)]
+struct Consumed {
+    partition: i32,
+    key: Option<Value>,
+    value: Option<Value>,
+    headers: HashMap<String, String>,
+}
+
+/// Reads `topic` (of `partitions` partitions) from the beginning until `n` records are there.
+fn consume(topic: &str, partitions: i32, n: usize) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", BROKER)
+        .set("group.id", format!("spillway-test-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let deadline = Instant::now() + WAIT;
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = message.expect("a message");
+        let json = |b: Option<&[u8]>| b.map(|b| serde_json::from_slice(b).expect("JSON"));
+        let mut headers = HashMap::new();
+        if let Some(h) = m.headers() {
+            for header in h.iter() {
+                headers.insert(
+                    header.key.to_string(),
+                    String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        out.push(Consumed {
+            partition: m.partition(),
+            key: json(m.key()),
+            value: json(m.payload()),
+            headers,
+        });
+    }
+    assert_eq!(out.len(), n, "records read from {topic}: {out:#?}");
+    out
+}
+
+/// Checks partitions against Kafka's default partitioner and returns the `op`s per key in
+/// the order consumed.
+fn ops_by_key(records: &[Consumed], partitions: u32) -> HashMap<String, Vec<String>> {
+    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+    for r in records {
+        let key = r.key.as_ref().expect("every record is keyed");
+        let bytes = serde_json::to_vec(key).unwrap();
+        assert_eq!(
+            r.partition as u32,
+            spillway_core::record::partition_for_key(&bytes, partitions),
+            "record of key {key} is not where Java's murmur2 puts it"
+        );
+        let op = match &r.value {
+            None => "tombstone".to_string(),
+            Some(v) => v["op"].as_str().unwrap().to_string(),
+        };
+        by_key.entry(key.to_string()).or_default().push(op);
+    }
+    by_key
+}
+
+#[test]
+fn postgres_changes_arrive_in_kafka_keyed_partitioned_and_in_order() {
+    let db = TestDb::create("kafkapg");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    db.sql("INSERT INTO t SELECT i, 'snap' FROM generate_series(1, 10) i");
+    let dir = support::scratch("kafkapg");
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("topic.creation.default.partitions", "3"),
+        ("topic.creation.default.replication.factor", "1"),
+        ("value.converter.schemas.enable", "false"),
+        ("key.converter.schemas.enable", "false"),
+    ]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "streaming changes", WAIT);
+    db.sql("INSERT INTO t SELECT i, 'new' FROM generate_series(11, 30) i");
+    db.sql("UPDATE t SET v = 'updated' WHERE id <= 15");
+    db.sql("DELETE FROM t WHERE id > 25");
+    // 10 reads, 20 creates, 15 updates, 5 deletes and their 5 tombstones.
+    let records = consume(&db.topic("t"), 3, 55);
+    assert!(sw.stop().success(), "{}", sw.logs());
+    let by_key = ops_by_key(&records, 3);
+    assert_eq!(by_key.len(), 30);
+    assert_eq!(by_key[r#"{"id":1}"#], vec!["r", "u"]);
+    assert_eq!(by_key[r#"{"id":12}"#], vec!["c", "u"]);
+    assert_eq!(by_key[r#"{"id":30}"#], vec!["c", "d", "tombstone"]);
+    let update = records
+        .iter()
+        .find(|r| r.value.as_ref().is_some_and(|v| v["op"] == "u"))
+        .unwrap();
+    assert_eq!(
+        update.value.as_ref().unwrap()["after"]["v"],
+        json!("updated")
+    );
+    assert_eq!(
+        update
+            .headers
+            .get("__debezium.context.connectorLogicalName"),
+        Some(&db.name)
+    );
+    // Where each change sits in the source's log, for consumers that drop redeliveries.
+    assert_eq!(update.headers.get("spillway.connector"), Some(&db.name));
+    assert!(
+        update.headers["spillway.position"].starts_with("stream:"),
+        "{:?}",
+        update.headers
+    );
+    let read = records
+        .iter()
+        .find(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
+        .unwrap();
+    assert!(read.headers["spillway.position"].starts_with("snapshot:"));
+    assert!(sw.logs().contains("created Kafka topic"), "{}", sw.logs());
+}
+
+#[test]
+fn mariadb_changes_and_schema_changes_arrive_in_kafka() {
+    let db = MyDb::create("kafkamy");
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))");
+    let dir = support::scratch("kafkamy");
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("topic.creation.default.replication.factor", "1"),
+        (
+            "schema.history.internal.store.only.captured.databases.ddl",
+            "true",
+        ),
+    ]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "streaming changes", WAIT);
+    db.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+    db.sql("ALTER TABLE t ADD COLUMN w INT DEFAULT 5");
+    db.sql("UPDATE t SET v = 'c', w = 6 WHERE id = 1");
+    let rows = consume(&db.topic("t"), 1, 3);
+    let ddl = consume(&db.name, 1, 7);
+    assert!(sw.stop().success(), "{}", sw.logs());
+    assert_eq!(
+        rows[2].value.as_ref().unwrap()["payload"]["after"],
+        json!({"id": 1, "v": "c", "w": 6})
+    );
+    let last = ddl.last().unwrap().value.as_ref().unwrap();
+    assert_eq!(
+        last["payload"]["ddl"],
+        json!("ALTER TABLE t ADD COLUMN w INT DEFAULT 5")
+    );
+}
+
+#[test]
+fn a_missing_topic_that_may_not_be_created_stops_with_its_name() {
+    let db = TestDb::create("kafkanocreate");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.sql("INSERT INTO t VALUES (1)");
+    let dir = support::scratch("kafkanocreate");
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("topic.creation.enable", "false"),
+    ]);
+    let path = support::write_config(dir.path(), &config);
+    let out = support::run_to_exit(&path, &dir.path().join("data"));
+    support::assert_exit(
+        &out,
+        1,
+        &[
+            &format!("topic {} does not exist", db.topic("t")),
+            "topic.creation.enable",
+        ],
+    );
+}
