@@ -85,7 +85,9 @@ impl KafkaWriter {
                     &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
                 )
                 .await
-                .map_err(|e| StreamError::Rejected(format!("cannot create topic {topic}: {e}")))?;
+                .map_err(|e| {
+                    StreamError::Unavailable(format!("cannot create topic {topic}: {e}"))
+                })?;
             for r in result {
                 match r {
                     Ok(_) => {
@@ -96,9 +98,14 @@ impl KafkaWriter {
                     }
                     Err((_, code)) => {
                         if !self.exists(topic).await? {
-                            return Err(StreamError::Rejected(format!(
+                            let message = format!(
                                 "topic {topic} does not exist and cannot be created: {code}"
-                            )));
+                            );
+                            return Err(if refusal(code) {
+                                StreamError::Rejected(message)
+                            } else {
+                                StreamError::Unavailable(message)
+                            });
                         }
                     }
                 }
@@ -126,12 +133,32 @@ impl KafkaWriter {
                     })
                 })
                 .map_err(|e| {
-                    StreamError::Rejected(format!("cannot read the metadata of topic {name}: {e}"))
+                    StreamError::Unavailable(format!(
+                        "cannot read the metadata of topic {name}: {e}"
+                    ))
                 })
         })
         .await
         .map_err(|_| StreamError::Closed)?
     }
+}
+
+/// Whether the brokers refused on purpose (what retrying will not change), rather than
+/// being unreachable or busy.
+fn refusal(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::PolicyViolation
+            | C::InvalidReplicationFactor
+            | C::InvalidPartitions
+            | C::InvalidConfig
+            | C::InvalidTopic
+            | C::InvalidRequest
+            | C::UnsupportedVersion
+    )
 }
 
 impl StreamWriter for KafkaWriter {

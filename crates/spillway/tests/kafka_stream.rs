@@ -198,3 +198,128 @@ fn a_missing_topic_that_may_not_be_created_stops_with_its_name() {
         ],
     );
 }
+
+/// A broker of this test's own (tansu, in memory) on a free port, killed when dropped.
+struct Broker {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Broker {
+    fn start(port: u16) -> Broker {
+        let tansu = which_tansu();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port }
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which_tansu() -> std::path::PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([std::path::PathBuf::from(home).join(".cargo/bin")])
+        .map(|d| d.join("tansu"))
+        .find(|p| p.is_file())
+        .expect("tansu is installed by scripts/setup.sh")
+}
+
+/// Reads every record of `topic` (one partition) from `broker` until `n` are there.
+fn consume_from(broker: &str, topic: &str, n: usize) -> Vec<Value> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set(
+            "group.id",
+            format!("spillway-outage-{}", std::process::id()),
+        )
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&list).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            if let Some(v) = m.payload() {
+                out.push(serde_json::from_slice(v).expect("JSON"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_broker_outage_pauses_capture_and_loses_nothing() {
+    let port = 19_092 + (std::process::id() % 1000) as u16;
+    let broker = Broker::start(port);
+    let db = TestDb::create("kafkaoutage");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    let dir = support::scratch("kafkaoutage");
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", &broker.address()),
+        ("topic.creation.default.replication.factor", "1"),
+        ("value.converter.schemas.enable", "false"),
+        // Deliveries give up after 3 s while the broker is away.
+        ("kafka.message.timeout.ms", "3000"),
+    ]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "streaming changes", WAIT);
+    db.sql("INSERT INTO t SELECT i FROM generate_series(1, 10) i");
+    assert_eq!(
+        consume_from(&broker.address(), &db.topic("t"), 10).len(),
+        10
+    );
+
+    // The broker goes away (its in-memory topics with it) while changes are committed.
+    drop(broker);
+    db.sql("INSERT INTO t SELECT i FROM generate_series(11, 20) i");
+    wait_for_log(&sw, "Kafka stream failed", WAIT);
+    assert!(sw.is_running(), "a broker outage is retried, not fatal");
+
+    // A new, empty broker on the same address: what was not acknowledged is sent again.
+    let broker = Broker::start(port);
+    let after = consume_from(&broker.address(), &db.topic("t"), 10);
+    let ids: std::collections::BTreeSet<i64> = after
+        .iter()
+        .filter_map(|v| v["after"]["id"].as_i64())
+        .collect();
+    assert!(
+        (11..=20).all(|i| ids.contains(&i)),
+        "changes committed during the outage must arrive after it: got {ids:?}\n{}",
+        sw.logs()
+    );
+    assert!(sw.stop().success(), "{}", sw.logs());
+}
