@@ -45,6 +45,38 @@ fn kill_9_in_a_loop_loses_no_committed_change_and_keeps_per_key_order() {
         topic: db.topic("accounts"),
         positions: WAL,
         snapshot_kill_ms: 40,
+        kafka: None,
+    };
+    let db = &db;
+    crash::kill_loop(&setup, move || async move { Pg(db.client().await) });
+}
+
+/// The same promise with Kafka (the tansu broker scripts/setup.sh starts) as the stream:
+/// only what the broker acknowledged moves the slot, so every committed change is in the
+/// topic after the kills, in order per key.
+#[test]
+fn kill_9_in_a_loop_with_kafka_as_the_stream_loses_no_committed_change() {
+    let db = TestDb::create("crashkafka");
+    db.sql(&format!(
+        "CREATE TABLE accounts (id int PRIMARY KEY, seq bigint NOT NULL, note text);
+         INSERT INTO accounts SELECT g, 0, 'initial row ' || g || ' ' || repeat('x', 40)
+           FROM generate_series(1, {INITIAL_ROWS}) g;"
+    ));
+    let scratch = support::scratch("crashkafka");
+    let setup = Setup {
+        label: "kafka crash loop",
+        config: db.connector(&[
+            ("table.include.list", "public.accounts"),
+            ("kafka.bootstrap.servers", support::kafka::BROKER),
+            // One partition, as the checker reads the log in one order.
+            ("topic.creation.default.partitions", "1"),
+            ("topic.creation.default.replication.factor", "1"),
+        ]),
+        scratch: scratch.path().to_path_buf(),
+        topic: db.topic("accounts"),
+        positions: WAL,
+        snapshot_kill_ms: 40,
+        kafka: Some(support::kafka::BROKER.to_string()),
     };
     let db = &db;
     crash::kill_loop(&setup, move || async move { Pg(db.client().await) });

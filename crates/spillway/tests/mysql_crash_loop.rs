@@ -62,6 +62,7 @@ fn kill_9_in_a_loop_loses_no_binlog_change_and_keeps_per_key_order() {
         // The snapshot of INITIAL_ROWS takes about 0.2 s; its first records are in the log
         // after some 30 ms.
         snapshot_kill_ms: 200,
+        kafka: None,
     };
     let name = db.name.as_str();
     let records = crash::kill_loop(&setup, move || My::connect(name));

@@ -82,6 +82,18 @@ pub struct Setup {
     pub positions: Positions,
     /// Aimed kills land up to this many milliseconds after the snapshot started.
     pub snapshot_kill_ms: u64,
+    /// The stream is Kafka at this broker, not the embedded log.
+    pub kafka: Option<String>,
+}
+
+impl Setup {
+    /// Every record of the topic, from the embedded log or from Kafka.
+    fn records(&self) -> Vec<Rec> {
+        match &self.kafka {
+            Some(broker) => support::kafka::read_kafka_topic(broker, &self.topic),
+            None => support::read_topic(&self.scratch.join("data"), &self.topic),
+        }
+    }
 }
 
 /// Runs the loop and checks the log; panics with the problems and the spillway logs.
@@ -200,7 +212,19 @@ where
     let catch_up_started = Instant::now();
     let mut follower = Follower::default();
     loop {
-        if follower.saw_key(&data_dir, topic, MARKER_ID) {
+        let seen = match &setup.kafka {
+            // Kafka is read whole each time: slower, and only once a second.
+            Some(_) => {
+                std::thread::sleep(Duration::from_millis(900));
+                let records = setup.records();
+                follower.records = records.len() as u64;
+                records
+                    .iter()
+                    .any(|r| r.key_payload().and_then(|k| k["id"].as_i64()) == Some(MARKER_ID))
+            }
+            None => follower.saw_key(&data_dir, topic, MARKER_ID),
+        };
+        if seen {
             break;
         }
         if !spillway.is_running() {
@@ -227,7 +251,7 @@ where
         logs(scratch)
     );
 
-    let records = support::read_topic(&data_dir, topic);
+    let records = setup.records();
     let report = check(&committed, &records, &setup.positions);
     let snapshots_logged = count_in_logs(scratch, "snapshot started");
     let written = committed.len() - INITIAL_ROWS as usize;

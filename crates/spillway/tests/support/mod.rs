@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod compat;
+pub mod kafka;
 pub mod mariadb;
 
 use serde_json::{json, Value};

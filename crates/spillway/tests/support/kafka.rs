@@ -1,0 +1,95 @@
+//! Reading a Kafka topic back, as the embedded log is read by `read_topic`.
+
+use super::Rec;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+/// The broker scripts/setup.sh starts.
+pub const BROKER: &str = "127.0.0.1:9092";
+
+/// Every record of `topic` on `broker` (all partitions, partition order then offset order),
+/// up to each partition's high watermark at the time of the call; empty if there is no such
+/// topic.
+pub fn read_kafka_topic(broker: &str, topic: &str) -> Vec<Rec> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", format!("spillway-read-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+        return Vec::new();
+    };
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Vec::new();
+    };
+    let partitions: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+    let mut out = Vec::new();
+    for p in partitions {
+        let Ok((low, high)) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)) else {
+            continue;
+        };
+        if high <= low {
+            continue;
+        }
+        // A consumer per partition: one reassigned would still hand out what it fetched
+        // for the previous one.
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", broker)
+            .set("group.id", format!("spillway-read-{}", std::process::id()))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, p, Offset::Offset(low))
+            .expect("partition");
+        consumer.assign(&list).expect("assign");
+        // Read up to the high watermark and then until nothing more comes for a second:
+        // the broker's watermark may lag what a fetch returns.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut next = low;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "reading {topic}/{p} stalled at {next} of {high}"
+            );
+            let wait = if next < high { 200 } else { 1000 };
+            let Some(message) = consumer.poll(Duration::from_millis(wait)) else {
+                if next >= high {
+                    break;
+                }
+                continue;
+            };
+            let m = message.expect("a message");
+            if m.partition() != p {
+                continue;
+            }
+            next = m.offset() + 1;
+            let json = |b: Option<&[u8]>| b.map(|b| serde_json::from_slice(b).expect("JSON"));
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                h.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(Rec {
+                partition: p as u32,
+                offset: m.offset() as u64,
+                key: json(m.key()),
+                value: json(m.payload()),
+                headers,
+            });
+        }
+    }
+    out
+}
