@@ -39,6 +39,9 @@ pub struct CommonArgs {
     /// Do not measure Debezium.
     #[arg(long)]
     pub no_debezium: bool,
+    /// Also capture into Kafka at this broker (`host:port`), schemaless JSON.
+    #[arg(long)]
+    pub kafka: Option<String>,
 }
 
 /// The exit code of a benchmark program, printing its error.
@@ -433,6 +436,8 @@ pub struct SpillwayConnector {
     pub data_dir: PathBuf,
     dir: PathBuf,
     runs: std::cell::Cell<u32>,
+    /// The broker when the connector writes to Kafka.
+    kafka: Option<String>,
 }
 
 impl SpillwayConnector {
@@ -463,6 +468,9 @@ impl SpillwayConnector {
             data_dir: dir.join("data"),
             dir,
             runs: std::cell::Cell::new(0),
+            kafka: config["kafka.bootstrap.servers"]
+                .as_str()
+                .map(str::to_string),
         })
     }
 
@@ -507,8 +515,27 @@ impl SpillwayConnector {
         rows: u64,
         timeout: Duration,
     ) -> Result<Throughput> {
+        match &self.kafka {
+            Some(broker) => {
+                let counter = KafkaCounter::new(broker, topic)?;
+                self.catch_up_counting(binary, rows, timeout, counter, "Kafka")
+            }
+            None => {
+                let counter = TopicCounter::new(&self.data_dir, topic);
+                self.catch_up_counting(binary, rows, timeout, counter, "embedded log")
+            }
+        }
+    }
+
+    fn catch_up_counting(
+        &self,
+        binary: &Path,
+        rows: u64,
+        timeout: Duration,
+        mut counter: impl RecordCounter,
+        stream: &str,
+    ) -> Result<Throughput> {
         let mut p = self.start(binary)?;
-        let mut counter = TopicCounter::new(&self.data_dir, topic);
         let deadline = p.started + timeout;
         let mut first = None;
         let count = loop {
@@ -533,7 +560,7 @@ impl SpillwayConnector {
         let secs = p.started.elapsed().as_secs_f64();
         let peak = p.peak_rss_kb();
         p.stop_ok(Duration::from_secs(60))?;
-        let total = TopicCounter::new(&self.data_dir, topic).count();
+        let total = counter.count();
         Ok(Throughput {
             first_secs: first,
             peak_rss_kb: peak,
@@ -545,11 +572,78 @@ impl SpillwayConnector {
             }),
             ..Throughput::new(
                 "spillway",
-                &format!("{} to embedded log", self.label),
+                &format!("{} to {stream}", self.label),
                 rows,
                 secs,
             )
         })
+    }
+}
+
+/// Counts the records of a topic, cheaply enough to poll.
+pub trait RecordCounter {
+    fn count(&mut self) -> u64;
+}
+
+impl RecordCounter for TopicCounter {
+    fn count(&mut self) -> u64 {
+        TopicCounter::count(self)
+    }
+}
+
+/// Counts a Kafka topic's records by consuming them (a broker's high watermark can lag
+/// the records a fetch returns).
+pub struct KafkaCounter {
+    consumer: rdkafka::consumer::BaseConsumer,
+    topic: String,
+    assigned: bool,
+    seen: u64,
+}
+
+impl KafkaCounter {
+    pub fn new(broker: &str, topic: &str) -> Result<KafkaCounter> {
+        let consumer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", broker)
+            .set("group.id", "spillway-bench")
+            .set("enable.auto.commit", "false")
+            .create()?;
+        Ok(KafkaCounter {
+            consumer,
+            topic: topic.to_string(),
+            assigned: false,
+            seen: 0,
+        })
+    }
+}
+
+impl RecordCounter for KafkaCounter {
+    fn count(&mut self) -> u64 {
+        use rdkafka::consumer::Consumer;
+        if !self.assigned {
+            let Ok(metadata) = self
+                .consumer
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(5))
+            else {
+                return 0;
+            };
+            let mut list = rdkafka::TopicPartitionList::new();
+            for t in metadata.topics().iter().filter(|t| t.name() == self.topic) {
+                for p in t.partitions() {
+                    let _ =
+                        list.add_partition_offset(&self.topic, p.id(), rdkafka::Offset::Beginning);
+                }
+            }
+            if list.count() == 0 || self.consumer.assign(&list).is_err() {
+                return 0;
+            }
+            self.assigned = true;
+        }
+        while let Some(message) = self.consumer.poll(Duration::from_millis(0)) {
+            if message.is_ok() {
+                self.seen += 1;
+            }
+        }
+        self.seen
     }
 }
 

@@ -94,6 +94,17 @@ fn run(args: Args) -> Result<()> {
         notes.extend(take_start_position(&c, spillway, timeout)?);
         connectors.push(c);
     }
+    if let Some(broker) = &args.common.kafka {
+        // A topic name of its own per run: the broker may keep an earlier run's topic.
+        let name = format!("bench_kafka_{}", std::process::id());
+        let mut config = connector_config(&args, SERVER_IDS.0 + 4, "no_data");
+        config["kafka.bootstrap.servers"] = serde_json::Value::String(broker.clone());
+        config["topic.creation.default.replication.factor"] = "1".into();
+        let c = SpillwayConnector::new(work, &name, "JSON (schemaless)", config, Some("JSON"))?;
+        step("spillway JSON (schemaless) to Kafka: taking its start position");
+        notes.extend(take_start_position(&c, spillway, timeout)?);
+        connectors.push(c);
+    }
     let debezium = bench.debezium(
         |suffix| debezium_properties(&args, suffix),
         // The snapshot's schema changes: records, so the offsets get stored.
