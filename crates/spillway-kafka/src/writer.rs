@@ -82,7 +82,9 @@ impl KafkaWriter {
                 .admin
                 .create_topics(
                     &[new],
-                    &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
+                    &AdminOptions::new()
+                        .operation_timeout(Some(ADMIN_TIMEOUT))
+                        .request_timeout(Some(ADMIN_TIMEOUT)),
                 )
                 .await
                 .map_err(|e| {

@@ -323,3 +323,31 @@ fn a_broker_outage_pauses_capture_and_loses_nothing() {
     );
     assert!(sw.stop().success(), "{}", sw.logs());
 }
+
+#[test]
+fn unreachable_brokers_are_retried_with_the_reason_and_nothing_is_committed() {
+    let db = TestDb::create("kafkaunreachable");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.sql("INSERT INTO t VALUES (1)");
+    let dir = support::scratch("kafkaunreachable");
+    // Nothing listens on port 1.
+    let config = db.connector(&[("kafka.bootstrap.servers", "127.0.0.1:1")]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "Kafka stream failed", WAIT);
+    assert!(
+        sw.is_running(),
+        "unreachable brokers are retried, not fatal"
+    );
+    let logs = sw.logs();
+    assert!(logs.contains("cannot create topic"), "{logs}");
+    assert!(sw.stop().success(), "{}", sw.logs());
+    // Nothing was acknowledged, so no position past the snapshot was stored.
+    let offsets = dir
+        .path()
+        .join("data")
+        .join("offsets")
+        .join(format!("{}.json", db.name));
+    if let Ok(text) = std::fs::read_to_string(&offsets) {
+        assert!(!text.contains("stream"), "an offset was committed: {text}");
+    }
+}
