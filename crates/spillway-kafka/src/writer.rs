@@ -2,25 +2,74 @@
 
 use crate::config::KafkaOptions;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use spillway_core::{Ack, Record, StreamError, StreamWriter};
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// How long an admin request (topic creation, metadata) may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the same librdkafka complaint is logged while it persists.
+const REPEAT_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// librdkafka's callbacks: its errors and warnings go to the log as warnings (the stream's
+/// own errors say what failed), each distinct one at most every [`REPEAT_LOG_EVERY`], so an
+/// outage does not write a line every half second.
+#[derive(Default)]
+pub struct QuietContext {
+    last: Mutex<HashMap<String, Instant>>,
+}
+
+impl QuietContext {
+    fn due(&self, what: &str) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match last.get(what) {
+            Some(t) if now.duration_since(*t) < REPEAT_LOG_EVERY => false,
+            _ => {
+                last.insert(what.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+impl ClientContext for QuietContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                if self.due(fac) {
+                    warn!(facility = fac, "kafka client: {message}");
+                }
+            }
+            _ => debug!(facility = fac, "kafka client: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let what = error.to_string();
+        if self.due(&what) {
+            warn!(%error, "kafka client: {reason}");
+        }
+    }
+}
+
 /// Writes records to Kafka topics.
 pub struct KafkaWriter {
-    producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer<QuietContext>,
+    admin: AdminClient<QuietContext>,
     options: KafkaOptions,
     /// Topics known to exist.
     topics: HashSet<Arc<str>>,
@@ -35,8 +84,8 @@ impl KafkaWriter {
         for (k, v) in &options.producer {
             config.set(k, v);
         }
-        let producer: FutureProducer = config
-            .create()
+        let producer: FutureProducer<QuietContext> = config
+            .create_with_context(QuietContext::default())
             .map_err(|e| StreamError::Rejected(format!("cannot create the Kafka producer: {e}")))?;
         let mut admin_config = ClientConfig::new();
         for (k, v) in &options.producer {
@@ -50,9 +99,11 @@ impl KafkaWriter {
                 admin_config.set(k, v);
             }
         }
-        let admin: AdminClient<DefaultClientContext> = admin_config.create().map_err(|e| {
-            StreamError::Rejected(format!("cannot create the Kafka admin client: {e}"))
-        })?;
+        let admin: AdminClient<QuietContext> = admin_config
+            .create_with_context(QuietContext::default())
+            .map_err(|e| {
+                StreamError::Rejected(format!("cannot create the Kafka admin client: {e}"))
+            })?;
         info!(servers = %options.servers(), "writing to Kafka");
         Ok(KafkaWriter {
             producer,
