@@ -141,13 +141,8 @@ impl SchemaHistory {
                 path: path.display().to_string(),
                 detail: format!("cannot truncate: {e}"),
             })?;
-            drop(file);
-            self.file = Some(OpenOptions::new().append(true).open(path).map_err(|e| {
-                MysqlError::History {
-                    path: path.display().to_string(),
-                    detail: format!("cannot open for appending: {e}"),
-                }
-            })?);
+            // Written from the start on: this handle is the history's only writer.
+            self.file = Some(file);
         }
         self.record(entry)
     }

@@ -151,17 +151,14 @@ pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTa
             }
         };
         if included {
-            let optional = c.nullable && !in_key;
-            let mut schema = ty.schema(&config.types).optional(optional);
-            schema.default = c
-                .default
-                .as_deref()
-                .and_then(|d| ty.default_value(d, optional, &config.types));
-            columns.push(Column {
-                name: c.name.clone(),
-                schema,
-                type_name: c.column_type.clone(),
-            });
+            columns.push(column(
+                config,
+                &ty,
+                &c.name,
+                c.column_type.clone(),
+                c.nullable && !in_key,
+                c.default.as_deref(),
+            ));
         }
         decoders.push(ColumnDecoder { ty, included });
     }
@@ -174,6 +171,38 @@ pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTa
                 .collect(),
         });
     }
+    let names = raw.columns.iter().map(|c| c.name.clone()).collect();
+    Ok(assemble(config, id, columns, key, decoders, names))
+}
+
+/// A captured column's name, Connect schema (optional or not) and default.
+fn column(
+    config: &MysqlConfig,
+    ty: &MyType,
+    name: &str,
+    type_name: String,
+    optional: bool,
+    default: Option<&str>,
+) -> Column {
+    let mut schema = ty.schema(&config.types).optional(optional);
+    schema.default = default.and_then(|d| ty.default_value(d, optional, &config.types));
+    Column {
+        name: name.to_string(),
+        schema,
+        type_name,
+    }
+}
+
+/// A captured table from its included columns, the names of its key columns, its decoders
+/// and all its column names: the topic and schema names follow `topic.prefix`.
+fn assemble(
+    config: &MysqlConfig,
+    id: TableId,
+    columns: Vec<Column>,
+    key: &[String],
+    decoders: Vec<ColumnDecoder>,
+    column_names: Vec<String>,
+) -> CapturedTable {
     let key_indices = key
         .iter()
         .filter_map(|k| columns.iter().position(|c| &c.name == k))
@@ -184,20 +213,20 @@ pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTa
         sanitize(&id.database),
         sanitize(&id.table)
     );
-    Ok(CapturedTable {
-        id,
+    CapturedTable {
         schema: Arc::new(TableSchema {
-            database: raw.database.clone(),
+            database: id.database.clone(),
             schema: None,
-            table: raw.table.clone(),
+            table: id.table.clone(),
             columns,
             key: key_indices,
             topic: Arc::from(prefix.as_str()),
             schema_name: prefix,
         }),
+        id,
         decoders,
-        column_names: raw.columns.iter().map(|c| c.name.clone()).collect(),
-    })
+        column_names,
+    }
 }
 
 /// Collation ids of `latin1` (`information_schema.COLLATIONS`).
@@ -288,44 +317,34 @@ pub fn captured_from_map(
         let in_key = key.contains(&i);
         let included = in_key || column_selected(&config.columns, &id, name);
         if included {
-            let optional = c.nullable && !in_key;
-            let mut schema = ty.schema(&config.types).optional(optional);
-            let same = current.and_then(|t| t.columns.iter().find(|rc| &rc.name == name));
-            schema.default = same
-                .and_then(|rc| rc.default.as_deref())
-                .and_then(|d| ty.default_value(d, optional, &config.types));
-            columns.push(Column {
-                name: name.clone(),
-                schema,
-                type_name: c.kind.to_string().to_ascii_lowercase(),
-            });
+            // The server's default, where it has a column of that name and type.
+            let same = current
+                .and_then(|t| t.columns.iter().find(|rc| &rc.name == name))
+                .filter(|rc| {
+                    MyType::from_information_schema(
+                        &rc.data_type,
+                        &rc.column_type,
+                        rc.numeric_precision,
+                        rc.numeric_scale,
+                        rc.datetime_precision,
+                        rc.charset.as_deref(),
+                        rc.octet_length,
+                    )
+                    .is_ok_and(|t| t == ty)
+                });
+            columns.push(column(
+                config,
+                &ty,
+                name,
+                c.kind.to_string().to_ascii_lowercase(),
+                c.nullable && !in_key,
+                same.and_then(|rc| rc.default.as_deref()),
+            ));
         }
         decoders.push(ColumnDecoder { ty, included });
     }
-    let key_indices = key
-        .iter()
-        .filter_map(|&k| columns.iter().position(|c| c.name == names[k]))
-        .collect();
-    let prefix = format!(
-        "{}.{}.{}",
-        config.topic_prefix,
-        sanitize(&id.database),
-        sanitize(&id.table)
-    );
-    Ok(CapturedTable {
-        schema: Arc::new(TableSchema {
-            database: id.database.clone(),
-            schema: None,
-            table: id.table.clone(),
-            columns,
-            key: key_indices,
-            topic: Arc::from(prefix.as_str()),
-            schema_name: prefix,
-        }),
-        id,
-        decoders,
-        column_names: names,
-    })
+    let key_names: Vec<String> = key.iter().filter_map(|&k| names.get(k).cloned()).collect();
+    Ok(assemble(config, id, columns, &key_names, decoders, names))
 }
 
 fn column_selected(filter: &NameFilter, id: &TableId, column: &str) -> bool {

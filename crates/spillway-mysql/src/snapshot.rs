@@ -52,16 +52,8 @@ pub async fn start(
                 "check that the binary log is enabled (log_bin)",
             ));
         }
-        let gtid: Option<String> = conn
-            .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
-            .await
-            .map_err(|e| MysqlError::query("reading the snapshot's GTID position", e))?
-            .flatten();
-        return Ok(BinlogPosition {
-            file,
-            pos,
-            gtid: gtid.filter(|g| !g.is_empty()),
-        });
+        let gtid = mariadb_gtid_at(conn, &file, pos).await?;
+        return Ok(BinlogPosition { file, pos, gtid });
     }
     let lock = config.locking_mode != LockingMode::None;
     if lock {
@@ -78,27 +70,7 @@ pub async fn start(
         conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await
             .map_err(|e| MysqlError::query("starting the snapshot transaction", e))?;
-        let status: Option<mysql_async::Row> =
-            match conn.query_first("SHOW BINARY LOG STATUS").await {
-                Ok(row) => row,
-                Err(_) => conn
-                    .query_first("SHOW MASTER STATUS")
-                    .await
-                    .map_err(|e| MysqlError::query("reading the binlog position", e))?,
-            };
-        let row = status.ok_or_else(|| {
-            MysqlError::preflight(
-                "the server reports no binlog position",
-                "enable the binary log (log_bin)",
-            )
-        })?;
-        let file: String = row.get(0).unwrap_or_default();
-        let pos: u64 = row.get(1).unwrap_or(0);
-        let gtid: Option<String> = row
-            .get::<Option<String>, _>(4)
-            .flatten()
-            .filter(|g| !g.is_empty());
-        Ok(BinlogPosition { file, pos, gtid })
+        server_position(conn, false).await
     }
     .await;
     if lock {
@@ -232,6 +204,51 @@ pub async fn read_tables(
         .await
         .map_err(|e| MysqlError::query("ending the snapshot transaction", e))?;
     Ok(SnapshotOutcome::Completed { rows })
+}
+
+/// The server's current binlog position, with its GTID position.
+pub async fn server_position(
+    conn: &mut mysql_async::Conn,
+    is_mariadb: bool,
+) -> Result<BinlogPosition, MysqlError> {
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
+        Ok(row) => row,
+        Err(_) => conn
+            .query_first("SHOW MASTER STATUS")
+            .await
+            .map_err(|e| MysqlError::query("reading the binlog position", e))?,
+    };
+    let row = row.ok_or_else(|| {
+        MysqlError::preflight(
+            "the server reports no binlog position",
+            "enable the binary log (log_bin)",
+        )
+    })?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or(4);
+    let gtid = if is_mariadb {
+        mariadb_gtid_at(conn, &file, pos).await?
+    } else {
+        // MySQL's fifth column, Executed_Gtid_Set (empty without GTIDs).
+        row.get::<Option<String>, _>(4)
+            .flatten()
+            .filter(|g| !g.is_empty())
+    };
+    Ok(BinlogPosition { file, pos, gtid })
+}
+
+/// MariaDB's GTID position at a binlog place.
+async fn mariadb_gtid_at(
+    conn: &mut mysql_async::Conn,
+    file: &str,
+    pos: u64,
+) -> Result<Option<String>, MysqlError> {
+    let gtid: Option<String> = conn
+        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (file, pos))
+        .await
+        .map_err(|e| MysqlError::query("reading the GTID position", e))?
+        .flatten();
+    Ok(gtid.filter(|g| !g.is_empty()))
 }
 
 /// Hands `events` and an optional checkpoint to the pipeline.

@@ -68,15 +68,24 @@ impl MysqlSource {
             Some(dir) => SchemaHistory::open(dir, history_upto)?,
             None => SchemaHistory::in_memory(),
         };
-        let start = if need_snapshot {
-            let at = snapshot::start(&mut conn, config, facts.is_mariadb).await?;
+        // A snapshot starts at its consistent position, a first start without one at the
+        // server's current position; either way the schema is recorded there first (as
+        // Debezium's no_data snapshot also does) and the history starts afresh.
+        let fresh = if need_snapshot {
+            Some(snapshot::start(&mut conn, config, facts.is_mariadb).await?)
+        } else if saved.is_none() {
+            Some(snapshot::server_position(&mut conn, facts.is_mariadb).await?)
+        } else {
+            None
+        };
+        if let Some(at) = &fresh {
             let (raws, records) = schema_snapshot(
                 &mut conn,
                 config,
                 &facts,
                 &all,
                 &selected,
-                &at,
+                at,
                 &source_schema,
             )
             .await?;
@@ -86,75 +95,67 @@ impl MysqlSource {
                 tables: raws,
                 dropped: Vec::new(),
             })?;
-            // The definitions of the snapshot's own moment.
-            tables = selected
-                .iter()
-                .filter_map(|id| history.table(id))
-                .map(|raw| schema::captured_table(config, raw))
-                .collect::<Result<_, _>>()?;
             send_records(&ctx.batches, records).await?;
-            info!(position = %at, tables = tables.len(), "snapshot started");
-            let outcome = snapshot::read_tables(
-                &mut conn,
-                config,
-                &at,
-                &tables,
-                &source_schema,
-                &ctx.batches,
-                &ctx.shutdown,
-            )
-            .await?;
-            match outcome {
-                SnapshotOutcome::Interrupted => {
-                    info!("snapshot interrupted by shutdown; it starts again on the next run");
+        }
+        let start = match fresh {
+            Some(at) if need_snapshot => {
+                // The definitions of the snapshot's own moment.
+                tables = selected
+                    .iter()
+                    .filter_map(|id| history.table(id))
+                    .map(|raw| schema::captured_table(config, raw))
+                    .collect::<Result<_, _>>()?;
+                info!(position = %at, tables = tables.len(), "snapshot started");
+                let outcome = snapshot::read_tables(
+                    &mut conn,
+                    config,
+                    &at,
+                    &tables,
+                    &source_schema,
+                    &ctx.batches,
+                    &ctx.shutdown,
+                )
+                .await?;
+                match outcome {
+                    SnapshotOutcome::Interrupted => {
+                        info!("snapshot interrupted by shutdown; it starts again on the next run");
+                        return Ok(());
+                    }
+                    SnapshotOutcome::Completed { rows } => info!(rows, "snapshot completed"),
+                }
+                snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
+                if config.snapshot_mode == SnapshotMode::InitialOnly {
                     return Ok(());
                 }
-                SnapshotOutcome::Completed { rows } => info!(rows, "snapshot completed"),
+                resume = None;
+                at
             }
-            snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
-            if config.snapshot_mode == SnapshotMode::InitialOnly {
-                return Ok(());
+            // Nothing to resume from: store the start at once, so changes made while
+            // stopped before the first captured change are not skipped on the next start.
+            Some(at) => {
+                snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
+                at
             }
-            resume = None;
-            at
-        } else if let Some(saved) = saved {
-            // With GTIDs the server finds the place itself, also when the file is gone
-            // (a failover to another server); it reports a purged position as such.
-            if !saved_usable && !gtid_resume(&saved, &facts) {
-                return Err(MysqlError::Purged {
-                    position: saved.to_string(),
-                });
+            None => {
+                let Some(saved) = saved else {
+                    return Err(MysqlError::Binlog {
+                        detail: "no position to start streaming from".to_string(),
+                        transient: false,
+                    });
+                };
+                // With GTIDs the server finds the place itself, also when the file is gone
+                // (a failover to another server); it reports a purged position as such.
+                if !saved_usable && !gtid_resume(&saved, &facts) {
+                    return Err(MysqlError::Purged {
+                        position: saved.to_string(),
+                    });
+                }
+                resumed = true;
+                if history.is_empty() {
+                    warn!("the schema history is empty: rows are decoded with the tables' current definitions");
+                }
+                saved
             }
-            resumed = true;
-            if history.is_empty() {
-                warn!("the schema history is empty: rows are decoded with the tables' current definitions");
-            }
-            saved
-        } else {
-            // Nothing to resume from: start at the server's current position, and store it
-            // at once so changes made while stopped before the first captured change are
-            // not skipped on the next start. The schema is still recorded, as Debezium's
-            // no_data snapshot does.
-            let at = current_position(&mut conn, facts.is_mariadb).await?;
-            let (raws, records) = schema_snapshot(
-                &mut conn,
-                config,
-                &facts,
-                &all,
-                &selected,
-                &at,
-                &source_schema,
-            )
-            .await?;
-            history.reset(Entry {
-                position: at.clone(),
-                ddl: "snapshot".to_string(),
-                tables: raws,
-                dropped: Vec::new(),
-            })?;
-            send_records(&ctx.batches, records).await?;
-            snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
-            at
         };
 
         let by_gtid = resumed && gtid_resume(&start, &facts);
@@ -366,42 +367,6 @@ async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, Mysql
         .await
         .map_err(|e| MysqlError::query("listing binary logs", e))?;
     Ok(rows.iter().filter_map(|r| r.get::<String, _>(0)).collect())
-}
-
-/// The server's current binlog position.
-async fn current_position(
-    conn: &mut mysql_async::Conn,
-    is_mariadb: bool,
-) -> Result<BinlogPosition, MysqlError> {
-    let row: Option<mysql_async::Row> = match conn.query_first("SHOW BINARY LOG STATUS").await {
-        Ok(row) => row,
-        Err(_) => conn
-            .query_first("SHOW MASTER STATUS")
-            .await
-            .map_err(|e| MysqlError::query("reading the binlog position", e))?,
-    };
-    let row = row.ok_or_else(|| {
-        MysqlError::preflight(
-            "the server reports no binlog position",
-            "enable the binary log (log_bin)",
-        )
-    })?;
-    let file: String = row.get(0).unwrap_or_default();
-    let pos: u64 = row.get(1).unwrap_or(4);
-    let gtid: Option<String> = if is_mariadb {
-        conn.exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
-            .await
-            .map_err(|e| MysqlError::query("reading the GTID position", e))?
-            .flatten()
-    } else {
-        // MySQL's fifth column, Executed_Gtid_Set (empty without GTIDs).
-        row.get::<Option<String>, _>(4).flatten()
-    };
-    Ok(BinlogPosition {
-        file,
-        pos,
-        gtid: gtid.filter(|g| !g.is_empty()),
-    })
 }
 
 impl Source for MysqlSource {

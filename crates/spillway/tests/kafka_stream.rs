@@ -5,79 +5,31 @@
 
 mod support;
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use support::kafka::{wait_for_kafka_records, BROKER};
 use support::mariadb::MyDb;
-use support::{wait_for_log, Spillway, TestDb};
+use support::{wait_for_log, Rec, Spillway, TestDb};
 
-const BROKER: &str = "127.0.0.1:9092";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// One record as a consumer sees it.
-#[derive(Debug)]
-struct Consumed {
-    partition: i32,
-    key: Option<Value>,
-    value: Option<Value>,
-    headers: HashMap<String, String>,
-}
-
-/// Reads `topic` (of `partitions` partitions) from the beginning until `n` records are there.
-fn consume(topic: &str, partitions: i32, n: usize) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", BROKER)
-        .set("group.id", format!("spillway-test-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions {
-        list.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("partition");
-    }
-    consumer.assign(&list).expect("assign");
-    let deadline = Instant::now() + WAIT;
-    let mut out = Vec::new();
-    while out.len() < n && Instant::now() < deadline {
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let m = message.expect("a message");
-        let json = |b: Option<&[u8]>| b.map(|b| serde_json::from_slice(b).expect("JSON"));
-        let mut headers = HashMap::new();
-        if let Some(h) = m.headers() {
-            for header in h.iter() {
-                headers.insert(
-                    header.key.to_string(),
-                    String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
-                );
-            }
-        }
-        out.push(Consumed {
-            partition: m.partition(),
-            key: json(m.key()),
-            value: json(m.payload()),
-            headers,
-        });
-    }
-    assert_eq!(out.len(), n, "records read from {topic}: {out:#?}");
-    out
+/// Reads `topic` from the beginning until `n` records are there; exactly `n`.
+fn consume(topic: &str, n: usize) -> Vec<Rec> {
+    let records = wait_for_kafka_records(BROKER, topic, n, WAIT);
+    assert_eq!(records.len(), n, "records read from {topic}: {records:#?}");
+    records
 }
 
 /// Checks partitions against Kafka's default partitioner and returns the `op`s per key in
 /// the order consumed.
-fn ops_by_key(records: &[Consumed], partitions: u32) -> HashMap<String, Vec<String>> {
+fn ops_by_key(records: &[Rec], partitions: u32) -> HashMap<String, Vec<String>> {
     let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
     for r in records {
         let key = r.key.as_ref().expect("every record is keyed");
         let bytes = serde_json::to_vec(key).unwrap();
         assert_eq!(
-            r.partition as u32,
+            r.partition,
             spillway_core::record::partition_for_key(&bytes, partitions),
             "record of key {key} is not where Java's murmur2 puts it"
         );
@@ -109,7 +61,7 @@ fn postgres_changes_arrive_in_kafka_keyed_partitioned_and_in_order() {
     db.sql("UPDATE t SET v = 'updated' WHERE id <= 15");
     db.sql("DELETE FROM t WHERE id > 25");
     // 10 reads, 20 creates, 15 updates, 5 deletes and their 5 tombstones.
-    let records = consume(&db.topic("t"), 3, 55);
+    let records = consume(&db.topic("t"), 55);
     assert!(sw.stop().success(), "{}", sw.logs());
     let by_key = ops_by_key(&records, 3);
     assert_eq!(by_key.len(), 30);
@@ -125,15 +77,15 @@ fn postgres_changes_arrive_in_kafka_keyed_partitioned_and_in_order() {
         json!("updated")
     );
     assert_eq!(
-        update
-            .headers
-            .get("__debezium.context.connectorLogicalName"),
-        Some(&db.name)
+        update.header("__debezium.context.connectorLogicalName"),
+        Some(db.name.as_str())
     );
     // Where each change sits in the source's log, for consumers that drop redeliveries.
-    assert_eq!(update.headers.get("spillway.connector"), Some(&db.name));
+    assert_eq!(update.header("spillway.connector"), Some(db.name.as_str()));
     assert!(
-        update.headers["spillway.position"].starts_with("stream:"),
+        update
+            .header("spillway.position")
+            .is_some_and(|p| p.starts_with("stream:")),
         "{:?}",
         update.headers
     );
@@ -141,7 +93,9 @@ fn postgres_changes_arrive_in_kafka_keyed_partitioned_and_in_order() {
         .iter()
         .find(|r| r.value.as_ref().is_some_and(|v| v["op"] == "r"))
         .unwrap();
-    assert!(read.headers["spillway.position"].starts_with("snapshot:"));
+    assert!(read
+        .header("spillway.position")
+        .is_some_and(|p| p.starts_with("snapshot:")));
     assert!(sw.logs().contains("created Kafka topic"), "{}", sw.logs());
 }
 
@@ -163,8 +117,8 @@ fn mariadb_changes_and_schema_changes_arrive_in_kafka() {
     db.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')");
     db.sql("ALTER TABLE t ADD COLUMN w INT DEFAULT 5");
     db.sql("UPDATE t SET v = 'c', w = 6 WHERE id = 1");
-    let rows = consume(&db.topic("t"), 1, 3);
-    let ddl = consume(&db.name, 1, 7);
+    let rows = consume(&db.topic("t"), 3);
+    let ddl = consume(&db.name, 7);
     assert!(sw.stop().success(), "{}", sw.logs());
     assert_eq!(
         rows[2].value.as_ref().unwrap()["payload"]["after"],
@@ -254,31 +208,12 @@ fn which_tansu() -> std::path::PathBuf {
         .expect("tansu is installed by scripts/setup.sh")
 }
 
-/// Reads every record of `topic` (one partition) from `broker` until `n` are there.
+/// The values of `topic` at `broker` once at least `n` are there (or two minutes passed).
 fn consume_from(broker: &str, topic: &str, n: usize) -> Vec<Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker)
-        .set(
-            "group.id",
-            format!("spillway-outage-{}", std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&list).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut out = Vec::new();
-    while out.len() < n && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            if let Some(v) = m.payload() {
-                out.push(serde_json::from_slice(v).expect("JSON"));
-            }
-        }
-    }
-    out
+    wait_for_kafka_records(broker, topic, n, Duration::from_secs(120))
+        .into_iter()
+        .filter_map(|r| r.value)
+        .collect()
 }
 
 #[test]

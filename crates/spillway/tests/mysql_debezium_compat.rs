@@ -29,6 +29,32 @@ const CASES: &[&str] = &[
 /// Snapshot rows carry each connector's own snapshot position.
 const SNAPSHOT_POSITION: &[&str] = &["file", "pos"];
 
+/// Writes the properties of Debezium's MySQL connector on `db` (through the harness's JDBC
+/// shim, topic prefix `ref`) with `extra` lines, and returns their path.
+fn debezium_properties(
+    dir: &std::path::Path,
+    db: &MyDb,
+    server_id: u32,
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let props = dir.join("debezium.properties");
+    let mut text = format!(
+        "connector.class=io.debezium.connector.mysql.MySqlConnector\n\
+         database.hostname=127.0.0.1\ndatabase.port=3306\ndatabase.user=spillway\n\
+         database.password=spillway\ndatabase.server.id={server_id}\n\
+         database.jdbc.driver=MariaDbCompatDriver\ndatabase.protocol=jdbc:mariadb-compat\n\
+         database.include.list={db}\ntopic.prefix=ref\n\
+         schema.history.internal.store.only.captured.databases.ddl=true\n",
+        db = db.name
+    );
+    for line in extra {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(&props, text).expect("write properties");
+    props
+}
+
 #[test]
 fn spillway_events_match_debezium_mysql_events_for_the_same_binlog() {
     let db = MyDb::create("mydbz");
@@ -43,20 +69,7 @@ fn spillway_events_match_debezium_mysql_events_for_the_same_binlog() {
     let mut sw = Spillway::start(&config, &dir.path().join("data"));
     wait_for_log(&sw, "streaming changes", Duration::from_secs(60));
 
-    let props = dir.path().join("debezium.properties");
-    std::fs::write(
-        &props,
-        format!(
-            "connector.class=io.debezium.connector.mysql.MySqlConnector\n\
-             database.hostname=127.0.0.1\ndatabase.port=3306\ndatabase.user=spillway\n\
-             database.password=spillway\ndatabase.server.id=5801\n\
-             database.jdbc.driver=MariaDbCompatDriver\ndatabase.protocol=jdbc:mariadb-compat\n\
-             database.include.list={db}\ntopic.prefix=ref\n\
-             schema.history.internal.store.only.captured.databases.ddl=true\n",
-            db = db.name
-        ),
-    )
-    .expect("write properties");
+    let props = debezium_properties(dir.path(), &db, 5801, &[]);
     let out = dir.path().join("debezium.jsonl");
     let debezium = start_debezium(dir.path(), &props, &out);
     db.sql(&stream_sql);
@@ -144,20 +157,7 @@ fn schema_change_records_match_debezium_for_the_same_binlog() {
     let mut sw = Spillway::start(&config, &dir.path().join("data"));
     wait_for_log(&sw, "streaming changes", Duration::from_secs(60));
 
-    let props = dir.path().join("debezium.properties");
-    std::fs::write(
-        &props,
-        format!(
-            "connector.class=io.debezium.connector.mysql.MySqlConnector\n\
-             database.hostname=127.0.0.1\ndatabase.port=3306\ndatabase.user=spillway\n\
-             database.password=spillway\ndatabase.server.id=5803\n\
-             database.jdbc.driver=MariaDbCompatDriver\ndatabase.protocol=jdbc:mariadb-compat\n\
-             database.include.list={db}\ntopic.prefix=ref\ninclude.schema.changes=true\n\
-             schema.history.internal.store.only.captured.databases.ddl=true\n",
-            db = db.name
-        ),
-    )
-    .expect("write properties");
+    let props = debezium_properties(dir.path(), &db, 5803, &["include.schema.changes=true"]);
     let out = dir.path().join("debezium.jsonl");
     let debezium = start_debezium(dir.path(), &props, &out);
     // One statement at a time, each DDL read by spillway before the next runs: spillway

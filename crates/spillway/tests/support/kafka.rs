@@ -93,3 +93,16 @@ pub fn read_kafka_topic(broker: &str, topic: &str) -> Vec<Rec> {
     }
     out
 }
+
+/// Reads `topic` until it holds at least `n` records or `timeout` passes; returns what is
+/// there.
+pub fn wait_for_kafka_records(broker: &str, topic: &str, n: usize, timeout: Duration) -> Vec<Rec> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let records = read_kafka_topic(broker, topic);
+        if records.len() >= n || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
