@@ -4,7 +4,8 @@
 //   {"topic":"...","key":<json|null>,"value":<json|null>,"headers":{"name":"value",...}}
 //
 // key and value are the exact bytes produced by Kafka Connect's JsonConverter
-// (schemas.enable=true unless --schemas false). Header values are converted
+// (schemas.enable=true unless --schemas false), or, with --avro URL, the bytes of
+// Confluent's AvroConverter registering its schemas at URL, as base64 strings. Header values are converted
 // with SimpleHeaderConverter (default; what a Kafka Connect worker uses unless
 // header.converter is set) or with a schemaless JsonConverter
 // (--header-converter json), and embedded as JSON strings.
@@ -18,7 +19,9 @@ import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 
 import org.apache.kafka.connect.header.Header;
+import io.confluent.connect.avro.AvroConverter;
 import org.apache.kafka.connect.json.JsonConverter;
+import org.apache.kafka.connect.storage.Converter;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.apache.kafka.connect.storage.HeaderConverter;
 import org.apache.kafka.connect.storage.SimpleHeaderConverter;
@@ -34,6 +37,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +69,7 @@ public final class DebeziumCapture {
         Path offsets;              // null = temporary
         boolean schemas = true;
         String headerConverter = "simple";
+        String avroRegistry;       // null = JsonConverter
         boolean append = false;
         Path readyFile;
         final Map<String, String> overrides = new HashMap<>();
@@ -85,7 +90,11 @@ public final class DebeziumCapture {
         ps.println("  --timeout SECS          stop after SECS overall (exit 2 if --records N was not reached)");
         ps.println("  --offsets FILE          offset file (FileOffsetBackingStore); reuse it to resume");
         ps.println("  --schemas true|false    JsonConverter schemas.enable for key and value (default true)");
+        ps.println("  --avro URL              Confluent AvroConverter with the schema registry at URL;");
+        ps.println("                          key and value are written as base64 strings");
         ps.println("  --header-converter simple|json");
+        ps.println("or:    DebeziumCapture --avro-to-json URL --in FILE --out FILE");
+        ps.println("  converts Avro records (base64 lines as --avro writes them) to JsonConverter JSON");
         ps.println("                          simple: SimpleHeaderConverter (default, Kafka Connect's default)");
         ps.println("                          json: schemaless JsonConverter (strings come out quoted)");
         ps.println("  --set KEY=VALUE         override/add a connector property (repeatable)");
@@ -133,6 +142,7 @@ public final class DebeziumCapture {
                         }
                         o.schemas = Boolean.parseBoolean(val);
                     }
+                    case "--avro" -> o.avroRegistry = val;
                     case "--header-converter" -> {
                         if (!val.equals("json") && !val.equals("simple")) {
                             throw new UsageException("--header-converter takes json or simple");
@@ -191,15 +201,26 @@ public final class DebeziumCapture {
     }
 
     static final class LineWriter {
-        private final JsonConverter keyConverter = new JsonConverter();
-        private final JsonConverter valueConverter = new JsonConverter();
+        private final Converter keyConverter;
+        private final Converter valueConverter;
+        private final boolean binary;
         private final HeaderConverter headerConverter;
         private final OutputStream out;
 
-        LineWriter(OutputStream out, boolean schemas, String headerKind) {
+        LineWriter(OutputStream out, boolean schemas, String headerKind, String avroRegistry) {
             this.out = out;
-            keyConverter.configure(Map.of("schemas.enable", String.valueOf(schemas)), true);
-            valueConverter.configure(Map.of("schemas.enable", String.valueOf(schemas)), false);
+            binary = avroRegistry != null;
+            if (binary) {
+                keyConverter = new AvroConverter();
+                valueConverter = new AvroConverter();
+                keyConverter.configure(Map.of("schema.registry.url", avroRegistry), true);
+                valueConverter.configure(Map.of("schema.registry.url", avroRegistry), false);
+            } else {
+                keyConverter = new JsonConverter();
+                valueConverter = new JsonConverter();
+                keyConverter.configure(Map.of("schemas.enable", String.valueOf(schemas)), true);
+                valueConverter.configure(Map.of("schemas.enable", String.valueOf(schemas)), false);
+            }
             if (headerKind.equals("simple")) {
                 SimpleHeaderConverter shc = new SimpleHeaderConverter();
                 shc.configure(Map.of());
@@ -215,6 +236,10 @@ public final class DebeziumCapture {
             String topic = r.topic();
             byte[] key = keyConverter.fromConnectData(topic, r.keySchema(), r.key());
             byte[] value = valueConverter.fromConnectData(topic, r.valueSchema(), r.value());
+            if (binary) {
+                key = base64String(key);
+                value = base64String(value);
+            }
 
             StringBuilder head = new StringBuilder(64);
             head.append("{\"topic\":");
@@ -244,6 +269,13 @@ public final class DebeziumCapture {
             }
             tail.append("}}\n");
             out.write(tail.toString().getBytes(StandardCharsets.UTF_8));
+        }
+
+        static byte[] base64String(byte[] bytes) {
+            if (bytes == null) {
+                return null;
+            }
+            return ("\"" + Base64.getEncoder().encodeToString(bytes) + "\"").getBytes(StandardCharsets.UTF_8);
         }
 
         void flush() throws IOException {
@@ -306,6 +338,17 @@ public final class DebeziumCapture {
 
     public static void main(String[] args) {
         BINLOG_CLIENT_LOG.setLevel(java.util.logging.Level.WARNING);
+        if (args.length == 6 && args[0].equals("--avro-to-json") && args[2].equals("--in") && args[4].equals("--out")) {
+            int code;
+            try {
+                code = AvroToJson.run(args[1], args[3], args[5]);
+            } catch (Throwable t) {
+                System.err.println("debezium-capture: avro-to-json: " + t);
+                code = EXIT_ERROR;
+            }
+            System.err.flush();
+            Runtime.getRuntime().halt(code);
+        }
         Options o;
         try {
             o = parse(args);
@@ -349,7 +392,7 @@ public final class DebeziumCapture {
             }
             rawOut = new FileOutputStream(outPath.toFile(), o.append);
         }
-        LineWriter writer = new LineWriter(new BufferedOutputStream(rawOut, 1 << 16), o.schemas, o.headerConverter);
+        LineWriter writer = new LineWriter(new BufferedOutputStream(rawOut, 1 << 16), o.schemas, o.headerConverter, o.avroRegistry);
 
         final Object lock = new Object();
         final AtomicLong written = new AtomicLong();

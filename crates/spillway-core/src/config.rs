@@ -72,12 +72,14 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Whether a key holds a secret (`*.password`, `*.secret`, `*.api.key` and similar).
+/// Whether a key holds a secret (`*.password`, `*.secret`, `*.api.key`, `*.user.info` and
+/// similar).
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     k.ends_with("password")
         || k.ends_with("secret")
         || k.ends_with("api.key")
+        || k.ends_with("user.info")
         || k.ends_with(".key.password")
         || k.contains("sasl.jaas.config")
 }

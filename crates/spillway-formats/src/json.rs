@@ -325,18 +325,8 @@ impl EventEncoder for JsonEncoder {
             }
             out
         };
-        let key_schema = ConnectSchema::new(ConnectType::Struct(vec![Field::new(
-            "serverName",
-            ConnectSchema::new(ConnectType::String),
-        )]))
-        .named("io.debezium.connector.common.ServerNameKey")
-        .version(1);
-        let value_schema = ConnectSchema::new(ConnectType::Struct(vec![Field::new(
-            "ts_ms",
-            ConnectSchema::new(ConnectType::Int64),
-        )]))
-        .named("io.debezium.connector.common.Heartbeat")
-        .version(1);
+        let key_schema = heartbeat_key_schema();
+        let value_schema = heartbeat_value_schema();
         let mut key = b"{\"serverName\":".to_vec();
         write_str(&mut key, &heartbeat.server_name);
         key.push(b'}');
@@ -382,6 +372,26 @@ impl EventEncoder for JsonEncoder {
         self.key_payload(table, row, &mut out)?;
         Ok(out)
     }
+}
+
+/// The key schema of heartbeat records.
+pub fn heartbeat_key_schema() -> ConnectSchema {
+    ConnectSchema::new(ConnectType::Struct(vec![Field::new(
+        "serverName",
+        ConnectSchema::new(ConnectType::String),
+    )]))
+    .named("io.debezium.connector.common.ServerNameKey")
+    .version(1)
+}
+
+/// The value schema of heartbeat records.
+pub fn heartbeat_value_schema() -> ConnectSchema {
+    ConnectSchema::new(ConnectType::Struct(vec![Field::new(
+        "ts_ms",
+        ConnectSchema::new(ConnectType::Int64),
+    )]))
+    .named("io.debezium.connector.common.Heartbeat")
+    .version(1)
 }
 
 /// The Connect schema of a table's key (`<prefix>.<schema>.<table>.Key`), if it has one.

@@ -1,10 +1,10 @@
 //! A connector config file read into the typed parts that run it.
 
+use crate::format::FormatSpec;
 use crate::CliError;
 use spillway_core::config::{ConfigError, ConfigMap};
 use spillway_core::pipeline::PipelineOptions;
 use spillway_core::Op;
-use spillway_formats::json::{JsonOptions, DEFAULT_UNAVAILABLE_PLACEHOLDER};
 use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
@@ -22,7 +22,7 @@ pub enum SourceConfig {
 pub struct ConnectorSpec {
     pub name: String,
     pub source: SourceConfig,
-    pub format: JsonOptions,
+    pub format: FormatSpec,
     pub pipeline: PipelineOptions,
     pub log: LogOptions,
     /// The Kafka stream, when `kafka.bootstrap.servers` is set; else the embedded log.
@@ -83,12 +83,12 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     let spec = ConnectorSpec {
         name,
         source,
-        format: format_options(config)?,
+        format: FormatSpec::from_config(config)?,
         pipeline,
         log: LogOptions::from_config(config)?,
         kafka: KafkaOptions::from_config(config)?,
     };
-    config.accept(&["key.converter", "value.converter", "topic.creation.enable"]);
+    config.accept(&["topic.creation.enable"]);
     let kafka: Vec<String> = config
         .entries()
         .keys()
@@ -121,47 +121,6 @@ fn validate_name(name: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-fn converter_is_json(config: &ConfigMap, key: &str) -> Result<(), ConfigError> {
-    if let Some(class) = config.string(&[key]) {
-        if class != "org.apache.kafka.connect.json.JsonConverter" {
-            return Err(ConfigError::invalid(
-                key,
-                &class,
-                "only org.apache.kafka.connect.json.JsonConverter is available",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `output.data.format`, `key.converter*` and `value.converter*`.
-fn format_options(config: &ConfigMap) -> Result<JsonOptions, ConfigError> {
-    converter_is_json(config, "key.converter")?;
-    converter_is_json(config, "value.converter")?;
-    let schemaless_default = match config.string(&["output.data.format", "output.key.format"]) {
-        None => false,
-        Some(f) if f.eq_ignore_ascii_case("JSON") => true,
-        Some(f) if f.eq_ignore_ascii_case("JSON_SR") => false,
-        Some(f) => {
-            return Err(ConfigError::invalid(
-                "output.data.format",
-                &f,
-                "only JSON (schemaless) and JSON_SR (JSON with embedded schemas) are available in this build",
-            ))
-        }
-    };
-    let key_schemas = config.bool(&["key.converter.schemas.enable"], !schemaless_default)?;
-    let value_schemas = config.bool(&["value.converter.schemas.enable"], !schemaless_default)?;
-    Ok(JsonOptions {
-        key_schemas,
-        value_schemas,
-        unavailable_placeholder: config
-            .lookup(&["unavailable.value.placeholder"])
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_else(|| DEFAULT_UNAVAILABLE_PLACEHOLDER.to_string()),
-    })
 }
 
 /// `tombstones.on.delete`, `skipped.operations`, `offset.flush.interval.ms`.

@@ -5,6 +5,7 @@
 //! SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
 mod connector;
+mod format;
 mod logging;
 mod run;
 mod tail;

@@ -6,17 +6,19 @@
 //! that needs the operator ends the run with its message.
 
 use crate::connector::{self, ConnectorSpec, SourceConfig};
+use crate::format::RegistrySpec;
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
 use spillway_core::pipeline;
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
-use spillway_formats::JsonEncoder;
 use spillway_kafka::KafkaWriter;
 use spillway_mysql::MysqlSource;
 use spillway_postgres::PostgresSource;
+use spillway_registry::Registry;
 use spillway_streams::{FileOffsetStore, LogWriter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
@@ -50,12 +52,13 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(wait_for_signal(shutdown_tx));
     info!(connector = %spec.name, data_dir = %data_dir.display(), "connector starting");
+    let registry = start_registry(&spec, &data_dir, shutdown_rx.clone()).await?;
     let mut backoff = Duration::from_secs(1);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         let started = Instant::now();
-        match run_once(&spec, &data_dir, shutdown_rx.clone()).await {
+        match run_once(&spec, &data_dir, registry.as_ref(), shutdown_rx.clone()).await {
             Ok(()) => {
                 info!(connector = %spec.name, "connector stopped");
                 return Ok(());
@@ -83,9 +86,45 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
+/// Opens the embedded schema registry when the format uses it, and serves its REST API.
+async fn start_registry(
+    spec: &ConnectorSpec,
+    data_dir: &Path,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Option<Arc<Registry>>, CliError> {
+    match &spec.format.registry {
+        Some(RegistrySpec::Embedded { listen }) => {
+            let registry = spec
+                .format
+                .open_registry(data_dir)?
+                .expect("embedded registry");
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                CliError::Config(format!(
+                    "schema.registry.embedded.listen: cannot listen on {listen} for the embedded schema registry: {e} \
+                     (set schema.registry.embedded.listen to a free address, or schema.registry.url to use another registry)"
+                ))
+            })?;
+            info!(url = %format!("http://{listen}"), store = %data_dir.join("registry").display(), "schema registry (embedded) serving");
+            let served = registry.clone();
+            tokio::spawn(async move {
+                if let Err(e) = spillway_registry::server::serve(listener, served, shutdown).await {
+                    error!(error = %e, "embedded schema registry stopped");
+                }
+            });
+            Ok(Some(registry))
+        }
+        Some(RegistrySpec::Remote(options)) => {
+            info!(url = %options.urls.join(","), "schema registry (remote)");
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
 async fn run_once(
     spec: &ConnectorSpec,
     data_dir: &Path,
+    registry: Option<&Arc<Registry>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Failure> {
     let mut store = FileOffsetStore::open(data_dir, &spec.name)
@@ -115,7 +154,7 @@ async fn run_once(
             tokio::spawn(async move { source.run(ctx).await.map_err(SourceFailure::from) })
         }
     };
-    let encoder = Box::new(JsonEncoder::new(spec.format.clone()));
+    let encoder = spec.format.encoder(registry);
     let pipeline_result = match &spec.kafka {
         Some(kafka) => {
             let writer = KafkaWriter::new(kafka.clone()).map_err(|e| {

@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::compat::{
-    by_topic, debezium_records, differences, finish_debezium, split_case, start_debezium,
-    wait_for_spillway,
+    avro_to_json, by_topic, debezium_records, differences, finish_debezium, split_case,
+    start_debezium_with, wait_for_spillway, write_binary_lines,
 };
-use support::{wait_for_log, Spillway, TestDb};
+use support::{read_topic_raw, wait_for_log, RawRec, Spillway, TestDb};
 
 /// Source fields that give a snapshot's own position (each slot has its own).
 const SNAPSHOT_POSITION: &[&str] = &["lsn", "txId", "sequence"];
@@ -34,16 +34,43 @@ const TABLES: &str = "public.all_types,public.pk_change,public.composite_key,pub
 
 #[test]
 fn spillway_events_match_debezium_events_for_the_same_workload() {
-    let db = TestDb::create("dbzcompat");
+    compare_with_debezium("dbzcompat", Format::Json);
+}
+
+/// The same with Avro: both write through the embedded schema registry (Debezium with
+/// Confluent's `AvroConverter`); every subject must end with a single version (the schemas
+/// are the same text), and both outputs, read back through Confluent's `AvroConverter`,
+/// must give the same documents.
+#[test]
+fn spillway_avro_matches_debezium_avro_for_the_same_workload() {
+    compare_with_debezium("dbzavro", Format::Avro);
+}
+
+#[derive(PartialEq)]
+enum Format {
+    Json,
+    Avro,
+}
+
+fn compare_with_debezium(tag: &str, format: Format) {
+    let db = TestDb::create(tag);
     let mut stream_sql = String::new();
     for case in CASES {
         let (pre, stream) = split_case("", case);
         db.sql(&pre);
         stream_sql.push_str(&stream);
     }
-    let dir = support::scratch("dbzcompat");
+    let dir = support::scratch(tag);
+    let port = support::free_port();
+    let registry = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut settings = vec![("topic.prefix", "ref"), ("table.include.list", TABLES)];
+    if format == Format::Avro {
+        settings.push(("output.data.format", "AVRO"));
+        settings.push(("schema.registry.embedded.listen", &listen));
+    }
     // spillway: its own slot and publication.
-    let config = db.connector(&[("topic.prefix", "ref"), ("table.include.list", TABLES)]);
+    let config = db.connector(&settings);
     let mut sw = Spillway::start(&config, &dir.path().join("data"));
     wait_for_log(&sw, "streaming changes", Duration::from_secs(60));
 
@@ -62,17 +89,71 @@ fn spillway_events_match_debezium_events_for_the_same_workload() {
     )
     .expect("write properties");
     let out = dir.path().join("debezium.jsonl");
-    let debezium = start_debezium(dir.path(), &props, &out);
+    let extra: Vec<&str> = match format {
+        Format::Json => vec![],
+        Format::Avro => vec!["--avro", &registry],
+    };
+    let debezium = start_debezium_with(dir.path(), &props, &out, &extra);
     db.sql(&stream_sql);
     finish_debezium(debezium, dir.path());
 
-    let reference = by_topic(debezium_records(&out), SNAPSHOT_POSITION);
+    let reference_path = match format {
+        Format::Json => out,
+        Format::Avro => {
+            let converted = dir.path().join("debezium.avro.json");
+            avro_to_json(&registry, &out, &converted);
+            converted
+        }
+    };
+    let reference = by_topic(debezium_records(&reference_path), SNAPSHOT_POSITION);
     let expected_records: usize = reference.values().map(Vec::len).sum();
     assert!(
         expected_records > 40,
         "Debezium produced only {expected_records} records"
     );
-    let mine = wait_for_spillway(&sw.data_dir, &reference, SNAPSHOT_POSITION);
+    let mine = match format {
+        Format::Json => wait_for_spillway(&sw.data_dir, &reference, SNAPSHOT_POSITION),
+        Format::Avro => {
+            let topics: Vec<String> = reference.keys().cloned().collect();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let records = loop {
+                let records: Vec<(String, RawRec)> = topics
+                    .iter()
+                    .flat_map(|t| {
+                        read_topic_raw(&sw.data_dir, t)
+                            .into_iter()
+                            .map(move |r| (t.clone(), r))
+                    })
+                    .collect();
+                if records.len() >= expected_records || Instant::now() > deadline {
+                    break records;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            let raw = dir.path().join("spillway.avro.jsonl");
+            let converted = dir.path().join("spillway.avro.json");
+            write_binary_lines(&raw, &records);
+            avro_to_json(&registry, &raw, &converted);
+            by_topic(debezium_records(&converted), SNAPSHOT_POSITION)
+        }
+    };
+    if format == Format::Avro {
+        // One version per subject: Debezium's schemas and spillway's are the same text.
+        for subject in support::http_get_json(&format!("{registry}/subjects"))
+            .as_array()
+            .expect("subject list")
+        {
+            let subject = subject.as_str().unwrap();
+            let versions =
+                support::http_get_json(&format!("{registry}/subjects/{subject}/versions"));
+            assert_eq!(
+                versions,
+                serde_json::json!([1]),
+                "subject {subject} has more than one schema: {}",
+                support::http_get_json(&format!("{registry}/subjects/{subject}/versions/latest"))
+            );
+        }
+    }
     assert!(sw.stop().success());
     let differences = differences(&reference, &mine);
     assert!(

@@ -2,7 +2,7 @@
 //! Debezium harness, reading both outputs, and normalizing away only what legitimately
 //! differs between two connectors reading the same log.
 
-use super::read_topic;
+use super::{read_topic, RawRec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,6 +119,11 @@ pub fn by_topic(docs: Vec<Doc>, snapshot_position: &[&str]) -> BTreeMap<String, 
 
 /// Starts the Debezium harness with `props` and waits until it streams.
 pub fn start_debezium(dir: &Path, props: &Path, out: &Path) -> Child {
+    start_debezium_with(dir, props, out, &[])
+}
+
+/// [`start_debezium`] with more harness options (`--avro URL`, ...).
+pub fn start_debezium_with(dir: &Path, props: &Path, out: &Path, extra: &[&str]) -> Child {
     let ready = dir.join("debezium.ready");
     let script = repo_root().join("scripts/debezium-capture.sh");
     assert!(script.exists(), "{} is missing", script.display());
@@ -132,6 +137,7 @@ pub fn start_debezium(dir: &Path, props: &Path, out: &Path) -> Child {
         .arg("--ready-file")
         .arg(&ready)
         .args(["--idle-timeout", "8", "--timeout", "240"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -220,4 +226,47 @@ pub fn differences(
         }
     }
     differences
+}
+
+/// Writes records as the harness's `--avro` mode does: key and value as base64 strings.
+pub fn write_binary_lines(path: &Path, records: &[(String, RawRec)]) {
+    use base64::Engine;
+    let b64 = |b: &Option<Vec<u8>>| match b {
+        Some(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        None => Value::Null,
+    };
+    let mut text = String::new();
+    for (topic, r) in records {
+        let headers: serde_json::Map<String, Value> = r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone().unwrap_or_default())))
+            .collect();
+        let line = serde_json::json!({
+            "topic": topic, "key": b64(&r.key), "value": b64(&r.value), "headers": headers
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write records");
+}
+
+/// Converts Avro records (lines as [`write_binary_lines`] writes them) to JsonConverter
+/// documents through Confluent's own `AvroConverter`, reading schemas from `registry`.
+pub fn avro_to_json(registry: &str, input: &Path, output: &Path) {
+    let script = repo_root().join("scripts/debezium-capture.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["--avro-to-json", registry, "--in"])
+        .arg(input)
+        .arg("--out")
+        .arg(output)
+        .output()
+        .expect("run the harness's avro-to-json");
+    assert!(
+        out.status.success(),
+        "Confluent's AvroConverter could not read {}: {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

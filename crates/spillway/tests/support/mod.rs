@@ -292,8 +292,18 @@ impl Rec {
     }
 }
 
-/// Every record of a topic (all partitions, partition order then offset order).
-pub fn read_topic(data_dir: &Path, topic: &str) -> Vec<Rec> {
+/// A record read back from the embedded log as bytes.
+#[derive(Debug, Clone)]
+pub struct RawRec {
+    pub partition: u32,
+    pub offset: u64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<String>)>,
+}
+
+/// Every record of a topic as bytes (all partitions, partition order then offset order).
+pub fn read_topic_raw(data_dir: &Path, topic: &str) -> Vec<RawRec> {
     let Ok(reader) = LogReader::open(data_dir) else {
         return Vec::new();
     };
@@ -312,17 +322,11 @@ pub fn read_topic(data_dir: &Path, topic: &str) -> Vec<Rec> {
             }
             for r in records {
                 offset = r.offset + 1;
-                out.push(Rec {
+                out.push(RawRec {
                     partition: p.partition,
                     offset: r.offset,
-                    key: r
-                        .key
-                        .as_deref()
-                        .map(|k| serde_json::from_slice(k).expect("key is JSON")),
-                    value: r
-                        .value
-                        .as_deref()
-                        .map(|v| serde_json::from_slice(v).expect("value is JSON")),
+                    key: r.key,
+                    value: r.value,
                     headers: r
                         .headers
                         .iter()
@@ -340,6 +344,24 @@ pub fn read_topic(data_dir: &Path, topic: &str) -> Vec<Rec> {
         }
     }
     out
+}
+
+/// Every record of a topic (all partitions, partition order then offset order).
+pub fn read_topic(data_dir: &Path, topic: &str) -> Vec<Rec> {
+    read_topic_raw(data_dir, topic)
+        .into_iter()
+        .map(|r| Rec {
+            partition: r.partition,
+            offset: r.offset,
+            key: r
+                .key
+                .map(|k| serde_json::from_slice(&k).expect("key is JSON")),
+            value: r
+                .value
+                .map(|v| serde_json::from_slice(&v).expect("value is JSON")),
+            headers: r.headers,
+        })
+        .collect()
 }
 
 /// Waits until the topic holds at least `n` records; panics with the process log if not.
@@ -413,4 +435,29 @@ pub fn assert_exit(out: &std::process::Output, code: i32, needles: &[&str]) {
         assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
     }
     assert!(!err.contains("panicked"), "spillway panicked:\n{err}");
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// GETs `url` and parses the JSON answer, whatever its status.
+pub fn http_get_json(url: &str) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text))
 }

@@ -1,0 +1,178 @@
+//! A client of a Confluent-compatible schema registry elsewhere (`schema.registry.url`).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use spillway_formats::SchemaIds;
+use std::time::Duration;
+use ureq::Agent;
+
+/// Where the registry is and how to sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteRegistryOptions {
+    /// Base URLs; the first that answers is used.
+    pub urls: Vec<String>,
+    /// `user:password` for HTTP basic auth (`basic.auth.user.info`).
+    pub user_info: Option<String>,
+    /// Attempts per request while the registry does not answer.
+    pub attempts: u32,
+    pub timeout: Duration,
+}
+
+impl Default for RemoteRegistryOptions {
+    fn default() -> Self {
+        RemoteRegistryOptions {
+            urls: Vec::new(),
+            user_info: None,
+            attempts: 3,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A blocking client: schemas are registered once per table shape, on the encoding path.
+pub struct RemoteRegistry {
+    options: RemoteRegistryOptions,
+    agent: Agent,
+}
+
+impl RemoteRegistry {
+    pub fn new(options: RemoteRegistryOptions) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .timeout_global(Some(options.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        RemoteRegistry { options, agent }
+    }
+
+    /// Sends one request to each URL in turn, `attempts` rounds, until one answers; then
+    /// returns its status and JSON body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let mut last_error = String::from("no schema.registry.url given");
+        let mut backoff = Duration::from_millis(200);
+        for attempt in 0..self.options.attempts.max(1) {
+            if attempt > 0 {
+                std::thread::sleep(backoff);
+                backoff *= 2;
+            }
+            for base in &self.options.urls {
+                let url = format!("{}{path}", base.trim_end_matches('/'));
+                let result = self.send(method, &url, body);
+                match result {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => last_error = format!("{url}: {e}"),
+                }
+            }
+        }
+        Err(format!("schema registry unreachable ({last_error})"))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ureq::Error> {
+        let auth = self
+            .options
+            .user_info
+            .as_ref()
+            .map(|u| format!("Basic {}", STANDARD.encode(u)));
+        let mut response = match (method, body) {
+            ("POST", Some(body)) => {
+                let mut request = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                    .header("Accept", "application/vnd.schemaregistry.v1+json");
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.send(body.to_string())?
+            }
+            _ => {
+                let mut request = self
+                    .agent
+                    .get(url)
+                    .header("Accept", "application/vnd.schemaregistry.v1+json");
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()?
+            }
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// Registers `schema` under `subject`; returns its id.
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, String> {
+        let path = format!("/subjects/{}/versions", encode_segment(subject));
+        let (status, body) = self.request("POST", &path, Some(&json!({"schema": schema})))?;
+        match body["id"].as_u64() {
+            Some(id) if status == 200 => {
+                u32::try_from(id).map_err(|_| format!("schema id {id} out of range"))
+            }
+            _ => Err(refusal(status, &body)),
+        }
+    }
+
+    /// The schema with `id`.
+    pub fn schema(&self, id: u32) -> Result<String, String> {
+        let (status, body) = self.request("GET", &format!("/schemas/ids/{id}"), None)?;
+        match body["schema"].as_str() {
+            Some(schema) if status == 200 => Ok(schema.to_string()),
+            _ => Err(refusal(status, &body)),
+        }
+    }
+}
+
+/// The registry's answer to a refused request, as one line.
+fn refusal(status: u16, body: &Value) -> String {
+    let hint = match status {
+        401 | 403 => " (check basic.auth.user.info)",
+        409 => " (change the subject's compatibility level or the table)",
+        _ => "",
+    };
+    match (&body["error_code"], body["message"].as_str()) {
+        (code, Some(message)) if !code.is_null() => {
+            format!("registry refused: HTTP {status}, error {code}: {message}{hint}")
+        }
+        _ => format!("registry refused: HTTP {status}: {body}{hint}"),
+    }
+}
+
+/// Percent-encodes a path segment (subjects may hold any character).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl SchemaIds for RemoteRegistry {
+    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, String> {
+        // Blocking HTTP inside the pipeline's task: let the runtime move other tasks away.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.register(subject, schema))
+            }
+            _ => self.register(subject, schema),
+        }
+    }
+}

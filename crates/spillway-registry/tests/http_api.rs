@@ -1,0 +1,97 @@
+//! The REST API over real HTTP, through the remote client and plain requests.
+
+use spillway_registry::{server, Registry, RemoteRegistry, RemoteRegistryOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+const VALUE: &str =
+    r#"{"type":"record","name":"Value","namespace":"p.s.t","fields":[{"name":"id","type":"int"}]}"#;
+const CHANGED: &str = r#"{"type":"record","name":"Value","namespace":"p.s.t","fields":[{"name":"id","type":"string"}]}"#;
+
+fn get(url: &str) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serializers_find_what_they_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::open(dir.path()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(server::serve(listener, registry, stop_rx));
+
+    let b = base.clone();
+    tokio::task::spawn_blocking(move || {
+        let client = RemoteRegistry::new(RemoteRegistryOptions {
+            urls: vec![b.clone()],
+            ..RemoteRegistryOptions::default()
+        });
+        assert_eq!(client.register("p.s.t-value", VALUE).unwrap(), 1);
+        assert_eq!(client.register("p.s.t-value", VALUE).unwrap(), 1);
+        assert_eq!(client.schema(1).unwrap(), VALUE);
+        let refused = client.register("p.s.t-value", CHANGED).unwrap_err();
+        assert!(
+            refused.contains("HTTP 409") && refused.contains("incompatible"),
+            "{refused}"
+        );
+
+        assert_eq!(
+            get(&format!("{b}/subjects")).1,
+            serde_json::json!(["p.s.t-value"])
+        );
+        assert_eq!(
+            get(&format!("{b}/subjects/p.s.t-value/versions")).1,
+            serde_json::json!([1])
+        );
+        let latest = get(&format!("{b}/subjects/p.s.t-value/versions/latest")).1;
+        assert_eq!(
+            (latest["id"].as_u64(), latest["version"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(
+            get(&format!("{b}/schemas/ids/1/versions")).1,
+            serde_json::json!([{"subject": "p.s.t-value", "version": 1}])
+        );
+        assert_eq!(
+            get(&format!("{b}/config")).1,
+            serde_json::json!({"compatibilityLevel": "BACKWARD"})
+        );
+        let (status, body) = get(&format!("{b}/schemas/ids/99"));
+        assert_eq!((status, body["error_code"].as_u64()), (404, Some(40403)));
+        let (status, body) = get(&format!("{b}/subjects/nope/versions"));
+        assert_eq!((status, body["error_code"].as_u64()), (404, Some(40401)));
+        let (status, body) = get(&format!("{b}/subjects/p.s.t-value/versions/0"));
+        assert_eq!((status, body["error_code"].as_u64()), (422, Some(42202)));
+        let (status, body) = get(&format!("{b}/config/p.s.t-value"));
+        assert_eq!((status, body["error_code"].as_u64()), (404, Some(40408)));
+    })
+    .await
+    .unwrap();
+
+    // Nothing listening: the client names the registry and gives up after its attempts.
+    stop_tx.send_replace(true);
+    serving.await.unwrap().unwrap();
+    let error = tokio::task::spawn_blocking(move || {
+        let client = RemoteRegistry::new(RemoteRegistryOptions {
+            urls: vec![base],
+            attempts: 2,
+            timeout: Duration::from_secs(2),
+            ..RemoteRegistryOptions::default()
+        });
+        client.register("p.s.t-value", VALUE).unwrap_err()
+    })
+    .await
+    .unwrap();
+    assert!(error.contains("schema registry unreachable"), "{error}");
+}
