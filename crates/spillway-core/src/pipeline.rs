@@ -38,6 +38,32 @@ pub struct EncodeError {
     pub table: String,
     pub column: Option<String>,
     pub message: String,
+    /// Whether the same event may encode later.
+    pub retry: Retry,
+}
+
+/// Whether an error may go away by itself or by an operator's hand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retry {
+    /// It comes back every time (bad data, a schema Avro cannot express).
+    #[default]
+    Never,
+    /// It may pass by itself (a schema registry that did not answer).
+    Transient,
+    /// It passes once an operator acts elsewhere (a registry refusing a schema until the
+    /// subject's compatibility level allows it); worth retrying even right after start.
+    Operator,
+}
+
+impl EncodeError {
+    pub fn new(table: impl Into<String>, column: Option<String>, message: String) -> Self {
+        EncodeError {
+            table: table.into(),
+            column,
+            message,
+            retry: Retry::Never,
+        }
+    }
 }
 
 /// Turns events into key and value documents (JSON, Avro, ...).

@@ -10,7 +10,7 @@
 
 use crate::json::{self, envelope_schema, key_schema_of, JsonEncoder, JsonOptions};
 use crate::text::{write_f32, write_f64, write_int, write_str};
-use spillway_core::pipeline::{EncodeError, EventEncoder};
+use spillway_core::pipeline::{EncodeError, EventEncoder, Retry};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
 use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, Value};
 use std::collections::{HashMap, HashSet};
@@ -22,9 +22,17 @@ pub const MAGIC_BYTE: u8 = 0;
 /// Where schema ids come from: a schema registry, embedded or remote.
 pub trait SchemaIds: Send {
     /// Registers `schema` (an Avro schema as JSON) under `subject`, or finds it there, and
-    /// returns its id. Errors are messages for the operator (registry unreachable, schema
-    /// refused as incompatible, ...).
-    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, String>;
+    /// returns its id.
+    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError>;
+}
+
+/// Why a registry gave no id: a message for the operator, and whether asking again later
+/// may succeed (registry unreachable, schema refused until the subject's compatibility
+/// level is changed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaIdError {
+    pub message: String,
+    pub retry: Retry,
 }
 
 /// How the registry subject of a schema is named (Confluent's `*.subject.name.strategy`).
@@ -138,10 +146,13 @@ impl AvroEncoder {
                 false,
                 envelope.name.as_deref().unwrap_or_default(),
             );
-            let value_id = self
-                .ids
-                .id_for(&subject, &text)
-                .map_err(|m| fail(format!("cannot register value schema as {subject}: {m}")))?;
+            let value_id = self.ids.id_for(&subject, &text).map_err(|e| EncodeError {
+                retry: e.retry,
+                ..fail(format!(
+                    "cannot register value schema as {subject}: {}",
+                    e.message
+                ))
+            })?;
             self.tables.insert(
                 table.topic.clone(),
                 TableAvro {
@@ -162,11 +173,7 @@ impl AvroEncoder {
         is_key: bool,
         schema: &ConnectSchema,
     ) -> Result<u32, EncodeError> {
-        let fail = |message: String| EncodeError {
-            table: topic.to_string(),
-            column: None,
-            message,
-        };
+        let fail = |message: String| EncodeError::new(topic.to_string(), None, message);
         let text = avro_schema_json(schema).map_err(fail)?;
         let strategy = if is_key {
             self.options.key_subjects
@@ -185,7 +192,13 @@ impl AvroEncoder {
         let id = self
             .ids
             .id_for(&cache_key.0, &cache_key.1)
-            .map_err(|m| fail(format!("cannot register schema as {}: {m}", cache_key.0)))?;
+            .map_err(|e| EncodeError {
+                retry: e.retry,
+                ..fail(format!(
+                    "cannot register schema as {}: {}",
+                    cache_key.0, e.message
+                ))
+            })?;
         self.other_ids.insert(cache_key, id);
         Ok(id)
     }
@@ -205,11 +218,7 @@ impl AvroEncoder {
             schema,
             &self.options.unavailable_placeholder,
         )
-        .map_err(|message| EncodeError {
-            table: topic.to_string(),
-            column: None,
-            message,
-        })?;
+        .map_err(|message| EncodeError::new(topic.to_string(), None, message))?;
         Ok(out)
     }
 
@@ -222,22 +231,14 @@ impl AvroEncoder {
                 &column.schema,
                 &self.options.unavailable_placeholder,
             )
-            .map_err(|m| EncodeError {
-                table: table.qualified_name(),
-                column: Some(column.name.clone()),
-                message: m,
-            })?;
+            .map_err(|m| EncodeError::new(table.qualified_name(), Some(column.name.clone()), m))?;
         }
         Ok(())
     }
 }
 
 fn encode_error(table: &TableSchema, message: String) -> EncodeError {
-    EncodeError {
-        table: table.qualified_name(),
-        column: None,
-        message,
-    }
+    EncodeError::new(table.qualified_name(), None, message)
 }
 
 /// The 5-byte wire-format header for schema `id`.
@@ -278,11 +279,7 @@ impl EventEncoder for AvroEncoder {
                 &column.schema,
                 &self.options.unavailable_placeholder,
             )
-            .map_err(|m| EncodeError {
-                table: table.qualified_name(),
-                column: Some(column.name.clone()),
-                message: m,
-            })?;
+            .map_err(|m| EncodeError::new(table.qualified_name(), Some(column.name.clone()), m))?;
         }
         Ok(Some(out))
     }
@@ -792,7 +789,7 @@ mod tests {
     struct Ids(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
 
     impl SchemaIds for Ids {
-        fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, String> {
+        fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
             let mut seen = self.0.lock().unwrap();
             if let Some(i) = seen.iter().position(|(s, t)| s == subject && t == schema) {
                 return Ok(i as u32 + 1);

@@ -231,11 +231,7 @@ fn write_unavailable(out: &mut Vec<u8>, ty: &ConnectType, placeholder: &str) -> 
 }
 
 fn encode_error(table: &TableSchema, column: Option<&str>, message: String) -> EncodeError {
-    EncodeError {
-        table: table.qualified_name(),
-        column: column.map(str::to_string),
-        message,
-    }
+    EncodeError::new(table.qualified_name(), column.map(str::to_string), message)
 }
 
 impl EventEncoder for JsonEncoder {
@@ -347,11 +343,8 @@ impl EventEncoder for JsonEncoder {
                 write_schema(&mut out, schema, None);
                 out.extend_from_slice(b",\"payload\":");
             }
-            write_value(&mut out, value, schema, "").map_err(|message| EncodeError {
-                table: record.topic.to_string(),
-                column: None,
-                message,
-            })?;
+            write_value(&mut out, value, schema, "")
+                .map_err(|message| EncodeError::new(record.topic.to_string(), None, message))?;
             if schemas {
                 out.push(b'}');
             }

@@ -10,5 +10,5 @@ pub mod avro;
 pub mod json;
 mod text;
 
-pub use avro::{AvroEncoder, AvroOptions, SchemaIds, SubjectNameStrategy};
+pub use avro::{AvroEncoder, AvroOptions, SchemaIdError, SchemaIds, SubjectNameStrategy};
 pub use json::{JsonEncoder, JsonOptions};

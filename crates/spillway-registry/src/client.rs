@@ -3,7 +3,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use spillway_formats::SchemaIds;
+use spillway_core::pipeline::Retry;
+use spillway_formats::{SchemaIdError, SchemaIds};
 use std::time::Duration;
 use ureq::Agent;
 
@@ -166,13 +167,26 @@ fn encode_segment(s: &str) -> String {
 }
 
 impl SchemaIds for RemoteRegistry {
-    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, String> {
+    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
         // Blocking HTTP inside the pipeline's task: let the runtime move other tasks away.
-        match tokio::runtime::Handle::try_current() {
+        let result = match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| self.register(subject, schema))
             }
             _ => self.register(subject, schema),
-        }
+        };
+        result.map_err(|message| SchemaIdError {
+            // Unreachable, overloaded, or refusing until the compatibility level changes.
+            retry: if message.contains("HTTP 409") {
+                Retry::Operator
+            } else if message.starts_with("schema registry unreachable")
+                || message.contains("HTTP 5")
+            {
+                Retry::Transient
+            } else {
+                Retry::Never
+            },
+            message,
+        })
     }
 }

@@ -17,7 +17,8 @@ mod store;
 pub use client::{RemoteRegistry, RemoteRegistryOptions};
 pub use store::{Compatibility, Registry, SubjectVersion};
 
-use spillway_formats::SchemaIds;
+use spillway_core::pipeline::Retry;
+use spillway_formats::{SchemaIdError, SchemaIds};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ pub enum RegistryError {
     SchemaNotFound,
     #[error("Invalid schema: {0}")]
     InvalidSchema(String),
-    #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\" ({level:?}): {reason}")]
+    #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\" (compatibility {}): {reason}", level.as_str())]
     Incompatible {
         subject: String,
         level: Compatibility,
@@ -73,7 +74,18 @@ impl RegistryError {
 pub struct EmbeddedIds(pub Arc<Registry>);
 
 impl SchemaIds for EmbeddedIds {
-    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, String> {
-        self.0.register(subject, schema).map_err(|e| e.to_string())
+    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
+        self.0.register(subject, schema).map_err(|e| SchemaIdError {
+            retry: match e {
+                RegistryError::Incompatible { .. } => Retry::Operator,
+                _ => Retry::Never,
+            },
+            message: match e {
+                RegistryError::Incompatible { .. } => format!(
+                    "{e} (allow it with PUT /config/{subject} {{\"compatibility\": \"NONE\"}} on the embedded registry; capture retries)"
+                ),
+                e => e.to_string(),
+            },
+        })
     }
 }

@@ -57,19 +57,23 @@ impl Compatibility {
     /// Whether `new` may follow `old`: the new schema reads old data (backward), old
     /// readers read new data (forward), or both.
     fn allows(self, old: &Schema, new: &Schema) -> Result<(), String> {
+        // Partial compatibility (unions that only overlap) fails for some data: refused.
+        let can_read = |writer: &Schema, reader: &Schema| match SchemaCompatibility::can_read(
+            writer, reader,
+        ) {
+            Ok(apache_avro::schema_compatibility::Compatibility::Full) => Ok(()),
+            Ok(_) => Err("union branches match only in part".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
         let backward = || {
-            SchemaCompatibility::can_read(old, new)
-                .map(|_| ())
-                .map_err(|e| {
-                    format!("the new schema cannot read data written with an earlier one: {e}")
-                })
+            can_read(old, new).map_err(|e| {
+                format!("the new schema cannot read data written with an earlier one: {e}")
+            })
         };
         let forward = || {
-            SchemaCompatibility::can_read(new, old)
-                .map(|_| ())
-                .map_err(|e| {
-                    format!("an earlier schema cannot read data written with the new one: {e}")
-                })
+            can_read(new, old).map_err(|e| {
+                format!("an earlier schema cannot read data written with the new one: {e}")
+            })
         };
         match self {
             Compatibility::None => Ok(()),
@@ -524,6 +528,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = Registry::open(dir.path()).unwrap();
         let int = record(r#"{"name":"id","type":"int"}"#);
+        let optional_int = record(r#"{"name":"id","type":["null","int"]}"#);
+        let optional_string = record(r#"{"name":"id","type":["null","string"]}"#);
+        r.register("o-value", &optional_int).unwrap();
+        assert!(!r.is_compatible("o-value", None, &optional_string).unwrap());
         let string = record(r#"{"name":"id","type":"string"}"#);
         let long = record(r#"{"name":"id","type":"long"}"#);
         let required_added = record(r#"{"name":"id","type":"int"},{"name":"x","type":"int"}"#);

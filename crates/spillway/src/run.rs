@@ -9,7 +9,7 @@ use crate::connector::{self, ConnectorSpec, SourceConfig};
 use crate::format::RegistrySpec;
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
-use spillway_core::pipeline;
+use spillway_core::pipeline::{self, Retry};
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_kafka::KafkaWriter;
@@ -41,6 +41,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How one attempt ended.
 enum Failure {
     Transient(anyhow::Error),
+    /// Retried even right after start: an operator must act elsewhere first.
+    Waiting(anyhow::Error),
     Fatal(anyhow::Error),
 }
 
@@ -58,14 +60,16 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     loop {
         attempt += 1;
         let started = Instant::now();
-        match run_once(&spec, &data_dir, registry.as_ref(), shutdown_rx.clone()).await {
+        let result = run_once(&spec, &data_dir, registry.as_ref(), shutdown_rx.clone()).await;
+        let waiting = matches!(result, Err(Failure::Waiting(_)));
+        match result {
             Ok(()) => {
                 info!(connector = %spec.name, "connector stopped");
                 return Ok(());
             }
-            Err(Failure::Transient(e))
+            Err(Failure::Transient(e) | Failure::Waiting(e))
                 if !*shutdown_rx.borrow()
-                    && (attempt > 1 || started.elapsed() >= HEALTHY_AFTER) =>
+                    && (attempt > 1 || started.elapsed() >= HEALTHY_AFTER || waiting) =>
             {
                 if started.elapsed() >= HEALTHY_AFTER {
                     backoff = Duration::from_secs(1);
@@ -78,7 +82,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-            Err(Failure::Transient(e)) | Err(Failure::Fatal(e)) => {
+            Err(Failure::Transient(e) | Failure::Waiting(e) | Failure::Fatal(e)) => {
                 error!(connector = %spec.name, "connector failed");
                 return Err(CliError::Runtime(e));
             }
@@ -160,7 +164,7 @@ async fn run_once(
             let writer = KafkaWriter::new(kafka.clone()).map_err(|e| {
                 Failure::Fatal(anyhow!(e).context("cannot set up the Kafka stream"))
             })?;
-            let result = pipeline::run(
+            pipeline::run(
                 batch_rx,
                 encoder,
                 writer,
@@ -168,18 +172,7 @@ async fn run_once(
                 committed_tx,
                 spec.pipeline.clone(),
             )
-            .await;
-            // A delivery that failed (brokers away longer than the producer waits) is
-            // retried from the committed offset, which never passed it.
-            if let Err(spillway_core::PipelineError::Stream(
-                e @ spillway_core::StreamError::Unavailable(_),
-            )) = &result
-            {
-                source_task.abort();
-                let _ = source_task.await;
-                return Err(Failure::Transient(anyhow!("Kafka stream failed: {e}")));
-            }
-            result
+            .await
         }
         None => {
             let writer = LogWriter::open(data_dir, spec.log)
@@ -195,9 +188,32 @@ async fn run_once(
             .await
         }
     };
-    if pipeline_result.is_err() {
+    if let Err(e) = &pipeline_result {
         // Nothing takes the source's batches any more; it may be idle and never notice.
         source_task.abort();
+        // A delivery that failed (brokers away longer than the producer waits) or a schema
+        // registry that did not answer or refused a schema is retried from the committed
+        // offset, which never passed the event.
+        let retry = match e {
+            spillway_core::PipelineError::Stream(spillway_core::StreamError::Unavailable(_)) => {
+                Retry::Transient
+            }
+            spillway_core::PipelineError::Encode(e) => e.retry,
+            _ => Retry::Never,
+        };
+        if retry != Retry::Never {
+            let _ = source_task.await;
+            let e = pipeline_result.expect_err("an error");
+            let context = match e {
+                spillway_core::PipelineError::Stream(_) => "Kafka stream failed",
+                _ => "pipeline failed",
+            };
+            let e = anyhow!(e).context(context);
+            return Err(match retry {
+                Retry::Operator => Failure::Waiting(e),
+                _ => Failure::Transient(e),
+            });
+        }
     }
     let source_result = match source_task.await {
         Ok(result) => result,

@@ -1,0 +1,158 @@
+//! Avro with a schema registry against the real server: schema evolution registers new
+//! versions; a schema the registry refuses stops capture without committing the change and
+//! is retried until an operator allows it; a registry that does not answer and an embedded
+//! registry that cannot listen are clear errors.
+
+mod support;
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::{
+    assert_exit, http_get_json, read_topic_raw, run_to_exit, wait_for_log, write_config, Spillway,
+    TestDb,
+};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The schema id in a record's Confluent wire-format header.
+fn schema_id(bytes: &[u8]) -> u32 {
+    assert_eq!(bytes[0], 0, "magic byte");
+    u32::from_be_bytes(bytes[1..5].try_into().unwrap())
+}
+
+fn wait_for_count(sw: &Spillway, topic: &str, n: usize) -> Vec<support::RawRec> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let records = read_topic_raw(&sw.data_dir, topic);
+        if records.len() >= n {
+            return records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic} holds {} of {n} records; log:\n{}",
+            records.len(),
+            sw.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn evolution_registers_versions_and_a_refused_schema_waits_for_the_operator() {
+    let db = TestDb::create("avroevolve");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY, v int)");
+    let dir = support::scratch("avroevolve");
+    let port = support::free_port();
+    let registry = format!("http://127.0.0.1:{port}");
+    let config = db.connector(&[
+        ("output.data.format", "AVRO"),
+        (
+            "schema.registry.embedded.listen",
+            &format!("127.0.0.1:{port}"),
+        ),
+    ]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "streaming changes", WAIT);
+    let topic = db.topic("t");
+    let subject = format!("{topic}-value");
+    let versions =
+        |registry: &str| http_get_json(&format!("{registry}/subjects/{subject}/versions"));
+
+    db.sql("INSERT INTO t VALUES (1, 1)");
+    wait_for_count(&sw, &topic, 1);
+    // A new nullable column: a compatible schema, registered as version 2.
+    db.sql("ALTER TABLE t ADD COLUMN note text");
+    db.sql("INSERT INTO t VALUES (2, 2, 'n')");
+    let records = wait_for_count(&sw, &topic, 2);
+    assert_eq!(versions(&registry), json!([1, 2]));
+    let v2 = http_get_json(&format!("{registry}/subjects/{subject}/versions/2"));
+    assert_eq!(
+        schema_id(records[1].value.as_ref().unwrap()),
+        v2["id"].as_u64().unwrap() as u32
+    );
+
+    // int -> text cannot read the earlier data (BACKWARD): refused, nothing written, retried.
+    db.sql("ALTER TABLE t ALTER COLUMN v TYPE text");
+    db.sql("INSERT INTO t VALUES (3, 'three', NULL)");
+    wait_for_log(&sw, "connector failed; retrying", WAIT);
+    let logs = sw.logs();
+    assert!(
+        logs.contains("is incompatible with an earlier schema")
+            && logs.contains(&subject)
+            && logs.contains("PUT /config/"),
+        "{logs}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(read_topic_raw(&sw.data_dir, &topic).len(), 2);
+    assert_eq!(versions(&registry), json!([1, 2]));
+
+    // The operator allows it; the refused change arrives, nothing before it again.
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    agent
+        .put(&format!("{registry}/config/{subject}"))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .send(r#"{"compatibility": "NONE"}"#)
+        .expect("PUT config");
+    let records = wait_for_count(&sw, &topic, 3);
+    assert_eq!(records.len(), 3, "no change delivered twice");
+    assert_eq!(versions(&registry), json!([1, 2, 3]));
+    let v3 = http_get_json(&format!("{registry}/subjects/{subject}/versions/3"));
+    assert!(v3["schema"]
+        .as_str()
+        .unwrap()
+        .contains("\"name\":\"v\",\"type\":[\"null\",\"string\"]"));
+    assert_eq!(
+        schema_id(records[2].value.as_ref().unwrap()),
+        v3["id"].as_u64().unwrap() as u32
+    );
+    assert!(sw.stop().success(), "{}", sw.logs());
+}
+
+#[test]
+fn an_unreachable_registry_is_a_clear_error_and_commits_nothing() {
+    let db = TestDb::create("avronoreg");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.sql("INSERT INTO t VALUES (1)");
+    let dir = support::scratch("avronoreg");
+    let url = format!("http://127.0.0.1:{}", support::free_port());
+    let config = db.connector(&[
+        ("output.data.format", "AVRO"),
+        ("schema.registry.url", &url),
+    ]);
+    let path = write_config(dir.path(), &config);
+    let data = dir.path().join("data");
+    let out = run_to_exit(&path, &data);
+    assert_exit(
+        &out,
+        1,
+        &[
+            "schema registry unreachable",
+            &url,
+            "cannot register",
+            "public.t",
+        ],
+    );
+    assert!(read_topic_raw(&data, &db.topic("t")).is_empty());
+    let offsets = data.join("offsets").join(format!("{}.json", db.name));
+    assert!(
+        !offsets.exists() || std::fs::read_to_string(&offsets).unwrap().trim().is_empty(),
+        "an offset was committed: {}",
+        std::fs::read_to_string(&offsets).unwrap_or_default()
+    );
+}
+
+#[test]
+fn an_embedded_registry_that_cannot_listen_names_its_key() {
+    let db = TestDb::create("avrolisten");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    let dir = support::scratch("avrolisten");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let config = db.connector(&[
+        ("output.data.format", "AVRO"),
+        ("schema.registry.embedded.listen", &listen),
+    ]);
+    let path = write_config(dir.path(), &config);
+    let out = run_to_exit(&path, &dir.path().join("data"));
+    assert_exit(&out, 2, &["schema.registry.embedded.listen", &listen]);
+}
