@@ -154,7 +154,7 @@ impl ReplicaCluster {
             .filter(|p| p.join("initdb").exists())
             .max()
             .expect("an initdb under /usr/lib/postgresql/*/bin");
-        let port = 20_000 + (std::process::id() % 20_000) as u16;
+        let port = support::free_port();
         let dir = std::path::PathBuf::from(format!("/tmp/spillway-walrep-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

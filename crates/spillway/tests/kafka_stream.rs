@@ -218,7 +218,7 @@ fn consume_from(broker: &str, topic: &str, n: usize) -> Vec<Value> {
 
 #[test]
 fn a_broker_outage_pauses_capture_and_loses_nothing() {
-    let port = 19_092 + (std::process::id() % 1000) as u16;
+    let port = support::free_port();
     let broker = Broker::start(port);
     let db = TestDb::create("kafkaoutage");
     db.sql("CREATE TABLE t (id int PRIMARY KEY)");

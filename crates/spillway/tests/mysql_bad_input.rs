@@ -135,7 +135,7 @@ struct ScratchServer {
 
 impl ScratchServer {
     fn start(tag: &str, settings: &[&str]) -> ScratchServer {
-        let port = 30_000 + (std::process::id() % 10_000) as u16 + tag.len() as u16;
+        let port = support::free_port();
         let dir = std::path::PathBuf::from(format!("/tmp/spillway-mariadb-{tag}-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
