@@ -16,6 +16,7 @@
 //! database or file I/O; sources, formats and streams live in their own crates.
 
 pub mod ack;
+pub mod blocking;
 pub mod config;
 pub mod convert;
 pub mod event;

@@ -48,3 +48,13 @@ pub trait OffsetStore: Send {
     /// Stores `offset` durably, unless it would move progress backwards.
     fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError>;
 }
+
+impl OffsetStore for Box<dyn OffsetStore> {
+    fn load(&mut self) -> Result<Option<Offset>, OffsetStoreError> {
+        (**self).load()
+    }
+
+    fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError> {
+        (**self).commit(offset)
+    }
+}

@@ -28,6 +28,12 @@ pub struct KafkaOptions {
     pub replication_factor: i32,
     /// `topic.creation.default.cleanup.policy`.
     pub cleanup_policy: Option<String>,
+    /// `offset.storage.topic`: the compacted topic committed offsets go to.
+    pub offset_topic: String,
+    /// `offset.storage.partitions`.
+    pub offset_partitions: i32,
+    /// `offset.storage.replication.factor` (-1: the broker's default).
+    pub offset_replication_factor: i32,
 }
 
 impl KafkaOptions {
@@ -76,27 +82,20 @@ impl KafkaOptions {
             producer.insert("sasl.password".into(), secret.expose().to_string());
         }
         let partitions = config.u64_in(&["topic.creation.default.partitions"], 1, 1, 100_000)?;
-        let replication = config
-            .string(&["topic.creation.default.replication.factor"])
-            .unwrap_or_else(|| "-1".to_string());
-        let replication_factor: i32 = replication
-            .trim()
-            .parse()
-            .ok()
-            .filter(|r: &i32| *r == -1 || *r >= 1)
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "topic.creation.default.replication.factor",
-                    &replication,
-                    "a replication factor of at least 1, or -1 for the broker's default",
-                )
-            })?;
+        let replication_factor = replication(config, "topic.creation.default.replication.factor")?;
+        let offset_topic = config
+            .string(&["offset.storage.topic"])
+            .unwrap_or_else(|| crate::offsets::DEFAULT_OFFSET_TOPIC.to_string());
+        let offset_partitions = config.u64_in(&["offset.storage.partitions"], 1, 1, 10_000)?;
         Ok(Some(KafkaOptions {
             producer,
             create_topics: config.bool(&["topic.creation.enable"], true)?,
             partitions: partitions as i32,
             replication_factor,
             cleanup_policy: config.string(&["topic.creation.default.cleanup.policy"]),
+            offset_topic,
+            offset_partitions: offset_partitions as i32,
+            offset_replication_factor: replication(config, "offset.storage.replication.factor")?,
         }))
     }
 
@@ -107,6 +106,22 @@ impl KafkaOptions {
             .map(String::as_str)
             .unwrap_or("")
     }
+}
+
+/// A replication factor: at least 1, or -1 (the default) for the broker's default.
+fn replication(config: &ConfigMap, key: &str) -> Result<i32, ConfigError> {
+    let text = config.string(&[key]).unwrap_or_else(|| "-1".to_string());
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|r: &i32| *r == -1 || *r >= 1)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                key,
+                &text,
+                "a replication factor of at least 1, or -1 for the broker's default",
+            )
+        })
 }
 
 #[cfg(test)]

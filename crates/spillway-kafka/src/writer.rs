@@ -2,7 +2,7 @@
 
 use crate::config::KafkaOptions;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::ClientContext;
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -120,50 +120,23 @@ impl KafkaWriter {
             return Ok(());
         }
         if self.options.create_topics {
-            let replication = if self.options.replication_factor < 1 {
-                TopicReplication::Fixed(-1)
-            } else {
-                TopicReplication::Fixed(self.options.replication_factor)
-            };
-            let mut new = NewTopic::new(topic, self.options.partitions, replication);
-            if let Some(policy) = &self.options.cleanup_policy {
-                new = new.set("cleanup.policy", policy);
-            }
-            let result = self
-                .admin
-                .create_topics(
-                    &[new],
-                    &AdminOptions::new()
-                        .operation_timeout(Some(ADMIN_TIMEOUT))
-                        .request_timeout(Some(ADMIN_TIMEOUT)),
-                )
-                .await
-                .map_err(|e| {
-                    StreamError::Unavailable(format!("cannot create topic {topic}: {e}"))
-                })?;
-            for r in result {
-                match r {
-                    Ok(_) => {
-                        info!(topic = %topic, partitions = self.options.partitions, "created Kafka topic")
-                    }
-                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                        debug!(topic = %topic, "topic exists")
-                    }
-                    Err((_, code)) => {
-                        if !self.exists(topic).await? {
-                            let message = format!(
-                                "topic {topic} does not exist and cannot be created: {code}"
-                            );
-                            return Err(if refusal(code) {
-                                StreamError::Rejected(message)
-                            } else {
-                                StreamError::Unavailable(message)
-                            });
-                        }
-                    }
-                }
-            }
-        } else if !self.exists(topic).await? {
+            let configs: Vec<(&str, &str)> = self
+                .options
+                .cleanup_policy
+                .as_deref()
+                .map(|p| ("cleanup.policy", p))
+                .into_iter()
+                .collect();
+            create_topic(
+                &self.admin,
+                self.producer.client(),
+                topic,
+                self.options.partitions,
+                self.options.replication_factor,
+                &configs,
+            )
+            .await?;
+        } else if !exists(self.producer.client(), topic).await? {
             return Err(StreamError::Rejected(format!(
                 "topic {topic} does not exist and topic.creation.enable is false; create it or allow creation"
             )));
@@ -171,29 +144,74 @@ impl KafkaWriter {
         self.topics.insert(topic.clone());
         Ok(())
     }
+}
 
-    /// Whether the brokers know `topic`.
-    async fn exists(&self, topic: &str) -> Result<bool, StreamError> {
-        let producer = self.producer.clone();
-        let name = topic.to_string();
-        tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(Some(&name), ADMIN_TIMEOUT)
-                .map(|m| {
-                    m.topics().iter().any(|t| {
-                        t.name() == name && t.error().is_none() && !t.partitions().is_empty()
-                    })
-                })
-                .map_err(|e| {
-                    StreamError::Unavailable(format!(
-                        "cannot read the metadata of topic {name}: {e}"
-                    ))
-                })
-        })
-        .await
-        .map_err(|_| StreamError::Closed)?
+/// Creates `topic` unless it exists; a refusal is an error only when the topic is absent.
+pub(crate) async fn create_topic<C: ClientContext>(
+    admin: &AdminClient<QuietContext>,
+    client: &Client<C>,
+    topic: &str,
+    partitions: i32,
+    replication_factor: i32,
+    configs: &[(&str, &str)],
+) -> Result<(), StreamError> {
+    let replication = TopicReplication::Fixed(if replication_factor < 1 {
+        -1
+    } else {
+        replication_factor
+    });
+    let mut new = NewTopic::new(topic, partitions, replication);
+    for (k, v) in configs {
+        new = new.set(k, v);
     }
+    let result = admin
+        .create_topics(
+            &[new],
+            &AdminOptions::new()
+                .operation_timeout(Some(ADMIN_TIMEOUT))
+                .request_timeout(Some(ADMIN_TIMEOUT)),
+        )
+        .await
+        .map_err(|e| StreamError::Unavailable(format!("cannot create topic {topic}: {e}")))?;
+    for r in result {
+        match r {
+            Ok(_) => info!(topic = %topic, partitions, "created Kafka topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                debug!(topic = %topic, "topic exists")
+            }
+            Err((_, code)) => {
+                if !exists(client, topic).await? {
+                    let message =
+                        format!("topic {topic} does not exist and cannot be created: {code}");
+                    return Err(if refusal(code) {
+                        StreamError::Rejected(message)
+                    } else {
+                        StreamError::Unavailable(message)
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the brokers know `topic`.
+pub(crate) async fn exists<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+) -> Result<bool, StreamError> {
+    spillway_core::blocking::run_blocking(|| {
+        client
+            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+            .map(|m| {
+                m.topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            })
+            .map_err(|e| {
+                StreamError::Unavailable(format!("cannot read the metadata of topic {topic}: {e}"))
+            })
+    })
 }
 
 /// Whether the brokers refused on purpose (what retrying will not change), rather than

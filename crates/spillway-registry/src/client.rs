@@ -169,12 +169,7 @@ fn encode_segment(s: &str) -> String {
 impl SchemaIds for RemoteRegistry {
     fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
         // Blocking HTTP inside the pipeline's task: let the runtime move other tasks away.
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.register(subject, schema))
-            }
-            _ => self.register(subject, schema),
-        };
+        let result = spillway_core::blocking::run_blocking(|| self.register(subject, schema));
         result.map_err(|message| SchemaIdError {
             // Unreachable, overloaded, or refusing until the compatibility level changes.
             retry: if message.contains("HTTP 409") {

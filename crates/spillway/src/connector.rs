@@ -21,6 +21,8 @@ pub enum SourceConfig {
 /// Everything a connector config says.
 pub struct ConnectorSpec {
     pub name: String,
+    /// `topic.prefix`: the logical name of the source server.
+    pub logical_name: String,
     pub source: SourceConfig,
     pub format: FormatSpec,
     pub pipeline: PipelineOptions,
@@ -82,6 +84,7 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     }
     let spec = ConnectorSpec {
         name,
+        logical_name,
         source,
         format: FormatSpec::from_config(config)?,
         pipeline,

@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context};
 use spillway_core::pipeline::{self, Retry};
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
-use spillway_kafka::KafkaWriter;
+use spillway_kafka::{KafkaOffsetStore, KafkaWriter};
 use spillway_mysql::MysqlSource;
 use spillway_postgres::PostgresSource;
 use spillway_registry::Registry;
@@ -131,11 +131,31 @@ async fn run_once(
     registry: Option<&Arc<Registry>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Failure> {
-    let mut store = FileOffsetStore::open(data_dir, &spec.name)
+    let file_store = FileOffsetStore::open(data_dir, &spec.name)
         .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?;
-    let resume = store
-        .load()
-        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot read committed offsets")))?;
+    // With Kafka as the stream, offsets live in Kafka too (a file's offset, from before, is
+    // taken over once).
+    let mut store: Box<dyn OffsetStore> = match &spec.kafka {
+        Some(kafka) => Box::new(
+            KafkaOffsetStore::new(
+                kafka.clone(),
+                &spec.name,
+                &spec.logical_name,
+                Some(Box::new(file_store)),
+            )
+            .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?,
+        ),
+        None => Box::new(file_store),
+    };
+    let resume = store.load().map_err(|e| {
+        // Brokers away: retried like any other outage of the stream.
+        let failure = anyhow!(e).context("cannot read committed offsets");
+        if spec.kafka.is_some() {
+            Failure::Transient(failure.context("Kafka stream failed"))
+        } else {
+            Failure::Fatal(failure)
+        }
+    })?;
     if let Some(offset) = &resume {
         info!(position = %offset.position, "resuming from committed offset");
     }

@@ -286,3 +286,55 @@ fn unreachable_brokers_are_retried_with_the_reason_and_nothing_is_committed() {
         assert!(!text.contains("stream"), "an offset was committed: {text}");
     }
 }
+
+#[test]
+fn offsets_kept_in_kafka_let_a_worker_without_the_data_directory_take_over() {
+    let db = TestDb::create("kafkatakeover");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.sql("INSERT INTO t SELECT generate_series(1, 5)");
+    let dir = support::scratch("kafkatakeover");
+    let offsets_topic = format!("{}-offsets", db.name);
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("offset.storage.topic", &offsets_topic),
+    ]);
+    let topic = db.topic("t");
+    let mut first = Spillway::start(&config, &dir.path().join("one/data"));
+    wait_for_log(&first, "streaming changes", WAIT);
+    db.sql("INSERT INTO t SELECT generate_series(6, 10)");
+    consume(&topic, 10);
+    assert!(first.stop().success(), "{}", first.logs());
+
+    // The committed offset is a compacted record keyed as Kafka Connect keys source offsets.
+    let stored = support::kafka::read_kafka_topic(BROKER, &offsets_topic);
+    let last = stored.last().expect("an offset record");
+    assert_eq!(
+        last.key.as_ref().unwrap(),
+        &json!([db.name, {"server": db.name}])
+    );
+    assert_eq!(
+        last.value.as_ref().unwrap()["position"]["phase"],
+        json!("stream")
+    );
+
+    // Changes made while no worker runs, then a worker with an empty data directory.
+    db.sql("INSERT INTO t SELECT generate_series(11, 15)");
+    let mut second = Spillway::start(&config, &dir.path().join("two/data"));
+    wait_for_log(&second, "resuming from committed offset", WAIT);
+    wait_for_log(&second, "streaming changes", WAIT);
+    db.sql("INSERT INTO t VALUES (16)");
+    let records = consume(&topic, 16);
+    assert!(second.stop().success(), "{}", second.logs());
+    let ops: Vec<&str> = records.iter().filter_map(|r| r.op()).collect();
+    assert_eq!(
+        ops.iter().filter(|op| **op == "r").count(),
+        5,
+        "no second snapshot"
+    );
+    assert_eq!(ops.iter().filter(|op| **op == "c").count(), 11);
+    assert!(
+        !second.logs().contains("snapshot started"),
+        "{}",
+        second.logs()
+    );
+}
