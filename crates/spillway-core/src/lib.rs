@@ -27,6 +27,7 @@ pub mod position;
 pub mod record;
 pub mod schema;
 pub mod source;
+pub mod state;
 pub mod stream;
 pub mod value;
 

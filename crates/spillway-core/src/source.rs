@@ -58,9 +58,9 @@ pub struct SourceContext {
     pub shutdown: watch::Receiver<bool>,
     /// The committed offset to resume from, if any.
     pub resume: Option<Offset>,
-    /// A directory for the source's own durable state kept beside the offsets (the
-    /// MySQL schema history); `None` keeps such state in memory only.
-    pub state_dir: Option<std::path::PathBuf>,
+    /// Where the source keeps its own durable state beside the offsets (the MySQL schema
+    /// history); `None` keeps such state in memory only.
+    pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
 }
 
 /// What should happen after an error.

@@ -6,8 +6,10 @@
 
 mod config;
 mod offsets;
+mod state;
 mod writer;
 
 pub use config::KafkaOptions;
 pub use offsets::{KafkaOffsetStore, DEFAULT_OFFSET_TOPIC};
+pub use state::KafkaStateStore;
 pub use writer::KafkaWriter;

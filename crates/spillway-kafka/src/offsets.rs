@@ -20,7 +20,7 @@ use tracing::info;
 
 /// Default of `offset.storage.topic`.
 pub const DEFAULT_OFFSET_TOPIC: &str = "spillway-offsets";
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Offsets kept in a Kafka topic.
 pub struct KafkaOffsetStore {
@@ -93,79 +93,82 @@ impl KafkaOffsetStore {
         Ok(())
     }
 
-    /// The last value of this connector's key in the topic, reading every partition to its
-    /// end. (A broker's high watermark may lag what it hands out, so reading goes on until
-    /// nothing more arrives for a moment.)
+    /// The last value of this connector's key in the topic.
     fn read_last(&self) -> Result<Option<Vec<u8>>, OffsetStoreError> {
-        let consumer: BaseConsumer = connection_config(&self.options)
-            .set(
-                "group.id",
-                format!("spillway-offsets-{}", std::process::id()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .create()
-            .map_err(|e| error(&self.topic, "create a consumer for", e.to_string()))?;
-        run_blocking(|| {
-            let metadata = consumer
-                .fetch_metadata(Some(&self.topic), TIMEOUT)
-                .map_err(|e| error(&self.topic, "read the metadata of", e.to_string()))?;
-            let mut list = TopicPartitionList::new();
-            let mut ends = Vec::new();
-            for t in metadata.topics().iter().filter(|t| t.name() == self.topic) {
-                for p in t.partitions() {
-                    let (low, high) = consumer
-                        .fetch_watermarks(&self.topic, p.id(), TIMEOUT)
-                        .map_err(|e| error(&self.topic, "read the watermarks of", e.to_string()))?;
-                    if high > low {
-                        list.add_partition_offset(&self.topic, p.id(), KafkaOffset::Offset(low))
-                            .map_err(|e| error(&self.topic, "read", e.to_string()))?;
-                        ends.push((p.id(), high));
-                    }
-                }
-            }
-            if ends.is_empty() {
-                return Ok(None);
-            }
-            consumer
-                .assign(&list)
-                .map_err(|e| error(&self.topic, "read", e.to_string()))?;
-            let deadline = Instant::now() + TIMEOUT;
-            let mut last = None;
-            let mut positions: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
-            loop {
-                let caught_up = ends
-                    .iter()
-                    .all(|(p, high)| positions.iter().any(|(q, at)| q == p && at + 1 >= *high));
-                let wait = if caught_up { 500 } else { 200 };
-                match consumer.poll(Duration::from_millis(wait)) {
-                    None if caught_up => break,
-                    None => {}
-                    Some(Err(e)) => return Err(error(&self.topic, "read", e.to_string())),
-                    Some(Ok(m)) => {
-                        if let Some(at) = positions.iter_mut().find(|(p, _)| *p == m.partition()) {
-                            at.1 = m.offset();
-                        }
-                        if m.key() == Some(self.key.as_slice()) {
-                            last = m.payload().map(<[u8]>::to_vec);
-                        }
-                    }
-                }
-                if Instant::now() > deadline {
-                    return Err(error(
-                        &self.topic,
-                        "read",
-                        "reading stalled before the end of the topic".to_string(),
-                    ));
-                }
-            }
-            Ok(last)
-        })
+        let records =
+            read_to_end(&self.options, &self.topic).map_err(|e| error(&self.topic, "read", e))?;
+        Ok(records
+            .into_iter()
+            .rfind(|(key, _)| key.as_deref() == Some(self.key.as_slice()))
+            .and_then(|(_, value)| value))
     }
 }
 
+/// A record's key and value.
+pub(crate) type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Every record of `topic` as (key, value), partition by partition in offset order, read to
+/// the end. (A broker's high watermark may lag what it hands out, so reading goes on until
+/// nothing more arrives for a moment.)
+pub(crate) fn read_to_end(
+    options: &KafkaOptions,
+    topic: &str,
+) -> Result<Vec<KeyValue>, String> {
+    let consumer: BaseConsumer = connection_config(options)
+        .set("group.id", format!("spillway-state-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(|e| format!("cannot create a consumer: {e}"))?;
+    run_blocking(|| {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .map_err(|e| format!("cannot read the metadata: {e}"))?;
+        let mut ends = Vec::new();
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, p.id(), TIMEOUT)
+                    .map_err(|e| format!("cannot read the watermarks: {e}"))?;
+                if high > low {
+                    ends.push((p.id(), low, high));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        // One partition at a time, so the records come in offset order per partition.
+        for (partition, low, high) in ends {
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(topic, partition, KafkaOffset::Offset(low))
+                .map_err(|e| e.to_string())?;
+            consumer.assign(&list).map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + TIMEOUT;
+            let mut next = low;
+            loop {
+                let wait = if next < high { 200 } else { 500 };
+                match consumer.poll(Duration::from_millis(wait)) {
+                    None if next >= high => break,
+                    None => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Ok(m)) if m.partition() == partition && m.offset() >= next => {
+                        next = m.offset() + 1;
+                        out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+                    }
+                    Some(Ok(_)) => {}
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "reading partition {partition} stalled at offset {next} of {high}"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// The settings that reach the cluster (servers, security), without the producer's own.
-fn connection_config(options: &KafkaOptions) -> ClientConfig {
+pub(crate) fn connection_config(options: &KafkaOptions) -> ClientConfig {
     let mut config = ClientConfig::new();
     for (k, v) in &options.producer {
         if k == "bootstrap.servers"
@@ -189,7 +192,7 @@ fn error(topic: &str, action: &'static str, detail: String) -> OffsetStoreError 
 }
 
 /// Waits for `future` from synchronous code that may run inside the runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => run_blocking(|| handle.block_on(future)),
         Err(_) => tokio::runtime::Builder::new_current_thread()

@@ -2,23 +2,23 @@
 //! beside the offsets, so a restart decodes the rows that follow its position with the
 //! definitions they were written with, also when the tables were altered while stopped.
 //!
-//! One JSON object per line in `<state dir>/schema-history.jsonl`: the binlog place after
-//! the statement, the statement, and the definitions it produced or the tables it dropped.
-//! A line is fsynced before the statement's position can be committed; a torn last line
-//! (a crash while writing it) is ignored, as its statement is read again from the binlog.
+//! One JSON object per line of the connector's `schema-history` state log (a file beside
+//! the offsets, or a Kafka topic): the binlog place after the statement, the statement, and
+//! the definitions it produced or the tables it dropped. A line is durable before the
+//! statement's position can be committed; a torn last line (a crash while writing it) is
+//! ignored, as its statement is read again from the binlog.
 
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::TableId;
 use crate::schema_change::RawTable;
 use serde::{Deserialize, Serialize};
+use spillway_core::state::StateLog;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
-const FILE_NAME: &str = "schema-history.jsonl";
+/// The name of the history's state log.
+pub const LOG_NAME: &str = "schema-history";
 
 /// One history line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,10 +35,10 @@ pub struct Entry {
     pub dropped: Vec<(String, String)>,
 }
 
-/// The history of one connector: the file and the definitions as of the last entry read.
+/// The history of one connector: where it is kept and the definitions as of the last
+/// entry read.
 pub struct SchemaHistory {
-    path: Option<PathBuf>,
-    file: Option<File>,
+    log: Option<Box<dyn StateLog>>,
     tables: HashMap<TableId, RawTable>,
 }
 
@@ -50,69 +50,49 @@ impl SchemaHistory {
     /// A history kept in memory only.
     pub fn in_memory() -> Self {
         SchemaHistory {
-            path: None,
-            file: None,
+            log: None,
             tables: HashMap::new(),
         }
     }
 
-    /// Opens the history in `dir` and applies its entries up to `upto` (everything when
-    /// `None`). Entries after `upto` describe statements that will be read again, and are
-    /// removed from the file.
-    pub fn open(dir: &Path, upto: Option<&BinlogPosition>) -> Result<Self, MysqlError> {
-        let io = |e: std::io::Error, what: &str| MysqlError::History {
-            path: dir.join(FILE_NAME).display().to_string(),
-            detail: format!("{what}: {e}"),
+    /// Opens the history kept in `log` and applies its entries up to `upto` (everything
+    /// when `None`). Entries after `upto` describe statements that will be read again, and
+    /// are removed.
+    pub fn open(
+        mut log: Box<dyn StateLog>,
+        upto: Option<&BinlogPosition>,
+    ) -> Result<Self, MysqlError> {
+        let where_ = log.describe();
+        let fail = |detail: String| MysqlError::History {
+            path: where_.clone(),
+            detail,
         };
-        std::fs::create_dir_all(dir).map_err(|e| io(e, "cannot create the directory"))?;
-        let path = dir.join(FILE_NAME);
+        let lines = log.read().map_err(fail)?;
         let mut kept: Vec<String> = Vec::new();
         let mut tables = HashMap::new();
         let mut dropped_later = 0usize;
-        match File::open(&path) {
-            Ok(f) => {
-                let lines: Vec<String> = BufReader::new(f)
-                    .lines()
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| io(e, "cannot read"))?;
-                let count = lines.len();
-                for (i, line) in lines.into_iter().enumerate() {
-                    let entry: Entry = match serde_json::from_str(&line) {
-                        Ok(e) => e,
-                        Err(_) if i + 1 == count => {
-                            warn!(path = %path.display(), "ignoring a torn last line of the schema history");
-                            break;
-                        }
-                        Err(e) => {
-                            return Err(MysqlError::History {
-                                path: path.display().to_string(),
-                                detail: format!("line {} is not a history entry: {e}", i + 1),
-                            })
-                        }
-                    };
-                    if upto.is_some_and(|u| order(&entry.position) > order(u)) {
-                        dropped_later += 1;
-                        continue;
-                    }
-                    apply(&mut tables, &entry);
-                    kept.push(line);
+        let mut torn = false;
+        let count = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            let entry: Entry = match serde_json::from_str(&line) {
+                Ok(e) => e,
+                Err(_) if i + 1 == count => {
+                    warn!(history = %where_, "ignoring a torn last line of the schema history");
+                    torn = true;
+                    break;
                 }
+                Err(e) => return Err(fail(format!("line {} is not a history entry: {e}", i + 1))),
+            };
+            if upto.is_some_and(|u| order(&entry.position) > order(u)) {
+                dropped_later += 1;
+                continue;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e, "cannot open")),
+            apply(&mut tables, &entry);
+            kept.push(line);
         }
-        // Rewrite what is kept (atomically), so appends follow the last applied entry.
-        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-        {
-            let mut f = File::create(&tmp).map_err(|e| io(e, "cannot write"))?;
-            for line in &kept {
-                writeln!(f, "{line}").map_err(|e| io(e, "cannot write"))?;
-            }
-            f.sync_all().map_err(|e| io(e, "cannot sync"))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| io(e, "cannot replace"))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        // Rewrite what is kept, so appends follow the last applied entry.
+        if torn || dropped_later > 0 {
+            log.replace(&kept).map_err(fail)?;
         }
         if !kept.is_empty() || dropped_later > 0 {
             info!(
@@ -122,13 +102,8 @@ impl SchemaHistory {
                 "schema history loaded"
             );
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io(e, "cannot open for appending"))?;
         Ok(SchemaHistory {
-            path: Some(path),
-            file: Some(file),
+            log: Some(log),
             tables,
         })
     }
@@ -136,31 +111,26 @@ impl SchemaHistory {
     /// Starts the history afresh (a new snapshot) with `entry`.
     pub fn reset(&mut self, entry: Entry) -> Result<(), MysqlError> {
         self.tables.clear();
-        if let Some(path) = &self.path {
-            let file = File::create(path).map_err(|e| MysqlError::History {
-                path: path.display().to_string(),
-                detail: format!("cannot truncate: {e}"),
+        if let Some(log) = self.log.as_mut() {
+            log.replace(&[]).map_err(|detail| MysqlError::History {
+                path: log.describe(),
+                detail,
             })?;
-            // Written from the start on: this handle is the history's only writer.
-            self.file = Some(file);
         }
         self.record(entry)
     }
 
     /// Appends `entry` durably and applies it.
     pub fn record(&mut self, entry: Entry) -> Result<(), MysqlError> {
-        if let (Some(file), Some(path)) = (self.file.as_mut(), self.path.as_ref()) {
-            let mut line = serde_json::to_vec(&entry).map_err(|e| MysqlError::History {
-                path: path.display().to_string(),
+        if let Some(log) = self.log.as_mut() {
+            let line = serde_json::to_string(&entry).map_err(|e| MysqlError::History {
+                path: log.describe(),
                 detail: e.to_string(),
             })?;
-            line.push(b'\n');
-            file.write_all(&line)
-                .and_then(|_| file.sync_data())
-                .map_err(|e| MysqlError::History {
-                    path: path.display().to_string(),
-                    detail: format!("cannot append: {e}"),
-                })?;
+            log.append(&line).map_err(|detail| MysqlError::History {
+                path: log.describe(),
+                detail,
+            })?;
         }
         apply(&mut self.tables, &entry);
         Ok(())
@@ -203,6 +173,11 @@ fn apply(tables: &mut HashMap<TableId, RawTable>, entry: &Entry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spillway_core::state::{FileStateStore, StateStore};
+
+    fn log(dir: &std::path::Path) -> Box<dyn StateLog> {
+        FileStateStore::new(dir).open(LOG_NAME).unwrap()
+    }
 
     fn table(name: &str, columns: &[&str]) -> RawTable {
         RawTable {
@@ -240,7 +215,7 @@ mod tests {
     #[test]
     fn reopening_at_a_position_gives_the_definitions_of_that_position() {
         let dir = tempfile::tempdir().unwrap();
-        let mut h = SchemaHistory::open(dir.path(), None).unwrap();
+        let mut h = SchemaHistory::open(log(dir.path()), None).unwrap();
         h.reset(Entry {
             position: at(100),
             ddl: "snapshot".into(),
@@ -264,20 +239,20 @@ mod tests {
         .unwrap();
         drop(h);
 
-        let h = SchemaHistory::open(dir.path(), Some(&at(250))).unwrap();
+        let h = SchemaHistory::open(log(dir.path()), Some(&at(250))).unwrap();
         assert_eq!(h.table(&id("t")).unwrap().columns.len(), 2);
         drop(h);
         // The entry after 250 was removed: reading everything now ends at the ALTER.
-        let h = SchemaHistory::open(dir.path(), None).unwrap();
+        let h = SchemaHistory::open(log(dir.path()), None).unwrap();
         assert_eq!(h.table(&id("t")).unwrap().columns.len(), 2);
-        let h = SchemaHistory::open(dir.path(), Some(&at(150))).unwrap();
+        let h = SchemaHistory::open(log(dir.path()), Some(&at(150))).unwrap();
         assert_eq!(h.table(&id("t")).unwrap().columns.len(), 1);
     }
 
     #[test]
     fn a_torn_last_line_is_ignored_and_a_corrupt_one_before_it_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let mut h = SchemaHistory::open(dir.path(), None).unwrap();
+        let mut h = SchemaHistory::open(log(dir.path()), None).unwrap();
         h.record(Entry {
             position: at(100),
             ddl: "snapshot".into(),
@@ -286,15 +261,15 @@ mod tests {
         })
         .unwrap();
         drop(h);
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join(format!("{LOG_NAME}.jsonl"));
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"position\":{\"fi");
         std::fs::write(&path, &text).unwrap();
-        let h = SchemaHistory::open(dir.path(), None).unwrap();
+        let h = SchemaHistory::open(log(dir.path()), None).unwrap();
         assert!(h.table(&id("t")).is_some());
         drop(h);
         std::fs::write(&path, format!("garbage\n{text}")).unwrap();
-        let err = SchemaHistory::open(dir.path(), None).err().unwrap();
+        let err = SchemaHistory::open(log(dir.path()), None).err().unwrap();
         assert!(err.to_string().contains("line 1"), "{err}");
     }
 }

@@ -64,8 +64,17 @@ impl MysqlSource {
         // The schema history as of the place streaming resumes from (a new snapshot, or a
         // first start without one, starts it afresh).
         let history_upto = saved.as_ref().filter(|_| !need_snapshot);
-        let mut history = match &ctx.state_dir {
-            Some(dir) => SchemaHistory::open(dir, history_upto)?,
+        let mut history = match &ctx.state {
+            Some(store) => {
+                let log =
+                    store
+                        .open(crate::history::LOG_NAME)
+                        .map_err(|detail| MysqlError::History {
+                            path: crate::history::LOG_NAME.to_string(),
+                            detail,
+                        })?;
+                SchemaHistory::open(log, history_upto)?
+            }
             None => SchemaHistory::in_memory(),
         };
         // A snapshot starts at its consistent position, a first start without one at the

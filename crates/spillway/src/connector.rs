@@ -9,6 +9,7 @@ use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
 use spillway_streams::LogOptions;
+use std::collections::HashMap;
 use std::path::Path;
 use tracing::warn;
 
@@ -29,6 +30,11 @@ pub struct ConnectorSpec {
     pub log: LogOptions,
     /// The Kafka stream, when `kafka.bootstrap.servers` is set; else the embedded log.
     pub kafka: Option<KafkaOptions>,
+    /// With the Kafka stream: where the source's state logs go (the MySQL schema history's
+    /// topic from `schema.history.internal.kafka.topic`, its servers from
+    /// `schema.history.internal.kafka.bootstrap.servers`).
+    pub state_topics: HashMap<String, String>,
+    pub state_servers: Option<String>,
 }
 
 /// Reads and validates a connector config file.
@@ -82,7 +88,7 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     if config.bool(&["spillway.position.headers"], kafka_stream)? {
         pipeline.position_headers = Some(name.clone());
     }
-    let spec = ConnectorSpec {
+    let mut spec = ConnectorSpec {
         name,
         logical_name,
         source,
@@ -90,7 +96,29 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         pipeline,
         log: LogOptions::from_config(config)?,
         kafka: KafkaOptions::from_config(config)?,
+        state_topics: HashMap::new(),
+        state_servers: None,
     };
+    let history_keys = [
+        "schema.history.internal.kafka.topic",
+        "schema.history.internal.kafka.bootstrap.servers",
+    ];
+    if spec.kafka.is_some() {
+        if let Some(topic) = config.string(&[history_keys[0]]) {
+            spec.state_topics
+                .insert("schema-history".to_string(), topic);
+        }
+        spec.state_servers = config.string(&[history_keys[1]]);
+    } else {
+        let given = config.given(&history_keys);
+        if !given.is_empty() {
+            config.accept(&history_keys);
+            warn!(
+                keys = %given.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+                "the stream is the embedded log, which keeps the schema history in the data directory; these keys are ignored"
+            );
+        }
+    }
     config.accept(&["topic.creation.enable"]);
     let kafka: Vec<String> = config
         .entries()

@@ -10,9 +10,10 @@ use crate::format::RegistrySpec;
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
 use spillway_core::pipeline::{self, Retry};
+use spillway_core::state::{FileStateStore, StateStore};
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
-use spillway_kafka::{KafkaOffsetStore, KafkaWriter};
+use spillway_kafka::{KafkaOffsetStore, KafkaStateStore, KafkaWriter};
 use spillway_mysql::MysqlSource;
 use spillway_postgres::PostgresSource;
 use spillway_registry::Registry;
@@ -166,7 +167,7 @@ async fn run_once(
         committed: committed_rx,
         shutdown,
         resume,
-        state_dir: Some(data_dir.join("state").join(&spec.name)),
+        state: Some(state_store(spec, data_dir)),
     };
     let source_task = match &spec.source {
         SourceConfig::Postgres(config) => {
@@ -256,6 +257,27 @@ async fn run_once(
             error,
         }) => Err(Failure::Transient(error)),
         Err(SourceFailure { error, .. }) => Err(Failure::Fatal(error)),
+    }
+}
+
+/// Where the source keeps its own state: Kafka topics with the Kafka stream, else files
+/// beside the offsets.
+fn state_store(spec: &ConnectorSpec, data_dir: &Path) -> Arc<dyn StateStore> {
+    match &spec.kafka {
+        Some(kafka) => {
+            let mut options = kafka.clone();
+            if let Some(servers) = &spec.state_servers {
+                options
+                    .producer
+                    .insert("bootstrap.servers".to_string(), servers.clone());
+            }
+            Arc::new(KafkaStateStore::new(
+                options,
+                spec.state_topics.clone(),
+                format!("spillway-state.{}", spec.name),
+            ))
+        }
+        None => Arc::new(FileStateStore::new(data_dir.join("state").join(&spec.name))),
     }
 }
 

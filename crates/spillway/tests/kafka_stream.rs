@@ -338,3 +338,47 @@ fn offsets_kept_in_kafka_let_a_worker_without_the_data_directory_take_over() {
         second.logs()
     );
 }
+
+#[test]
+fn the_mariadb_schema_history_kept_in_kafka_follows_the_connector_to_another_worker() {
+    let db = MyDb::create("kafkahist");
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))");
+    let dir = support::scratch("kafkahist");
+    let history_topic = format!("{}.history", db.name);
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("offset.storage.topic", &format!("{}.offsets", db.name)),
+        ("schema.history.internal.kafka.topic", &history_topic),
+        ("schema.history.internal.kafka.bootstrap.servers", BROKER),
+    ]);
+    let topic = db.topic("t");
+    let mut first = Spillway::start(&config, &dir.path().join("one/data"));
+    wait_for_log(&first, "streaming changes", WAIT);
+    db.sql("INSERT INTO t VALUES (1, 'a')");
+    db.sql("ALTER TABLE t ADD COLUMN w INT DEFAULT 5");
+    db.sql("INSERT INTO t VALUES (2, 'b', 6)");
+    consume(&topic, 2);
+    assert!(first.stop().success(), "{}", first.logs());
+    let history = support::kafka::read_kafka_topic_raw(BROKER, &history_topic);
+    assert!(
+        history.len() >= 2,
+        "the snapshot's definitions and the ALTER are in {history_topic}: {history:?}"
+    );
+
+    // While no worker runs: a row in the current shape, another ALTER, a row in the new one.
+    db.sql("INSERT INTO t VALUES (3, 'c', 7)");
+    db.sql("ALTER TABLE t DROP COLUMN v");
+    db.sql("INSERT INTO t VALUES (4, 8)");
+    let mut second = Spillway::start(&config, &dir.path().join("two/data"));
+    wait_for_log(&second, "resuming from committed offset", WAIT);
+    wait_for_log(&second, "schema history loaded", WAIT);
+    let rows = consume(&topic, 4);
+    assert!(second.stop().success(), "{}", second.logs());
+    let after = |i: usize| rows[i].value.as_ref().unwrap()["payload"]["after"].clone();
+    assert_eq!(after(2), json!({"id": 3, "v": "c", "w": 7}));
+    assert_eq!(after(3), json!({"id": 4, "w": 8}));
+    // The second worker recorded the DROP COLUMN after what the first one wrote.
+    let history = support::kafka::read_kafka_topic_raw(BROKER, &history_topic);
+    let last = String::from_utf8(history.last().unwrap().value.clone().unwrap()).unwrap();
+    assert!(last.contains("DROP COLUMN v"), "{last}");
+}
