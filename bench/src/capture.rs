@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The spillway connectors every benchmark measures: name, label, `output.data.format`.
-pub const FORMATS: [(&str, &str, Option<&str>); 2] = [
+pub const FORMATS: [(&str, &str, Option<&str>); 3] = [
     ("bench_json", "JSON (schemaless)", Some("JSON")),
     ("bench_schemas", "JSON with schemas", None),
+    ("bench_avro", "Avro (registry)", Some("AVRO")),
 ];
 
 /// The options of every capture benchmark.
@@ -39,7 +40,7 @@ pub struct CommonArgs {
     /// Do not measure Debezium.
     #[arg(long)]
     pub no_debezium: bool,
-    /// Also capture into Kafka at this broker (`host:port`), schemaless JSON.
+    /// Also capture into Kafka at this broker (`host:port`): schemaless JSON and Avro.
     #[arg(long)]
     pub kafka: Option<String>,
 }
@@ -455,6 +456,14 @@ impl SpillwayConnector {
         config["topic.prefix"] = Value::String(name.to_string());
         if let Some(f) = format {
             config["output.data.format"] = Value::String(f.to_string());
+            if f == "AVRO" {
+                // The embedded schema registry, on a port of its own.
+                let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port();
+                config["schema.registry.embedded.listen"] =
+                    Value::String(format!("127.0.0.1:{port}"));
+            }
         }
         let config_path = dir.join("connector.json");
         std::fs::write(
@@ -480,6 +489,32 @@ impl SpillwayConnector {
         file["config"][key] = Value::String(value.to_string());
         std::fs::write(&self.config_path, serde_json::to_vec_pretty(&file)?)?;
         Ok(())
+    }
+
+    /// Whether a committed offset is stored: in the data directory, or with Kafka as the
+    /// stream in the offsets topic.
+    pub fn has_offset(&self) -> Result<bool> {
+        match &self.kafka {
+            Some(broker) => {
+                let file: Value = serde_json::from_slice(&std::fs::read(&self.config_path)?)?;
+                let topic = file["config"]["offset.storage.topic"]
+                    .as_str()
+                    .unwrap_or("spillway-offsets")
+                    .to_string();
+                let mut counter = KafkaCounter::new(broker, &topic)?;
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < deadline {
+                    if counter.count() > 0 {
+                        return Ok(true);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Ok(false)
+            }
+            None => Ok(std::fs::read_dir(self.data_dir.join("offsets"))
+                .map(|d| d.count() > 0)
+                .unwrap_or(false)),
+        }
     }
 
     /// The topic of a table (`schema` is the PostgreSQL schema or the MySQL database).

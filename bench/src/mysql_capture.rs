@@ -95,15 +95,27 @@ fn run(args: Args) -> Result<()> {
         connectors.push(c);
     }
     if let Some(broker) = &args.common.kafka {
-        // A topic name of its own per run: the broker may keep an earlier run's topic.
-        let name = format!("bench_kafka_{}", std::process::id());
-        let mut config = connector_config(&args, SERVER_IDS.0 + 4, "no_data");
-        config["kafka.bootstrap.servers"] = serde_json::Value::String(broker.clone());
-        config["topic.creation.default.replication.factor"] = "1".into();
-        let c = SpillwayConnector::new(work, &name, "JSON (schemaless)", config, Some("JSON"))?;
-        step("spillway JSON (schemaless) to Kafka: taking its start position");
-        notes.extend(take_start_position(&c, spillway, timeout)?);
-        connectors.push(c);
+        for (i, (suffix, label, format)) in [
+            ("json", "JSON (schemaless)", "JSON"),
+            ("avro", "Avro (registry)", "AVRO"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // Names of their own per run: the broker may keep an earlier run's topics.
+            let name = format!("bench_kafka_{suffix}_{}", std::process::id());
+            let mut config = connector_config(&args, SERVER_IDS.0 + 3 + i as u32, "no_data");
+            config["kafka.bootstrap.servers"] = serde_json::Value::String(broker.clone());
+            config["topic.creation.default.replication.factor"] = "1".into();
+            config["offset.storage.topic"] = format!("{name}.offsets").into();
+            config["schema.history.internal.kafka.topic"] = format!("{name}.history").into();
+            let c = SpillwayConnector::new(work, &name, label, config, Some(format))?;
+            step(&format!(
+                "spillway {label} to Kafka: taking its start position"
+            ));
+            notes.extend(take_start_position(&c, spillway, timeout)?);
+            connectors.push(c);
+        }
     }
     let debezium = bench.debezium(
         |suffix| debezium_properties(&args, suffix),
@@ -147,7 +159,7 @@ fn run(args: Args) -> Result<()> {
     snapshot.push(with_cpu(|| select_throughput(&db, rows, timeout))?);
     for (i, (name, label, format)) in FORMATS.into_iter().enumerate() {
         step(&format!("spillway snapshot, {label}"));
-        let config = connector_config(&args, SERVER_IDS.0 + 2 + i as u32, "initial_only");
+        let config = connector_config(&args, SERVER_IDS.0 + 5 + i as u32, "initial_only");
         let name = format!("{name}_snapshot");
         let c = SpillwayConnector::new(work, &name, label, config, format)?;
         let topic = c.topic(DB, TABLE);
@@ -455,10 +467,7 @@ fn take_start_position(
         let mut p = c.start(binary)?;
         p.wait_for_log("streaming changes", Duration::from_secs(60))?;
         p.stop_ok(timeout)?;
-        let stored = std::fs::read_dir(c.data_dir.join("offsets"))
-            .map(|d| d.count() > 0)
-            .unwrap_or(false);
-        if stored {
+        if c.has_offset()? {
             return Ok(note);
         }
         note = Some(format!(

@@ -106,8 +106,22 @@ fn run(args: Args) -> Result<()> {
     // Spillway creates its own slot: one short run per format before the load, with
     // snapshot.mode=no_data, leaves the slot (and its offsets) at the current WAL end.
     let mut connectors = Vec::new();
-    for (name, label, format) in FORMATS {
-        let config = json!({
+    let mut plans: Vec<(String, &str, Option<&str>, Option<&String>)> = FORMATS
+        .iter()
+        .map(|(name, label, format)| (name.to_string(), *label, *format, None))
+        .collect();
+    if let Some(broker) = &args.common.kafka {
+        for (suffix, label, format) in [
+            ("json", "JSON (schemaless)", "JSON"),
+            ("avro", "Avro (registry)", "AVRO"),
+        ] {
+            // Names of their own per run: the broker may keep an earlier run's topics.
+            let name = format!("bench_kafka_{suffix}_{}", std::process::id());
+            plans.push((name, label, Some(format), Some(broker)));
+        }
+    }
+    for (name, label, format, kafka) in plans {
+        let mut config = json!({
             "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
             "database.hostname": pg.host,
             "database.port": pg.port.to_string(),
@@ -119,7 +133,12 @@ fn run(args: Args) -> Result<()> {
             "table.include.list": TABLES,
             "snapshot.mode": "no_data",
         });
-        let c = SpillwayConnector::new(work, name, label, config, format)?;
+        if let Some(broker) = kafka {
+            config["kafka.bootstrap.servers"] = json!(broker);
+            config["topic.creation.default.replication.factor"] = json!("1");
+            config["offset.storage.topic"] = json!(format!("{name}.offsets"));
+        }
+        let c = SpillwayConnector::new(work, &name, label, config, format)?;
         step(&format!("spillway {label}: creating its slot"));
         let mut p = c.start(spillway)?;
         p.wait_for_log("streaming changes", Duration::from_secs(60))?;

@@ -110,14 +110,12 @@ pub(crate) type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// Every record of `topic` as (key, value), partition by partition in offset order, read to
 /// the end. (A broker's high watermark may lag what it hands out, so reading goes on until
 /// nothing more arrives for a moment.)
-pub(crate) fn read_to_end(
-    options: &KafkaOptions,
-    topic: &str,
-) -> Result<Vec<KeyValue>, String> {
+pub(crate) fn read_to_end(options: &KafkaOptions, topic: &str) -> Result<Vec<KeyValue>, String> {
     let consumer: BaseConsumer = connection_config(options)
         .set("group.id", format!("spillway-state-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "20")
         .create()
         .map_err(|e| format!("cannot create a consumer: {e}"))?;
     run_blocking(|| {
@@ -145,7 +143,7 @@ pub(crate) fn read_to_end(
             let deadline = Instant::now() + TIMEOUT;
             let mut next = low;
             loop {
-                let wait = if next < high { 200 } else { 500 };
+                let wait = if next < high { 200 } else { 250 };
                 match consumer.poll(Duration::from_millis(wait)) {
                     None if next >= high => break,
                     None => {}
