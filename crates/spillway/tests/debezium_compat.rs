@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::compat::{
-    avro_to_json, by_topic, debezium_records, differences, finish_debezium, split_case,
-    start_debezium_with, wait_for_spillway, write_binary_lines,
+    assert_one_version_per_subject, by_topic, debezium_avro_docs, debezium_records, differences,
+    finish_debezium, spillway_avro_docs, split_case, start_debezium_with, wait_for_spillway,
 };
-use support::{read_topic_raw, wait_for_log, RawRec, Spillway, TestDb};
+use support::{wait_for_log, Spillway, TestDb};
 
 /// Source fields that give a snapshot's own position (each slot has its own).
 const SNAPSHOT_POSITION: &[&str] = &["lsn", "txId", "sequence"];
@@ -97,15 +97,10 @@ fn compare_with_debezium(tag: &str, format: Format) {
     db.sql(&stream_sql);
     finish_debezium(debezium, dir.path());
 
-    let reference_path = match format {
-        Format::Json => out,
-        Format::Avro => {
-            let converted = dir.path().join("debezium.avro.json");
-            avro_to_json(&registry, &out, &converted);
-            converted
-        }
+    let reference = match format {
+        Format::Json => by_topic(debezium_records(&out), SNAPSHOT_POSITION),
+        Format::Avro => debezium_avro_docs(&out, &registry, SNAPSHOT_POSITION),
     };
-    let reference = by_topic(debezium_records(&reference_path), SNAPSHOT_POSITION);
     let expected_records: usize = reference.values().map(Vec::len).sum();
     assert!(
         expected_records > 40,
@@ -114,46 +109,11 @@ fn compare_with_debezium(tag: &str, format: Format) {
     let mine = match format {
         Format::Json => wait_for_spillway(&sw.data_dir, &reference, SNAPSHOT_POSITION),
         Format::Avro => {
-            let topics: Vec<String> = reference.keys().cloned().collect();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let records = loop {
-                let records: Vec<(String, RawRec)> = topics
-                    .iter()
-                    .flat_map(|t| {
-                        read_topic_raw(&sw.data_dir, t)
-                            .into_iter()
-                            .map(move |r| (t.clone(), r))
-                    })
-                    .collect();
-                if records.len() >= expected_records || Instant::now() > deadline {
-                    break records;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            let raw = dir.path().join("spillway.avro.jsonl");
-            let converted = dir.path().join("spillway.avro.json");
-            write_binary_lines(&raw, &records);
-            avro_to_json(&registry, &raw, &converted);
-            by_topic(debezium_records(&converted), SNAPSHOT_POSITION)
+            let mine = spillway_avro_docs(&sw.data_dir, &reference, &registry, SNAPSHOT_POSITION);
+            assert_one_version_per_subject(&registry);
+            mine
         }
     };
-    if format == Format::Avro {
-        // One version per subject: Debezium's schemas and spillway's are the same text.
-        for subject in support::http_get_json(&format!("{registry}/subjects"))
-            .as_array()
-            .expect("subject list")
-        {
-            let subject = subject.as_str().unwrap();
-            let versions =
-                support::http_get_json(&format!("{registry}/subjects/{subject}/versions"));
-            assert_eq!(
-                versions,
-                serde_json::json!([1]),
-                "subject {subject} has more than one schema: {}",
-                support::http_get_json(&format!("{registry}/subjects/{subject}/versions/latest"))
-            );
-        }
-    }
     assert!(sw.stop().success());
     let differences = differences(&reference, &mine);
     assert!(

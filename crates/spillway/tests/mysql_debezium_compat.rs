@@ -11,7 +11,8 @@ mod support;
 
 use std::time::Duration;
 use support::compat::{
-    by_topic, debezium_records, differences, finish_debezium, split_case, start_debezium,
+    assert_one_version_per_subject, by_topic, debezium_avro_docs, debezium_records, differences,
+    finish_debezium, spillway_avro_docs, split_case, start_debezium, start_debezium_with,
     wait_for_spillway,
 };
 use support::mariadb::MyDb;
@@ -57,32 +58,68 @@ fn debezium_properties(
 
 #[test]
 fn spillway_events_match_debezium_mysql_events_for_the_same_binlog() {
-    let db = MyDb::create("mydbz");
+    compare_rows("mydbz", 5800, false);
+}
+
+/// The same with Avro: both register into spillway's embedded registry (Debezium through
+/// Confluent's `AvroConverter`), every subject ends with one version, and both outputs read
+/// back through the `AvroConverter` give the same documents.
+#[test]
+fn spillway_avro_matches_debezium_mysql_avro_for_the_same_binlog() {
+    compare_rows("mydbzavro", 5810, true);
+}
+
+fn compare_rows(tag: &str, server_id: u32, avro: bool) {
+    let db = MyDb::create(tag);
     let mut stream_sql = String::new();
     for case in CASES {
         let (pre, stream) = split_case("mysql/", case);
         db.sql(&pre);
         stream_sql.push_str(&stream);
     }
-    let dir = support::scratch("mydbz");
-    let config = db.connector(&[("topic.prefix", "ref"), ("database.server.id", "5800")]);
+    let dir = support::scratch(tag);
+    let port = support::free_port();
+    let registry = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let id = server_id.to_string();
+    let mut settings = vec![("topic.prefix", "ref"), ("database.server.id", id.as_str())];
+    if avro {
+        settings.push(("output.data.format", "AVRO"));
+        settings.push(("schema.registry.embedded.listen", &listen));
+    }
+    let config = db.connector(&settings);
     let mut sw = Spillway::start(&config, &dir.path().join("data"));
     wait_for_log(&sw, "streaming changes", Duration::from_secs(60));
 
-    let props = debezium_properties(dir.path(), &db, 5801, &[]);
+    let props = debezium_properties(dir.path(), &db, server_id + 1, &[]);
     let out = dir.path().join("debezium.jsonl");
-    let debezium = start_debezium(dir.path(), &props, &out);
+    let extra: Vec<&str> = if avro {
+        vec!["--avro", &registry]
+    } else {
+        vec![]
+    };
+    let debezium = start_debezium_with(dir.path(), &props, &out, &extra);
     db.sql(&stream_sql);
     finish_debezium(debezium, dir.path());
 
-    let mut reference = by_topic(debezium_records(&out), SNAPSHOT_POSITION);
+    let mut reference = if avro {
+        debezium_avro_docs(&out, &registry, SNAPSHOT_POSITION)
+    } else {
+        by_topic(debezium_records(&out), SNAPSHOT_POSITION)
+    };
     reference.remove("ref");
     let expected_records: usize = reference.values().map(Vec::len).sum();
     assert!(
         expected_records > 30,
         "Debezium produced only {expected_records} row records"
     );
-    let mine = wait_for_spillway(&sw.data_dir, &reference, SNAPSHOT_POSITION);
+    let mine = if avro {
+        let mine = spillway_avro_docs(&sw.data_dir, &reference, &registry, SNAPSHOT_POSITION);
+        assert_one_version_per_subject(&registry);
+        mine
+    } else {
+        wait_for_spillway(&sw.data_dir, &reference, SNAPSHOT_POSITION)
+    };
     assert!(sw.stop().success());
     let differences = differences(&reference, &mine);
     assert!(

@@ -270,3 +270,69 @@ pub fn avro_to_json(registry: &str, input: &Path, output: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Debezium's `--avro` output read back through Confluent's `AvroConverter` as documents.
+pub fn debezium_avro_docs(
+    out: &Path,
+    registry: &str,
+    snapshot_position: &[&str],
+) -> BTreeMap<String, Vec<Doc>> {
+    let converted = out.with_extension("avro.json");
+    avro_to_json(registry, out, &converted);
+    by_topic(debezium_records(&converted), snapshot_position)
+}
+
+/// spillway's Avro records of the topics `reference` has, once as many are there, read
+/// back through Confluent's `AvroConverter` as documents.
+pub fn spillway_avro_docs(
+    data_dir: &Path,
+    reference: &BTreeMap<String, Vec<Doc>>,
+    registry: &str,
+    snapshot_position: &[&str],
+) -> BTreeMap<String, Vec<Doc>> {
+    let expected: usize = reference.values().map(Vec::len).sum();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let records = loop {
+        let records: Vec<(String, RawRec)> = reference
+            .keys()
+            .flat_map(|t| {
+                super::read_topic_raw(data_dir, t)
+                    .into_iter()
+                    .map(move |r| (t.clone(), r))
+            })
+            .collect();
+        if records.len() >= expected || Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let raw = data_dir.with_extension("avro.jsonl");
+    let converted = data_dir.with_extension("avro.json");
+    write_binary_lines(&raw, &records);
+    avro_to_json(registry, &raw, &converted);
+    by_topic(debezium_records(&converted), snapshot_position)
+}
+
+/// Every subject of the registry has one version: the schemas both sides registered are
+/// the same text.
+pub fn assert_one_version_per_subject(registry: &str) {
+    let subjects = super::http_get_json(&format!("{registry}/subjects"));
+    let subjects = subjects.as_array().expect("subject list");
+    assert!(!subjects.is_empty(), "no subjects at {registry}");
+    for subject in subjects {
+        let subject = subject.as_str().unwrap();
+        let versions = super::http_get_json(&format!("{registry}/subjects/{subject}/versions"));
+        if versions != serde_json::json!([1]) {
+            let schema = |v: &str| {
+                super::http_get_json(&format!("{registry}/subjects/{subject}/versions/{v}"))
+                    ["schema"]
+                    .clone()
+            };
+            panic!(
+                "subject {subject} has versions {versions}:\n  first: {}\n  latest: {}",
+                schema("1"),
+                schema("latest")
+            );
+        }
+    }
+}
