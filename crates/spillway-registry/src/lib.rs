@@ -11,10 +11,12 @@
 //! [`SchemaIds`](spillway_formats::SchemaIds).
 
 mod client;
+mod decode;
 pub mod server;
 mod store;
 
 pub use client::{RemoteRegistry, RemoteRegistryOptions};
+pub use decode::AvroDecoder;
 pub use store::{Compatibility, Registry, SubjectVersion};
 
 use spillway_core::pipeline::Retry;

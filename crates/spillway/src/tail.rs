@@ -3,6 +3,7 @@
 use crate::{CliError, DataDirArg};
 use anyhow::Context;
 use base64::Engine;
+use spillway_registry::AvroDecoder;
 use spillway_streams::{LogReader, StoredRecord};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -76,6 +77,8 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
         })
         .collect();
     let mut printed = 0u64;
+    // Avro records are printed decoded, with the schemas of the embedded registry.
+    let mut avro = AvroDecoder::new(args.data.data_dir.join("registry"));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     loop {
@@ -91,8 +94,12 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
                 .read(&args.topic, *partition, *offset, want)
                 .with_context(|| format!("cannot read {} partition {partition}", args.topic))?;
             for record in &records {
-                writeln!(out, "{}", render(&args.topic, *partition, record))
-                    .context("cannot write to stdout")?;
+                writeln!(
+                    out,
+                    "{}",
+                    render(&args.topic, *partition, record, &mut avro)
+                )
+                .context("cannot write to stdout")?;
                 *offset = record.offset + 1;
                 printed += 1;
                 progressed = true;
@@ -119,6 +126,7 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
 #[serde(untagged)]
 enum Document<'a> {
     Json(&'a serde_json::value::RawValue),
+    Decoded(serde_json::Value),
     Text(String),
 }
 
@@ -134,8 +142,9 @@ struct Line<'a> {
 }
 
 /// A record as one JSON object; key and value are embedded as JSON documents when they are
-/// JSON (unchanged), as strings when UTF-8, and as base64 strings otherwise.
-fn render(topic: &str, partition: u32, record: &StoredRecord) -> String {
+/// JSON (unchanged) or Avro with a schema in the embedded registry (decoded), as strings when
+/// UTF-8, and as base64 strings otherwise.
+fn render(topic: &str, partition: u32, record: &StoredRecord, avro: &mut AvroDecoder) -> String {
     let headers: serde_json::Map<String, serde_json::Value> = record
         .headers
         .iter()
@@ -155,13 +164,16 @@ fn render(topic: &str, partition: u32, record: &StoredRecord) -> String {
         offset: record.offset,
         timestamp: record.timestamp_ms,
         headers,
-        key: record.key.as_deref().map(document),
-        value: record.value.as_deref().map(document),
+        key: record.key.as_deref().map(|b| document(b, avro)),
+        value: record.value.as_deref().map(|b| document(b, avro)),
     };
     serde_json::to_string(&line).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-fn document(bytes: &[u8]) -> Document<'_> {
+fn document<'a>(bytes: &'a [u8], avro: &mut AvroDecoder) -> Document<'a> {
+    if let Some(Ok(decoded)) = avro.decode(bytes) {
+        return Document::Decoded(decoded);
+    }
     match serde_json::from_slice::<&serde_json::value::RawValue>(bytes) {
         Ok(raw) => Document::Json(raw),
         Err(_) => Document::Text(match std::str::from_utf8(bytes) {

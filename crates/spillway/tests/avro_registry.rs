@@ -106,6 +106,31 @@ fn evolution_registers_versions_and_a_refused_schema_waits_for_the_operator() {
         v3["id"].as_u64().unwrap() as u32
     );
     assert!(sw.stop().success(), "{}", sw.logs());
+
+    // `spillway tail` prints Avro records decoded with the registry's schemas.
+    let tail = std::process::Command::new(support::binary())
+        .args(["tail", &topic, "--data-dir"])
+        .arg(&sw.data_dir)
+        .output()
+        .expect("spillway tail");
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(tail.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["key"], json!({"id": 1}));
+    assert_eq!(lines[0]["value"]["after"], json!({"id": 1, "v": 1}));
+    assert_eq!(
+        lines[2]["value"]["after"],
+        json!({"id": 3, "v": "three", "note": null})
+    );
+    assert_eq!(lines[2]["value"]["op"], json!("c"));
 }
 
 #[test]
