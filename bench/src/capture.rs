@@ -127,17 +127,28 @@ impl Bench {
     ) -> Result<Vec<Debezium>, String> {
         let script = self.debezium_script.clone()?;
         self.step("debezium: building the harness and taking its start positions");
-        [false, true]
-            .into_iter()
-            .map(|schemas| {
-                let work = self.work.path();
-                Debezium::prepare(&script, work, self.timeout, schemas, &properties, first_run)
-            })
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| {
-                eprintln!("{}: debezium cannot run: {e:#}", self.program);
+        // Debezium's AvroConverter registers its schemas in a registry of its own: the
+        // embedded registry's code, served from this process.
+        let registry =
+            serve_registry(&self.work.path().join("debezium-registry")).map_err(|e| {
+                eprintln!("{}: cannot serve a schema registry: {e:#}", self.program);
                 format!("not measured: {}", first_line(&e))
-            })
+            })?;
+        [
+            DebeziumFormat::Schemaless,
+            DebeziumFormat::Schemas,
+            DebeziumFormat::Avro(registry),
+        ]
+        .into_iter()
+        .map(|format| {
+            let work = self.work.path();
+            Debezium::prepare(&script, work, self.timeout, format, &properties, first_run)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| {
+            eprintln!("{}: debezium cannot run: {e:#}", self.program);
+            format!("not measured: {}", first_line(&e))
+        })
     }
 
     /// Times the prepared Debezium connectors on `rows` changes into `results`; returns a
@@ -717,10 +728,41 @@ impl TopicCounter {
 
 // ---- Debezium -------------------------------------------------------------------------
 
+/// How Debezium's records are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DebeziumFormat {
+    /// The JsonConverter with `schemas.enable=false`.
+    Schemaless,
+    /// The JsonConverter with its schemas.
+    Schemas,
+    /// Confluent's AvroConverter with the schema registry at this address, the records
+    /// written as base64 lines.
+    Avro(std::net::SocketAddr),
+}
+
+/// Serves a schema registry kept in `dir` from a thread of this process; returns where.
+fn serve_registry(dir: &Path) -> Result<std::net::SocketAddr> {
+    let registry = std::sync::Arc::new(spillway_registry::Registry::open(dir)?);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+            let (_keep, never) = tokio::sync::watch::channel(false);
+            let _ = spillway_registry::server::serve(listener, registry, never).await;
+        });
+    });
+    Ok(addr)
+}
+
 /// One Debezium connector run by the harness (`scripts/debezium-capture.sh`).
 pub struct Debezium {
-    /// Whether key and value carry their schemas (the JsonConverter's `schemas.enable`).
-    schemas: bool,
+    format: DebeziumFormat,
     script: PathBuf,
     props: PathBuf,
     offsets: PathBuf,
@@ -730,8 +772,8 @@ pub struct Debezium {
 impl Debezium {
     /// Builds the harness and runs it once until it streams, so that its position lies
     /// before the load. `properties` gives the connector's properties (with
-    /// `snapshot.mode=no_data`) for the suffix that tells the two instances apart (`""`, or
-    /// `"_schemaless"` without schemas).
+    /// `snapshot.mode=no_data`) for the suffix that tells the instances apart (`""`,
+    /// `"_schemaless"` or `"_avro"`).
     ///
     /// Where the server keeps the position (a PostgreSQL slot), `first_run` is empty.
     /// Otherwise the position is in the offsets, which the engine stores only for records it
@@ -742,11 +784,15 @@ impl Debezium {
         script: &Path,
         work: &Path,
         timeout: Duration,
-        schemas: bool,
+        format: DebeziumFormat,
         properties: impl FnOnce(&str) -> String,
         first_run: &[&str],
     ) -> Result<Debezium> {
-        let suffix = if schemas { "" } else { "_schemaless" };
+        let suffix = match format {
+            DebeziumFormat::Schemas => "",
+            DebeziumFormat::Schemaless => "_schemaless",
+            DebeziumFormat::Avro(_) => "_avro",
+        };
         let dir = work.join(format!("debezium{suffix}"));
         std::fs::create_dir_all(&dir)?;
         let build = Command::new("bash")
@@ -762,7 +808,7 @@ impl Debezium {
         let props = dir.join("connector.properties");
         std::fs::write(&props, properties(suffix))?;
         let d = Debezium {
-            schemas,
+            format,
             script: script.to_path_buf(),
             props,
             offsets: dir.join("offsets.dat"),
@@ -813,8 +859,14 @@ impl Debezium {
             .args(["--records", &records.to_string()])
             .args(["--timeout", &timeout.as_secs().to_string()])
             .stdout(Stdio::null());
-        if !self.schemas {
-            c.args(["--schemas", "false"]);
+        match self.format {
+            DebeziumFormat::Schemaless => {
+                c.args(["--schemas", "false"]);
+            }
+            DebeziumFormat::Avro(registry) => {
+                c.args(["--avro", &format!("http://{registry}")]);
+            }
+            DebeziumFormat::Schemas => {}
         }
         // The harness favours start-up time (C1 only); a long-running connector gets the
         // full JIT, so the benchmark does too unless told otherwise.
@@ -825,10 +877,10 @@ impl Debezium {
     }
 
     pub fn format(&self) -> &'static str {
-        if self.schemas {
-            "JSON with schemas"
-        } else {
-            "JSON (schemaless)"
+        match self.format {
+            DebeziumFormat::Schemas => "JSON with schemas",
+            DebeziumFormat::Schemaless => "JSON (schemaless)",
+            DebeziumFormat::Avro(_) => "Avro (registry)",
         }
     }
 

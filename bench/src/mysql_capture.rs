@@ -485,7 +485,12 @@ fn take_start_position(
 
 /// Debezium's MySQL connector on MariaDB, as compat/debezium/README.md describes it.
 fn debezium_properties(args: &Args, suffix: &str) -> String {
-    let server_id = SERVER_IDS.1 + u32::from(!suffix.is_empty());
+    let server_id = SERVER_IDS.1
+        + match suffix {
+            "" => 0,
+            "_schemaless" => 1,
+            _ => 2,
+        };
     format!(
         "connector.class=io.debezium.connector.mysql.MySqlConnector\n\
          database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password={}\n\
