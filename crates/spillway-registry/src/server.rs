@@ -21,7 +21,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{middleware, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -31,9 +33,12 @@ use tokio::sync::watch;
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// The API's routes over `registry`.
-pub fn router(registry: Arc<Registry>) -> Router {
-    Router::new()
+/// The API's routes over `registry`; with `user_info` (`user:password`), every request
+/// must carry it as HTTP basic auth.
+pub fn router(registry: Arc<Registry>, user_info: Option<String>) -> Router {
+    let expected: Option<Arc<str>> =
+        user_info.map(|u| format!("Basic {}", STANDARD.encode(u)).into());
+    let routes = Router::new()
         .route("/", get(|| async { reply(StatusCode::OK, json!({})) }))
         .route(
             "/schemas/types",
@@ -76,16 +81,46 @@ pub fn router(registry: Arc<Registry>) -> Router {
                 json!({"error_code": 404, "message": "HTTP 404 Not Found"}),
             )
         })
-        .with_state(registry)
+        .with_state(registry);
+    match expected {
+        Some(expected) => routes.layer(middleware::from_fn_with_state(expected, basic_auth)),
+        None => routes,
+    }
+}
+
+/// Refuses requests without the expected `Authorization` header, as Confluent's registry
+/// does with basic auth on.
+async fn basic_auth(
+    State(expected): State<Arc<str>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given == Some(&*expected) {
+        return next.run(request).await;
+    }
+    let mut response = reply(
+        StatusCode::UNAUTHORIZED,
+        json!({"error_code": 401, "message": "Unauthorized"}),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"schema-registry\""),
+    );
+    response
 }
 
 /// Serves the API on `listener` until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
+    user_info: Option<String>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(registry))
+    axum::serve(listener, router(registry, user_info))
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })

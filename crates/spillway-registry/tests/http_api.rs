@@ -29,7 +29,12 @@ async fn serializers_find_what_they_need() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn(server::serve(listener, registry, stop_rx));
+    let serving = tokio::spawn(server::serve(
+        listener,
+        registry.clone(),
+        None,
+        stop_rx.clone(),
+    ));
 
     let b = base.clone();
     tokio::task::spawn_blocking(move || {
@@ -79,8 +84,45 @@ async fn serializers_find_what_they_need() {
     .await
     .unwrap();
 
+    // With basic auth on: no credentials or wrong ones are refused with a hint.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let guarded = format!("http://{}", listener.local_addr().unwrap());
+    let serving_guarded = tokio::spawn(server::serve(
+        listener,
+        registry,
+        Some("reader:s3cret".to_string()),
+        stop_rx,
+    ));
+    let g = guarded.clone();
+    tokio::task::spawn_blocking(move || {
+        let client = |user_info: Option<&str>| {
+            RemoteRegistry::new(RemoteRegistryOptions {
+                urls: vec![g.clone()],
+                user_info: user_info.map(str::to_string),
+                ..RemoteRegistryOptions::default()
+            })
+        };
+        for wrong in [None, Some("reader:nope")] {
+            let refused = client(wrong).register("p.s.t-value", VALUE).unwrap_err();
+            assert!(
+                refused.contains("HTTP 401") && refused.contains("basic.auth.user.info"),
+                "{refused}"
+            );
+        }
+        assert_eq!(get(&format!("{g}/subjects")).0, 401);
+        assert_eq!(
+            client(Some("reader:s3cret"))
+                .register("p.s.t-value", VALUE)
+                .unwrap(),
+            1
+        );
+    })
+    .await
+    .unwrap();
+
     // Nothing listening: the client names the registry and gives up after its attempts.
     stop_tx.send_replace(true);
+    serving_guarded.await.unwrap().unwrap();
     serving.await.unwrap().unwrap();
     let error = tokio::task::spawn_blocking(move || {
         let client = RemoteRegistry::new(RemoteRegistryOptions {

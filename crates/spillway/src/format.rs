@@ -7,7 +7,7 @@
 //! `schema.registry.embedded.listen` (default 127.0.0.1:8081).
 
 use anyhow::Context;
-use spillway_core::config::{ConfigError, ConfigMap};
+use spillway_core::config::{ConfigError, ConfigMap, Secret};
 use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, TableSchema};
 use spillway_formats::json::DEFAULT_UNAVAILABLE_PLACEHOLDER;
@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+const EMBEDDED_AUTH: &str = "schema.registry.embedded.basic.auth.user.info";
 const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 const AVRO_CONVERTER: &str = "io.confluent.connect.avro.AvroConverter";
 
@@ -30,9 +31,11 @@ pub enum Side {
 /// Where Avro schemas are registered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegistrySpec {
-    /// The registry in the data directory, served at this address.
+    /// The registry in the data directory, served at this address, with basic auth when
+    /// `user_info` is set.
     Embedded {
         listen: SocketAddr,
+        user_info: Option<Secret>,
     },
     Remote(RemoteRegistryOptions),
 }
@@ -108,14 +111,22 @@ impl FormatSpec {
             }
             (true, None) => {
                 let text = listen.map_or(spillway_registry::DEFAULT_LISTEN, |l| l.1);
-                let listen = text.trim().parse().map_err(|_| {
+                let listen: SocketAddr = text.trim().parse().map_err(|_| {
                     ConfigError::invalid(
                         "schema.registry.embedded.listen",
                         text,
                         "expected HOST:PORT with an IP address, such as 127.0.0.1:8081",
                     )
                 })?;
-                Some(RegistrySpec::Embedded { listen })
+                let user_info = config.secret(&[EMBEDDED_AUTH]);
+                if user_info.is_none() && !listen.ip().is_loopback() {
+                    return Err(ConfigError::invalid(
+                        "schema.registry.embedded.listen",
+                        text,
+                        format!("serving the registry beyond this machine needs {EMBEDDED_AUTH} (user:password)"),
+                    ));
+                }
+                Some(RegistrySpec::Embedded { listen, user_info })
             }
         };
         Ok(FormatSpec {
@@ -323,7 +334,8 @@ mod tests {
         assert_eq!(
             s.registry,
             Some(RegistrySpec::Embedded {
-                listen: "127.0.0.1:8081".parse().unwrap()
+                listen: "127.0.0.1:8081".parse().unwrap(),
+                user_info: None,
             })
         );
         let s = spec(&[
@@ -380,6 +392,14 @@ mod tests {
             key_of(&[
                 ("output.data.format", "AVRO"),
                 ("schema.registry.embedded.listen", "localhost")
+            ])
+            .as_deref(),
+            Some("schema.registry.embedded.listen")
+        );
+        assert_eq!(
+            key_of(&[
+                ("output.data.format", "AVRO"),
+                ("schema.registry.embedded.listen", "0.0.0.0:8081")
             ])
             .as_deref(),
             Some("schema.registry.embedded.listen")

@@ -98,7 +98,7 @@ async fn start_registry(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Option<Arc<Registry>>, CliError> {
     match &spec.format.registry {
-        Some(RegistrySpec::Embedded { listen }) => {
+        Some(RegistrySpec::Embedded { listen, user_info }) => {
             let registry = spec
                 .format
                 .open_registry(data_dir)?
@@ -111,8 +111,11 @@ async fn start_registry(
             })?;
             info!(url = %format!("http://{listen}"), store = %data_dir.join("registry").display(), "schema registry (embedded) serving");
             let served = registry.clone();
+            let user_info = user_info.as_ref().map(|s| s.expose().to_string());
             tokio::spawn(async move {
-                if let Err(e) = spillway_registry::server::serve(listener, served, shutdown).await {
+                if let Err(e) =
+                    spillway_registry::server::serve(listener, served, user_info, shutdown).await
+                {
                     error!(error = %e, "embedded schema registry stopped");
                 }
             });
