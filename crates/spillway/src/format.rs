@@ -205,12 +205,16 @@ fn side(config: &ConfigMap, which: &str, format_keys: &[&str]) -> Result<Side, C
     let schemaless = match format {
         None => false,
         Some((_, f)) if f.trim().eq_ignore_ascii_case("JSON") => true,
-        Some((_, f)) if f.trim().eq_ignore_ascii_case("JSON_SR") => false,
         Some((_, f)) if f.trim().eq_ignore_ascii_case("AVRO") => return Ok(Side::Avro),
+        Some((key, f)) if f.trim().eq_ignore_ascii_case("JSON_SR") => return Err(ConfigError::invalid(
+            key,
+            f,
+            "JSON_SR (JSON Schema in a schema registry) is not available yet; use AVRO, or leave the key unset for JSON with embedded schemas (value.converter.schemas.enable)",
+        )),
         Some((key, f)) => return Err(ConfigError::invalid(
             key,
             f,
-            "available formats: AVRO, JSON (schemaless) and JSON_SR (JSON with embedded schemas)",
+            "available formats: AVRO, and JSON (schemaless); unset, JSON with embedded schemas",
         )),
     };
     Ok(Side::Json {
@@ -375,6 +379,10 @@ mod tests {
         assert_eq!(
             key_of(&[("output.data.format", "PROTOBUF")]).as_deref(),
             Some("output.data.format")
+        );
+        assert_eq!(
+            key_of(&[("output.key.format", "JSON_SR")]).as_deref(),
+            Some("output.key.format")
         );
         assert_eq!(
             key_of(&[("value.converter", "x.Y")]).as_deref(),
