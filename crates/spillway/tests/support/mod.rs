@@ -461,3 +461,17 @@ pub fn http_get_json(url: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text))
 }
+
+/// The topics of the embedded log in `data_dir`, sorted.
+pub fn topics(data_dir: &Path) -> Vec<String> {
+    let Ok(reader) = LogReader::open(data_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = reader
+        .topics()
+        .map(|ps| ps.into_iter().map(|p| p.topic).collect())
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
