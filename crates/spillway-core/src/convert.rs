@@ -49,6 +49,72 @@ pub fn twos_complement(digits: &str, negative: bool) -> Vec<u8> {
     mag
 }
 
+/// The decimal text of an unscaled big-endian two's complement integer (Java's
+/// `BigInteger` bytes, as Connect's `Decimal` carries them) with `scale` digits after the
+/// point: the inverse of [`twos_complement`]. No bytes read as zero.
+pub fn decimal_text(unscaled: &[u8], scale: u32) -> String {
+    let negative = unscaled.first().is_some_and(|b| b & 0x80 != 0);
+    // Magnitude, big-endian.
+    let mut mag: Vec<u8> = unscaled.to_vec();
+    if negative {
+        for byte in mag.iter_mut() {
+            *byte = !*byte;
+        }
+        for byte in mag.iter_mut().rev() {
+            let (v, carry) = byte.overflowing_add(1);
+            *byte = v;
+            if !carry {
+                break;
+            }
+        }
+    }
+    // Decimal digits by repeated division by 10^9 over base-256 limbs.
+    let mut chunks: Vec<u32> = Vec::new();
+    let mut rest: Vec<u8> = mag.into_iter().skip_while(|b| *b == 0).collect();
+    while !rest.is_empty() {
+        let mut remainder = 0u64;
+        let mut quotient = Vec::with_capacity(rest.len());
+        for byte in &rest {
+            let acc = (remainder << 8) | u64::from(*byte);
+            let q = acc / 1_000_000_000;
+            remainder = acc % 1_000_000_000;
+            if !(quotient.is_empty() && q == 0) {
+                quotient.push(q as u8);
+            }
+        }
+        chunks.push(remainder as u32);
+        rest = quotient;
+    }
+    let mut digits = String::with_capacity(chunks.len() * 9 + 2);
+    match chunks.split_last() {
+        None => digits.push('0'),
+        Some((first, others)) => {
+            let _ = write!(digits, "{first}");
+            for chunk in others.iter().rev() {
+                let _ = write!(digits, "{chunk:09}");
+            }
+        }
+    }
+    let scale = scale as usize;
+    let mut out = String::with_capacity(digits.len() + scale + 3);
+    if negative {
+        out.push('-');
+    }
+    if scale == 0 {
+        out.push_str(&digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(&digits);
+    }
+    out
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -118,4 +184,41 @@ pub enum Fraction {
     Fixed(u32),
     /// As many as needed, none for whole seconds (Java's ISO formatter).
     Trimmed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_text_inverts_twos_complement() {
+        for (digits, negative, scale, text) in [
+            ("0", false, 0, "0"),
+            ("0", false, 2, "0.00"),
+            ("1", false, 0, "1"),
+            ("5", true, 3, "-0.005"),
+            ("12345", false, 2, "123.45"),
+            ("12345", true, 2, "-123.45"),
+            ("128", false, 0, "128"),
+            ("128", true, 0, "-128"),
+            ("255", true, 1, "-25.5"),
+            (
+                "9999999999999999999999999999999999999",
+                false,
+                10,
+                "999999999999999999999999999.9999999999",
+            ),
+            ("1000000000000000000000", true, 0, "-1000000000000000000000"),
+        ] {
+            let bytes = twos_complement(digits, negative);
+            assert_eq!(
+                decimal_text(&bytes, scale),
+                text,
+                "{digits} {negative} {scale}"
+            );
+        }
+        assert_eq!(decimal_text(&[], 0), "0");
+        assert_eq!(decimal_text(&[0xff], 0), "-1");
+        assert_eq!(decimal_text(&[0x80], 0), "-128");
+    }
 }

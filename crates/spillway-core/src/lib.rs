@@ -41,5 +41,7 @@ pub use position::{Phase, Position};
 pub use record::{Header, Record};
 pub use schema::{Column, ConnectSchema, ConnectType, Field, TableSchema};
 pub use source::{ErrorClass, Heartbeat, Source, SourceBatch, SourceContext, StructRecord};
-pub use stream::{Ack, AckReport, StreamError, StreamWriter};
+pub use stream::{
+    Ack, AckReport, StreamError, StreamReader, StreamRecord, StreamWriter, TopicPartition,
+};
 pub use value::{Row, Value};

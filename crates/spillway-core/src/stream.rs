@@ -1,7 +1,9 @@
 //! The stream-writer contract.
 
-use crate::record::Record;
+use crate::record::{Header, Record};
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Error from a stream writer.
@@ -69,4 +71,70 @@ pub trait StreamWriter: Send {
 
     /// Waits until every batch sent so far is resolved.
     fn flush(&mut self) -> impl Future<Output = Result<(), StreamError>> + Send;
+}
+
+/// One partition of a topic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// Partition `partition` of `topic`.
+    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A record read back from a stream, with the place it holds there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamRecord {
+    pub topic: Arc<str>,
+    pub partition: u32,
+    pub offset: u64,
+    pub key: Option<Vec<u8>>,
+    /// `None` is a tombstone.
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<Header>,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+/// Reads records back from an event stream, as a consumer with manually assigned
+/// partitions and offsets (the reader keeps no committed position of its own: whoever
+/// consumes stores where it stands, with what it did with the records).
+///
+/// Contract: `poll` returns the records of each assigned partition in offset order, from the
+/// assigned offset on, each once; records of different partitions may interleave.
+pub trait StreamReader: Send {
+    /// The topics the stream holds now, each with its number of partitions.
+    fn topics(&mut self) -> impl Future<Output = Result<Vec<(String, u32)>, StreamError>> + Send;
+
+    /// Reads these partitions from these offsets on (the offset of the next record to
+    /// read), in place of what was assigned before.
+    fn assign(&mut self, positions: &[(TopicPartition, u64)]) -> Result<(), StreamError>;
+
+    /// Up to `max` records, waiting up to `wait` when none is there yet.
+    fn poll(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<StreamRecord>, StreamError>> + Send;
+
+    /// Tells the stream that the consumer has durably processed everything before these
+    /// offsets (Kafka commits them for the consumer group, for lag monitoring). Progress is
+    /// not kept by the stream: the default does nothing.
+    fn processed(&mut self, positions: &[(TopicPartition, u64)]) {
+        let _ = positions;
+    }
 }

@@ -66,6 +66,10 @@ impl ClientContext for QuietContext {
     }
 }
 
+/// The consumer of [`KafkaReader`](crate::KafkaReader) keeps librdkafka's default
+/// rebalance and commit handling (it assigns partitions itself).
+impl rdkafka::consumer::ConsumerContext for QuietContext {}
+
 /// Writes records to Kafka topics.
 pub struct KafkaWriter {
     producer: FutureProducer<QuietContext>,

@@ -20,12 +20,16 @@
 //! last segment of a partition can have a torn tail, because the writer syncs a segment
 //! before starting the next one; damage anywhere else is reported, never skipped.
 //!
+//! [`LogConsumer`] implements [`StreamReader`](spillway_core::StreamReader) on a
+//! [`LogReader`]: it follows assigned partitions from given offsets, for projections.
+//!
 //! [`FileOffsetStore`] implements [`OffsetStore`](spillway_core::OffsetStore) with one JSON
 //! file per connector, replaced atomically on every commit.
 
 #![warn(missing_docs)]
 
 pub mod config;
+mod consumer;
 mod error;
 mod offsets;
 pub mod reader;
@@ -33,6 +37,7 @@ pub mod segment;
 mod writer;
 
 pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
+pub use consumer::LogConsumer;
 pub use error::LogError;
 pub use offsets::FileOffsetStore;
 pub use reader::{LogReader, PartitionInfo};

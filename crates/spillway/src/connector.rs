@@ -8,10 +8,119 @@ use spillway_core::Op;
 use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
+use spillway_projection::ProjectionConfig;
 use spillway_streams::LogOptions;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use tracing::warn;
+
+/// A connector of either direction.
+pub enum Connector {
+    /// Captures a database's log into a stream.
+    Source(Box<ConnectorSpec>),
+    /// Folds topics of a stream into tables.
+    Projection(Box<ProjectionSpec>),
+}
+
+impl Connector {
+    pub fn name(&self) -> &str {
+        match self {
+            Connector::Source(spec) => &spec.name,
+            Connector::Projection(spec) => &spec.config.name,
+        }
+    }
+}
+
+/// A projection and the stream it reads.
+pub struct ProjectionSpec {
+    pub config: ProjectionConfig,
+    /// Kafka, when `kafka.bootstrap.servers` is set; else the embedded log.
+    pub kafka: Option<KafkaOptions>,
+    /// `consumer.override.*`: librdkafka consumer settings.
+    pub consumer: BTreeMap<String, String>,
+}
+
+/// A connector as its file gave it, and what it says.
+pub struct Loaded {
+    pub connector: Connector,
+    /// `{"name": ..., "config": {...}}`, kept in the data directory.
+    pub document: serde_json::Value,
+}
+
+/// Reads a config file holding one connector, bare or `{"name", "config"}`, or a JSON array
+/// of them.
+pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::Config(format!(
+            "{}: connector config is not valid JSON: {e}",
+            path.display()
+        ))
+    })?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        single => vec![single],
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = if text.trim_start().starts_with('[') {
+                format!("{} (connector {})", path.display(), i + 1)
+            } else {
+                path.display().to_string()
+            };
+            let config =
+                ConfigMap::from_value(item).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
+            let connector =
+                parse_any(&config).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
+            let document = serde_json::json!({
+                "name": connector.name(),
+                "config": item.get("config").unwrap_or(item),
+            });
+            Ok(Loaded {
+                connector,
+                document,
+            })
+        })
+        .collect()
+}
+
+/// A source or a projection, by `connector.class`.
+pub fn parse_any(config: &ConfigMap) -> Result<Connector, ConfigError> {
+    let class = config.required(&["connector.class"])?;
+    if spillway_projection::config::handles(&class) {
+        return parse_projection(config).map(|p| Connector::Projection(Box::new(p)));
+    }
+    parse(config).map(|s| Connector::Source(Box::new(s)))
+}
+
+/// Builds a projection from its config map, warning about keys nothing reads.
+pub fn parse_projection(config: &ConfigMap) -> Result<ProjectionSpec, ConfigError> {
+    let projection = ProjectionConfig::from_config(config)?;
+    validate_name(&projection.name)?;
+    let kafka = KafkaOptions::from_config(config)?;
+    let consumer: BTreeMap<String, String> = config
+        .entries()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("consumer.override.")
+                .map(|setting| (setting.to_string(), v.clone()))
+        })
+        .collect();
+    config.accept_prefix("consumer.override.");
+    config.accept(&["connector.class"]);
+    for key in config.unused_keys() {
+        warn!(connector = %projection.name, key = %key, "unknown configuration key is ignored");
+    }
+    Ok(ProjectionSpec {
+        config: projection,
+        kafka,
+        consumer,
+    })
+}
 
 /// The source kinds spillway runs.
 pub enum SourceConfig {
@@ -37,16 +146,6 @@ pub struct ConnectorSpec {
     pub state_servers: Option<String>,
 }
 
-/// Reads and validates a connector config file.
-pub fn load(path: &Path) -> Result<ConnectorSpec, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
-    })?;
-    let config = ConfigMap::from_json(&text)
-        .map_err(|e| CliError::Config(format!("{}: {e}", path.display())))?;
-    parse(&config).map_err(|e| CliError::Config(format!("{}: {e}", path.display())))
-}
-
 /// Builds the typed parts from a config map, warning about keys nothing reads.
 pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     let class = config.required(&["connector.class"])?;
@@ -62,10 +161,11 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
             "connector.class",
             &class,
             format!(
-                "unknown connector class; supported: {}, {}, {}",
+                "unknown connector class; supported: {}, {}, {}, {}",
                 spillway_postgres::config::CONNECTOR_CLASSES.join(", "),
                 spillway_mysql::config::MYSQL_CLASSES.join(", "),
-                spillway_mysql::config::MARIADB_CLASSES.join(", ")
+                spillway_mysql::config::MARIADB_CLASSES.join(", "),
+                spillway_projection::config::CONNECTOR_CLASSES.join(", ")
             ),
         ));
     };
@@ -231,4 +331,70 @@ fn run_id() -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+/// Where `spillway run` keeps the configs of the connectors it runs.
+pub fn stored_path(data_dir: &Path, name: &str) -> std::path::PathBuf {
+    data_dir.join("connectors").join(format!("{name}.json"))
+}
+
+/// Keeps a connector's config in the data directory (readable by its owner only: it may
+/// hold passwords), for `spillway query --projection NAME` and later runs.
+pub fn store(data_dir: &Path, loaded: &Loaded) -> Result<(), CliError> {
+    use std::io::Write;
+    let path = stored_path(data_dir, loaded.connector.name());
+    let dir = path.parent().unwrap_or(data_dir);
+    let fail = |e: std::io::Error| {
+        CliError::Runtime(anyhow::anyhow!(
+            "cannot keep the connector config in {}: {e}",
+            path.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = dir.join(format!(".{}.json.tmp", loaded.connector.name()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(fail)?;
+    let text = serde_json::to_string_pretty(&loaded.document).unwrap_or_default();
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, &path).map_err(fail)
+}
+
+/// A projection whose config `spillway run` kept in the data directory.
+pub fn stored_projection(data_dir: &Path, name: &str) -> Result<ProjectionSpec, CliError> {
+    let path = stored_path(data_dir, name);
+    if !path.exists() {
+        let known: Vec<String> = std::fs::read_dir(data_dir.join("connectors"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".json"))
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Err(CliError::Config(format!(
+            "--projection: no connector {name:?} has run with data directory {} (known: {})",
+            data_dir.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let loaded = load_all(&path)?;
+    match loaded.into_iter().next().map(|l| l.connector) {
+        Some(Connector::Projection(spec)) => Ok(*spec),
+        _ => Err(CliError::Config(format!(
+            "--projection: connector {name:?} is a source, not a projection"
+        ))),
+    }
 }

@@ -1,12 +1,14 @@
 //! `spillway`: change data capture from database logs into event streams.
 //!
-//! Subcommands: `run` a connector in the foreground, `tail` a topic of the embedded log,
-//! list `topics`. Exit status: 0 on success (including a clean shutdown on SIGINT or
+//! Subcommands: `run` connectors in the foreground, `tail` a topic of the embedded log,
+//! list `topics`, `query` a projection. Exit status: 0 on success (including a clean shutdown on SIGINT or
 //! SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
+mod api;
 mod connector;
 mod format;
 mod logging;
+mod query;
 mod run;
 mod tail;
 mod topics;
@@ -37,12 +39,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a connector in the foreground until SIGINT or SIGTERM.
+    /// Run connectors (sources and projections) in the foreground until SIGINT or SIGTERM.
     Run(run::RunArgs),
     /// Print records of a topic of the embedded log, one JSON object per line.
     Tail(tail::TailArgs),
     /// List the topics and partitions of the embedded log.
     Topics(topics::TopicsArgs),
+    /// Run a read-only SQL query against a projection's tables.
+    Query(query::QueryArgs),
 }
 
 /// Where the embedded log, offsets and schema history live.
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Tail(args) => tail::tail(args).await,
             Command::Topics(args) => topics::topics(args),
+            Command::Query(args) => query::query(args).await,
         }
     });
     match result {

@@ -1,11 +1,13 @@
-//! `spillway run`: one connector in the foreground.
+//! `spillway run`: connectors in the foreground.
 //!
-//! The source, the pipeline and the embedded log run until SIGINT or SIGTERM; then the
-//! source stops reading, the pipeline writes and commits what it has, and the process exits
-//! 0. A connection lost while streaming is retried with backoff; an error at start-up or one
-//! that needs the operator ends the run with its message.
+//! Each connector runs until SIGINT or SIGTERM: a source stops reading, its pipeline writes
+//! and commits what it has; a projection commits the batch in hand. Then the process exits
+//! 0. A connection lost while running is retried with backoff; an error at start-up or one
+//! that needs the operator ends that connector with its message, stops the others, and
+//! the process exits 1.
 
-use crate::connector::{self, ConnectorSpec, SourceConfig};
+use crate::api;
+use crate::connector::{self, Connector, ConnectorSpec, ProjectionSpec, SourceConfig};
 use crate::format::RegistrySpec;
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
@@ -13,11 +15,16 @@ use spillway_core::pipeline::{self, Retry};
 use spillway_core::state::{FileStateStore, StateStore};
 use spillway_core::ErrorClass;
 use spillway_core::{OffsetStore, Source, SourceContext};
+use spillway_kafka::KafkaReader;
 use spillway_kafka::{KafkaOffsetStore, KafkaStateStore, KafkaWriter};
 use spillway_mysql::MysqlSource;
 use spillway_postgres::PostgresSource;
-use spillway_registry::Registry;
-use spillway_streams::{FileOffsetStore, LogWriter};
+use spillway_projection::target::postgres::PostgresTargetClient;
+use spillway_projection::target::sqlite::SqliteTarget;
+use spillway_projection::target::{Target, TargetError};
+use spillway_projection::{Decoder, Projector, SchemaSource, TargetUrl};
+use spillway_registry::{Registry, RemoteRegistry, RemoteRegistryOptions};
+use spillway_streams::{FileOffsetStore, LogConsumer, LogWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,11 +33,16 @@ use tracing::{error, info, warn};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Connector config file (JSON, bare or {"name", "config"}).
-    #[arg(long)]
-    config: PathBuf,
+    /// Connector config file (JSON: one connector, bare or {"name", "config"}, or an array
+    /// of them); repeat for several connectors.
+    #[arg(long = "config", required = true)]
+    configs: Vec<PathBuf>,
     #[command(flatten)]
     data: DataDirArg,
+    /// Address of the HTTP API (`POST /query` against projections), served when a
+    /// projection runs.
+    #[arg(long, default_value = api::DEFAULT_LISTEN)]
+    listen: String,
 }
 
 /// Batches queued between source and pipeline.
@@ -48,24 +60,111 @@ enum Failure {
 }
 
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
-    let spec = connector::load(&args.config)?;
+    let mut loaded = Vec::new();
+    for path in &args.configs {
+        loaded.extend(connector::load_all(path)?);
+    }
+    let mut names = std::collections::HashSet::new();
+    for l in &loaded {
+        if !names.insert(l.connector.name().to_string()) {
+            return Err(CliError::Config(format!(
+                "name: two connectors are named {:?}; each needs a name of its own",
+                l.connector.name()
+            )));
+        }
+    }
     let data_dir = args.data.data_dir;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    for l in &loaded {
+        connector::store(&data_dir, l)?;
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    tokio::spawn(wait_for_signal(shutdown_tx));
-    info!(connector = %spec.name, data_dir = %data_dir.display(), "connector starting");
-    let registry = start_registry(&spec, &data_dir, shutdown_rx.clone()).await?;
+    tokio::spawn(wait_for_signal(shutdown_tx.clone()));
+    // One embedded registry per data directory, served once for every source using it.
+    let mut registry = None;
+    for l in &loaded {
+        if let Connector::Source(spec) = &l.connector {
+            if registry.is_none() {
+                registry = start_registry(spec, &data_dir, shutdown_rx.clone()).await?;
+            } else if let Some(RegistrySpec::Remote(options)) = &spec.format.registry {
+                info!(connector = %spec.name, url = %options.urls.join(","), "schema registry (remote)");
+            }
+        }
+    }
+    let projections: Vec<(String, TargetUrl)> = loaded
+        .iter()
+        .filter_map(|l| match &l.connector {
+            Connector::Projection(p) => Some((p.config.name.clone(), target_of(p, &data_dir))),
+            Connector::Source(_) => None,
+        })
+        .collect();
+    if !projections.is_empty() {
+        api::start(&args.listen, projections, shutdown_rx.clone()).await?;
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in loaded {
+        let data_dir = data_dir.clone();
+        let registry = registry.clone();
+        let shutdown = shutdown_rx.clone();
+        let name = l.connector.name().to_string();
+        tasks.spawn(async move {
+            let result = match l.connector {
+                Connector::Source(spec) => {
+                    run_connector(&spec.name, shutdown.clone(), || {
+                        run_once(&spec, &data_dir, registry.as_ref(), shutdown.clone())
+                    })
+                    .await
+                }
+                Connector::Projection(spec) => {
+                    run_connector(&spec.config.name, shutdown.clone(), || {
+                        project_once(&spec, &data_dir, shutdown.clone())
+                    })
+                    .await
+                }
+            };
+            (name, result)
+        });
+    }
+    // The first connector to fail stops the others.
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (name, result) = joined.map_err(|e| anyhow!("connector task failed: {e}"))?;
+        if let Err(e) = result {
+            if failure.is_none() {
+                if !tasks.is_empty() {
+                    warn!(connector = %name, "stopping the other connectors");
+                }
+                shutdown_tx.send_replace(true);
+                failure = Some(e);
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Runs one connector's attempts until it stops cleanly or fails for good: transient
+/// failures are retried with backoff once a run had started well.
+async fn run_connector<F, Fut>(
+    name: &str,
+    shutdown_rx: watch::Receiver<bool>,
+    mut attempt_once: F,
+) -> Result<(), CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
+    info!(connector = %name, "connector starting");
     let mut backoff = Duration::from_secs(1);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         let started = Instant::now();
-        let result = run_once(&spec, &data_dir, registry.as_ref(), shutdown_rx.clone()).await;
+        let result = attempt_once().await;
         let waiting = matches!(result, Err(Failure::Waiting(_)));
         match result {
             Ok(()) => {
-                info!(connector = %spec.name, "connector stopped");
+                info!(connector = %name, "connector stopped");
                 return Ok(());
             }
             Err(Failure::Transient(e) | Failure::Waiting(e))
@@ -75,7 +174,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                 if started.elapsed() >= HEALTHY_AFTER {
                     backoff = Duration::from_secs(1);
                 }
-                warn!(connector = %spec.name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
                 let mut shutdown = shutdown_rx.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -84,10 +183,111 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(Failure::Transient(e) | Failure::Waiting(e) | Failure::Fatal(e)) => {
-                error!(connector = %spec.name, "connector failed");
+                error!(connector = %name, "connector failed");
                 return Err(CliError::Runtime(e));
             }
         }
+    }
+}
+
+/// The database a projection writes: its `connection.url`, else a SQLite file in the data
+/// directory.
+pub fn target_of(spec: &ProjectionSpec, data_dir: &Path) -> TargetUrl {
+    spec.config.target.clone().unwrap_or_else(|| {
+        TargetUrl::Sqlite(
+            data_dir
+                .join("projections")
+                .join(format!("{}.db", spec.config.name)),
+        )
+    })
+}
+
+/// One attempt of a projection: open its target and stream, then project until shutdown.
+async fn project_once(
+    spec: &ProjectionSpec,
+    data_dir: &Path,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    let config = &spec.config;
+    let target_url = target_of(spec, data_dir);
+    let schemas = match &config.registry_url {
+        Some(urls) => SchemaSource::Remote(RemoteRegistry::new(RemoteRegistryOptions {
+            urls: urls
+                .split(',')
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            user_info: config
+                .registry_user_info
+                .as_ref()
+                .map(|s| s.expose().to_string()),
+            ..RemoteRegistryOptions::default()
+        })),
+        None => SchemaSource::Embedded {
+            dir: data_dir.join("registry"),
+            registry: None,
+        },
+    };
+    let decoder = Decoder::new(schemas, config.placeholder.clone());
+    let target_failure = |e: TargetError| {
+        let transient = e.is_transient();
+        let e = anyhow!(e).context(format!(
+            "cannot open projection target {}",
+            target_url.display()
+        ));
+        if transient {
+            Failure::Transient(e)
+        } else {
+            Failure::Fatal(e)
+        }
+    };
+    info!(connector = %config.name, target = %target_url.display(), topics = %config.topics.describe(), "projection target");
+    match &target_url {
+        TargetUrl::Sqlite(path) => {
+            let target = SqliteTarget::open(path, &config.offsets_table).map_err(target_failure)?;
+            project_with(spec, data_dir, target, decoder, shutdown).await
+        }
+        TargetUrl::Postgres(pg) => {
+            let target = PostgresTargetClient::connect(pg, &config.offsets_table)
+                .await
+                .map_err(target_failure)?;
+            project_with(spec, data_dir, target, decoder, shutdown).await
+        }
+    }
+}
+
+async fn project_with<T: Target>(
+    spec: &ProjectionSpec,
+    data_dir: &Path,
+    target: T,
+    decoder: Decoder,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    let config = spec.config.clone();
+    let result = match &spec.kafka {
+        Some(kafka) => {
+            let group = format!("connect-{}", config.name);
+            let reader = KafkaReader::new(kafka, &group, &spec.consumer).map_err(|e| {
+                Failure::Fatal(anyhow!(e).context("cannot set up the Kafka consumer"))
+            })?;
+            let stream = format!("Kafka at {}", kafka.servers());
+            Projector::new(config, reader, target, decoder, stream)
+                .run(shutdown)
+                .await
+        }
+        None => {
+            let reader = LogConsumer::open(data_dir)
+                .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
+            let stream = format!("the embedded log in {}", data_dir.display());
+            Projector::new(config, reader, target, decoder, stream)
+                .run(shutdown)
+                .await
+        }
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => Err(Failure::Transient(anyhow!(e))),
+        Err(e) => Err(Failure::Fatal(anyhow!(e))),
     }
 }
 

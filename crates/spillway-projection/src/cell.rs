@@ -1,0 +1,417 @@
+//! Column values as a projection holds them between a record and a table: few kinds, the
+//! column's [`ColumnType`] saying what they mean (an `Int` of a `Date` column is a day
+//! number, of a `Timestamp` column microseconds since the epoch).
+
+use crate::shape::{Column, ColumnType};
+use apache_avro::types::Value as Avro;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value as Json;
+use spillway_core::convert::decimal_text;
+
+/// One column value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    /// Integers, days, microseconds.
+    Int(i64),
+    Float(f64),
+    /// Text, decimals (exact digits), zoned times, JSON documents, UUIDs.
+    Text(String),
+    Bytes(Vec<u8>),
+    Array(Vec<Cell>),
+    /// The source did not send this value (PostgreSQL's unchanged TOAST): the table keeps
+    /// the value it has.
+    Unavailable,
+}
+
+impl Cell {
+    /// Appends a canonical encoding (equal cells, equal bytes) for keying rows.
+    pub fn encode_key(&self, out: &mut Vec<u8>) {
+        match self {
+            Cell::Null => out.push(0),
+            Cell::Bool(b) => out.extend([1, u8::from(*b)]),
+            Cell::Int(i) => {
+                out.push(2);
+                out.extend(i.to_be_bytes());
+            }
+            Cell::Float(f) => {
+                out.push(3);
+                out.extend(f.to_bits().to_be_bytes());
+            }
+            Cell::Text(s) => {
+                out.push(4);
+                out.extend((s.len() as u64).to_be_bytes());
+                out.extend(s.as_bytes());
+            }
+            Cell::Bytes(b) => {
+                out.push(5);
+                out.extend((b.len() as u64).to_be_bytes());
+                out.extend(b);
+            }
+            Cell::Array(items) => {
+                out.push(6);
+                out.extend((items.len() as u64).to_be_bytes());
+                for item in items {
+                    item.encode_key(out);
+                }
+            }
+            Cell::Unavailable => out.push(7),
+        }
+    }
+}
+
+/// What decoding needs besides the column: the placeholder of unavailable values.
+pub struct CellContext<'a> {
+    pub placeholder: &'a str,
+}
+
+/// A value of a record in the JSON converter's payload.
+pub fn from_json(column: &Column, value: &Json, cx: &CellContext<'_>) -> Result<Cell, String> {
+    from_json_typed(&column.ty, value, cx)
+}
+
+fn from_json_typed(ty: &ColumnType, value: &Json, cx: &CellContext<'_>) -> Result<Cell, String> {
+    if value.is_null() {
+        return Ok(Cell::Null);
+    }
+    let mismatch = || format!("{value} is not a {ty:?} value");
+    Ok(match ty {
+        ColumnType::Int16
+        | ColumnType::Int32
+        | ColumnType::Int64
+        | ColumnType::Date
+        | ColumnType::Interval => Cell::Int(value.as_i64().ok_or_else(mismatch)?),
+        ColumnType::Time { unit } | ColumnType::Timestamp { unit } => {
+            Cell::Int(unit.to_micros(value.as_i64().ok_or_else(mismatch)?))
+        }
+        ColumnType::Float32 | ColumnType::Float64 => Cell::Float(match value {
+            Json::Number(n) => n.as_f64().ok_or_else(mismatch)?,
+            // Non-finite values are strings in JSON.
+            Json::String(s) => match s.as_str() {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                "-Infinity" => f64::NEG_INFINITY,
+                _ => return Err(mismatch()),
+            },
+            _ => return Err(mismatch()),
+        }),
+        ColumnType::Boolean => Cell::Bool(value.as_bool().ok_or_else(mismatch)?),
+        ColumnType::Text
+        | ColumnType::ZonedTimestamp
+        | ColumnType::ZonedTime
+        | ColumnType::Json
+        | ColumnType::Uuid
+        | ColumnType::Xml => {
+            let s = value.as_str().ok_or_else(mismatch)?;
+            if s == cx.placeholder {
+                Cell::Unavailable
+            } else {
+                Cell::Text(s.to_string())
+            }
+        }
+        ColumnType::Bytes => {
+            let bytes = base64_bytes(value).ok_or_else(mismatch)?;
+            if bytes == cx.placeholder.as_bytes() {
+                Cell::Unavailable
+            } else {
+                Cell::Bytes(bytes)
+            }
+        }
+        ColumnType::Decimal { scale, .. } => Cell::Text(decimal_text(
+            &base64_bytes(value).ok_or_else(mismatch)?,
+            *scale,
+        )),
+        ColumnType::VariableDecimal => {
+            let scale = value
+                .get("scale")
+                .and_then(Json::as_u64)
+                .ok_or_else(mismatch)?;
+            let bytes = value
+                .get("value")
+                .and_then(base64_bytes)
+                .ok_or_else(mismatch)?;
+            Cell::Text(decimal_text(&bytes, scale as u32))
+        }
+        ColumnType::Array(item) => {
+            let items = value.as_array().ok_or_else(mismatch)?;
+            // An unchanged TOASTed array is a one-element array of the placeholder.
+            if let [Json::String(s)] = items.as_slice() {
+                if s == cx.placeholder {
+                    return Ok(Cell::Unavailable);
+                }
+            }
+            Cell::Array(
+                items
+                    .iter()
+                    .map(|v| from_json_typed(item, v, cx))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        ColumnType::Document => Cell::Text(value.to_string()),
+    })
+}
+
+fn base64_bytes(value: &Json) -> Option<Vec<u8>> {
+    STANDARD.decode(value.as_str()?).ok()
+}
+
+/// A value of a record decoded from Avro.
+pub fn from_avro(column: &Column, value: &Avro, cx: &CellContext<'_>) -> Result<Cell, String> {
+    from_avro_typed(&column.ty, value, cx)
+}
+
+fn from_avro_typed(ty: &ColumnType, value: &Avro, cx: &CellContext<'_>) -> Result<Cell, String> {
+    let value = match value {
+        Avro::Union(_, inner) => inner.as_ref(),
+        other => other,
+    };
+    if matches!(value, Avro::Null) {
+        return Ok(Cell::Null);
+    }
+    let mismatch = || format!("{value:?} is not a {ty:?} value");
+    let integer = |v: &Avro| -> Option<i64> {
+        match v {
+            Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Some(i64::from(*i)),
+            Avro::Long(i)
+            | Avro::TimeMicros(i)
+            | Avro::TimestampMillis(i)
+            | Avro::TimestampMicros(i)
+            | Avro::TimestampNanos(i)
+            | Avro::LocalTimestampMillis(i)
+            | Avro::LocalTimestampMicros(i)
+            | Avro::LocalTimestampNanos(i) => Some(*i),
+            _ => None,
+        }
+    };
+    let text = |v: &Avro| -> Option<String> {
+        match v {
+            Avro::String(s) | Avro::Enum(_, s) => Some(s.clone()),
+            Avro::Uuid(u) => Some(u.to_string()),
+            _ => None,
+        }
+    };
+    let bytes = |v: &Avro| -> Option<Vec<u8>> {
+        match v {
+            Avro::Bytes(b) | Avro::Fixed(_, b) => Some(b.clone()),
+            Avro::Decimal(d) => <Vec<u8>>::try_from(d).ok(),
+            _ => None,
+        }
+    };
+    Ok(match ty {
+        ColumnType::Int16
+        | ColumnType::Int32
+        | ColumnType::Int64
+        | ColumnType::Date
+        | ColumnType::Interval => Cell::Int(integer(value).ok_or_else(mismatch)?),
+        ColumnType::Time { unit } | ColumnType::Timestamp { unit } => {
+            Cell::Int(unit.to_micros(integer(value).ok_or_else(mismatch)?))
+        }
+        ColumnType::Float32 | ColumnType::Float64 => Cell::Float(match value {
+            Avro::Float(f) => f64::from(*f),
+            Avro::Double(f) => *f,
+            _ => return Err(mismatch()),
+        }),
+        ColumnType::Boolean => match value {
+            Avro::Boolean(b) => Cell::Bool(*b),
+            _ => return Err(mismatch()),
+        },
+        ColumnType::Text
+        | ColumnType::ZonedTimestamp
+        | ColumnType::ZonedTime
+        | ColumnType::Json
+        | ColumnType::Uuid
+        | ColumnType::Xml => {
+            let s = text(value).ok_or_else(mismatch)?;
+            if s == cx.placeholder {
+                Cell::Unavailable
+            } else {
+                Cell::Text(s)
+            }
+        }
+        ColumnType::Bytes => {
+            let b = bytes(value).ok_or_else(mismatch)?;
+            if b == cx.placeholder.as_bytes() {
+                Cell::Unavailable
+            } else {
+                Cell::Bytes(b)
+            }
+        }
+        ColumnType::Decimal { scale, .. } => match value {
+            Avro::BigDecimal(d) => Cell::Text(d.to_string()),
+            _ => Cell::Text(decimal_text(&bytes(value).ok_or_else(mismatch)?, *scale)),
+        },
+        ColumnType::VariableDecimal => match value {
+            Avro::Record(fields) => {
+                let scale = fields
+                    .iter()
+                    .find(|(n, _)| n == "scale")
+                    .and_then(|(_, v)| integer(v))
+                    .ok_or_else(mismatch)?;
+                let unscaled = fields
+                    .iter()
+                    .find(|(n, _)| n == "value")
+                    .and_then(|(_, v)| bytes(v))
+                    .ok_or_else(mismatch)?;
+                Cell::Text(decimal_text(&unscaled, scale as u32))
+            }
+            _ => return Err(mismatch()),
+        },
+        ColumnType::Array(item) => match value {
+            Avro::Array(items) => {
+                if let [single] = items.as_slice() {
+                    if text(strip_union(single)).as_deref() == Some(cx.placeholder) {
+                        return Ok(Cell::Unavailable);
+                    }
+                }
+                Cell::Array(
+                    items
+                        .iter()
+                        .map(|v| from_avro_typed(item, v, cx))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            _ => return Err(mismatch()),
+        },
+        ColumnType::Document => Cell::Text(avro_json(value).to_string()),
+    })
+}
+
+fn strip_union(value: &Avro) -> &Avro {
+    match value {
+        Avro::Union(_, inner) => inner,
+        other => other,
+    }
+}
+
+/// An Avro value as JSON, for document columns.
+fn avro_json(value: &Avro) -> Json {
+    match value {
+        Avro::Null => Json::Null,
+        Avro::Boolean(b) => Json::from(*b),
+        Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Json::from(*i),
+        Avro::Long(i)
+        | Avro::TimeMicros(i)
+        | Avro::TimestampMillis(i)
+        | Avro::TimestampMicros(i)
+        | Avro::TimestampNanos(i)
+        | Avro::LocalTimestampMillis(i)
+        | Avro::LocalTimestampMicros(i)
+        | Avro::LocalTimestampNanos(i) => Json::from(*i),
+        Avro::Float(f) => Json::from(*f),
+        Avro::Double(f) => Json::from(*f),
+        Avro::Bytes(b) | Avro::Fixed(_, b) => Json::from(STANDARD.encode(b)),
+        Avro::String(s) | Avro::Enum(_, s) => Json::from(s.as_str()),
+        Avro::Union(_, v) => avro_json(v),
+        Avro::Array(items) => Json::Array(items.iter().map(avro_json).collect()),
+        Avro::Map(map) => {
+            Json::Object(map.iter().map(|(k, v)| (k.clone(), avro_json(v))).collect())
+        }
+        Avro::Record(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), avro_json(v)))
+                .collect(),
+        ),
+        Avro::Decimal(d) => <Vec<u8>>::try_from(d)
+            .map(|b| Json::from(STANDARD.encode(b)))
+            .unwrap_or(Json::Null),
+        Avro::BigDecimal(d) => Json::from(d.to_string()),
+        Avro::Uuid(u) => Json::from(u.to_string()),
+        Avro::Duration(d) => Json::from(format!("{d:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Unit;
+    use serde_json::json;
+
+    fn col(ty: ColumnType) -> Column {
+        Column {
+            name: "c".into(),
+            ty,
+            optional: true,
+        }
+    }
+
+    const CX: CellContext<'static> = CellContext {
+        placeholder: "__debezium_unavailable_value",
+    };
+
+    #[test]
+    fn json_values_become_cells_by_their_column_type() {
+        let cases = [
+            (ColumnType::Int32, json!(5), Cell::Int(5)),
+            (
+                ColumnType::Timestamp { unit: Unit::Millis },
+                json!(1500),
+                Cell::Int(1_500_000),
+            ),
+            (
+                ColumnType::Time { unit: Unit::Nanos },
+                json!(1_999),
+                Cell::Int(1),
+            ),
+            (ColumnType::Float64, json!("NaN"), Cell::Float(f64::NAN)),
+            (
+                ColumnType::Decimal {
+                    precision: Some(5),
+                    scale: 2,
+                },
+                json!("MDk="),
+                Cell::Text("123.45".into()),
+            ),
+            (
+                ColumnType::VariableDecimal,
+                json!({"scale": 3, "value": "/w=="}),
+                Cell::Text("-0.001".into()),
+            ),
+            (ColumnType::Bytes, json!("AP8="), Cell::Bytes(vec![0, 255])),
+            (
+                ColumnType::Text,
+                json!("__debezium_unavailable_value"),
+                Cell::Unavailable,
+            ),
+            (
+                ColumnType::Array(Box::new(ColumnType::Int32)),
+                json!([1, null]),
+                Cell::Array(vec![Cell::Int(1), Cell::Null]),
+            ),
+            (
+                ColumnType::Document,
+                json!({"a": 1}),
+                Cell::Text("{\"a\":1}".into()),
+            ),
+            (ColumnType::Boolean, json!(null), Cell::Null),
+        ];
+        for (ty, value, want) in cases {
+            let got = from_json(&col(ty.clone()), &value, &CX).unwrap();
+            match (&got, &want) {
+                (Cell::Float(a), Cell::Float(b)) if a.is_nan() && b.is_nan() => {}
+                _ => assert_eq!(got, want, "{ty:?} {value}"),
+            }
+        }
+        let e = from_json(&col(ColumnType::Int32), &json!("x"), &CX).unwrap_err();
+        assert!(e.contains("Int32"), "{e}");
+    }
+
+    #[test]
+    fn avro_values_become_the_same_cells() {
+        let d = col(ColumnType::Decimal {
+            precision: Some(5),
+            scale: 2,
+        });
+        let v = Avro::Union(1, Box::new(Avro::Bytes(vec![0x30, 0x39])));
+        assert_eq!(from_avro(&d, &v, &CX).unwrap(), Cell::Text("123.45".into()));
+        let t = col(ColumnType::Timestamp { unit: Unit::Micros });
+        assert_eq!(from_avro(&t, &Avro::Long(7), &CX).unwrap(), Cell::Int(7));
+        let n = col(ColumnType::Int32);
+        assert_eq!(
+            from_avro(&n, &Avro::Union(0, Box::new(Avro::Null)), &CX).unwrap(),
+            Cell::Null
+        );
+    }
+}

@@ -1,0 +1,606 @@
+//! PostgreSQL as a projection's table store.
+//!
+//! Column types follow Debezium's JDBC sink for PostgreSQL: `smallint`, `integer`,
+//! `bigint`, `real`, `double precision`, `boolean`, `text`, `bytea`, `numeric(p,s)`,
+//! `date`, `time(p)`, `timestamp(p)`, `timestamptz`, `timetz`, `interval`, `jsonb` (JSON and
+//! other structs), `uuid`, `xml` and arrays of these. Values travel as text parameters cast
+//! to the column's own type, in multi-row prepared statements.
+
+use super::{quote, TableInfo, Target, TargetError};
+use crate::batch::{Batch, Entry};
+use crate::cell::Cell;
+use crate::config::{InsertMode, PostgresTarget};
+use crate::shape::{Column, ColumnType, Unit};
+use crate::target::{chunks, time_text, timestamp_text, write_groups};
+use spillway_core::TopicPartition;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, NoTls, Statement};
+use tracing::warn;
+
+/// Bind parameters per statement, at most (the protocol's limit is 65535).
+const MAX_PARAMS: usize = 65_000;
+/// Rows per multi-row statement, at most.
+const MAX_ROWS: usize = 512;
+
+/// A PostgreSQL database a projection writes.
+pub struct PostgresTargetClient {
+    client: Client,
+    display: String,
+    offsets_table: String,
+    statements: HashMap<String, Statement>,
+}
+
+/// Sorts a PostgreSQL error: connection trouble and conflicts between transactions are
+/// worth a retry, the rest is a refusal.
+pub fn pg_error(display: &str, action: &str, e: &tokio_postgres::Error) -> TargetError {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            let mut message = format!(
+                "PostgreSQL {display}: cannot {action}: {} (SQLSTATE {code})",
+                db.message()
+            );
+            if let Some(detail) = db.detail() {
+                let _ = write!(message, "; {detail}");
+            }
+            let transient = code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01");
+            if transient {
+                TargetError::Unavailable(message)
+            } else {
+                TargetError::Refused(message)
+            }
+        }
+        None => {
+            let mut detail = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                let _ = write!(detail, ": {s}");
+                source = s.source();
+            }
+            TargetError::Unavailable(format!("PostgreSQL {display}: cannot {action}: {detail}"))
+        }
+    }
+}
+
+impl PostgresTargetClient {
+    /// Connects to the target database.
+    pub async fn connect(
+        target: &PostgresTarget,
+        offsets_table: &str,
+    ) -> Result<Self, TargetError> {
+        let (client, connection) = target
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| pg_error(&target.display, "connect", &e))?;
+        let shown = target.display.clone();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                warn!(%error, target = %shown, "projection target connection closed with an error");
+            }
+        });
+        client
+            .batch_execute("SET TIME ZONE 'UTC'")
+            .await
+            .map_err(|e| pg_error(&target.display, "set the session time zone", &e))?;
+        Ok(PostgresTargetClient {
+            client,
+            display: target.display.clone(),
+            offsets_table: offsets_table.to_string(),
+            statements: HashMap::new(),
+        })
+    }
+
+    fn error(&self, action: &str, e: &tokio_postgres::Error) -> TargetError {
+        pg_error(&self.display, action, e)
+    }
+}
+
+/// The PostgreSQL type of a column.
+pub fn postgres_type(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Int16 => "smallint".into(),
+        ColumnType::Int32 => "integer".into(),
+        ColumnType::Int64 => "bigint".into(),
+        ColumnType::Float32 => "real".into(),
+        ColumnType::Float64 => "double precision".into(),
+        ColumnType::Boolean => "boolean".into(),
+        ColumnType::Text => "text".into(),
+        ColumnType::Bytes => "bytea".into(),
+        ColumnType::Decimal {
+            precision: Some(p),
+            scale,
+        } if *p >= 1 && *p <= 1000 && scale <= p => format!("numeric({p},{scale})"),
+        ColumnType::Decimal { .. } | ColumnType::VariableDecimal => "numeric".into(),
+        ColumnType::Date => "date".into(),
+        ColumnType::Time { unit: Unit::Millis } => "time(3)".into(),
+        ColumnType::Time { .. } => "time(6)".into(),
+        ColumnType::Timestamp { unit: Unit::Millis } => "timestamp(3)".into(),
+        ColumnType::Timestamp { .. } => "timestamp(6)".into(),
+        ColumnType::ZonedTimestamp => "timestamptz".into(),
+        ColumnType::ZonedTime => "timetz".into(),
+        ColumnType::Interval => "interval".into(),
+        ColumnType::Json | ColumnType::Document => "jsonb".into(),
+        ColumnType::Uuid => "uuid".into(),
+        ColumnType::Xml => "xml".into(),
+        ColumnType::Array(item) => format!("{}[]", postgres_type(item)),
+    }
+}
+
+/// Days since the epoch as PostgreSQL reads a date (`BC` for years before 1).
+fn pg_date(days: i64) -> String {
+    let (y, m, d) = spillway_core::convert::civil_from_days(days);
+    if y >= 1 {
+        format!("{y:04}-{m:02}-{d:02}")
+    } else {
+        format!("{:04}-{m:02}-{d:02} BC", 1 - y)
+    }
+}
+
+/// A cell as the text PostgreSQL's input function of the column type reads.
+fn pg_text(ty: &ColumnType, cell: &Cell, column: &str) -> Result<Option<String>, String> {
+    Ok(Some(match cell {
+        Cell::Null | Cell::Unavailable => return Ok(None),
+        Cell::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
+        Cell::Int(i) => match ty {
+            ColumnType::Date => pg_date(*i),
+            ColumnType::Time { .. } => time_text(*i),
+            ColumnType::Timestamp { .. } => {
+                let day = spillway_core::convert::DAY_US;
+                let (y, _, _) = spillway_core::convert::civil_from_days(i.div_euclid(day));
+                if y >= 1 {
+                    timestamp_text(*i)
+                } else {
+                    let text = timestamp_text(*i);
+                    let (_, time) = text.split_at(text.find(' ').unwrap_or(0));
+                    format!(
+                        "{}{time} BC",
+                        pg_date(i.div_euclid(day)).trim_end_matches(" BC")
+                    )
+                }
+            }
+            ColumnType::Interval => format!("{i} microseconds"),
+            _ => itoa::Buffer::new().format(*i).to_string(),
+        },
+        Cell::Float(f) if f.is_nan() => "NaN".to_string(),
+        Cell::Float(f) if f.is_infinite() => {
+            (if *f > 0.0 { "Infinity" } else { "-Infinity" }).to_string()
+        }
+        Cell::Float(f) => ryu::Buffer::new().format_finite(*f).to_string(),
+        Cell::Text(s) => {
+            if s.contains('\0') {
+                return Err(format!(
+                    "the value of column {column:?} holds a NUL character, which PostgreSQL text cannot"
+                ));
+            }
+            s.clone()
+        }
+        Cell::Bytes(b) => {
+            let mut out = String::with_capacity(2 + b.len() * 2);
+            out.push_str("\\x");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+            out
+        }
+        Cell::Array(items) => {
+            let item = match ty {
+                ColumnType::Array(item) => item.as_ref(),
+                other => other,
+            };
+            let mut out = String::from("{");
+            for (i, c) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match pg_text(item, c, column)? {
+                    None => out.push_str("NULL"),
+                    Some(text) => {
+                        out.push('"');
+                        for ch in text.chars() {
+                            if ch == '"' || ch == '\\' {
+                                out.push('\\');
+                            }
+                            out.push(ch);
+                        }
+                        out.push('"');
+                    }
+                }
+            }
+            out.push('}');
+            out
+        }
+    }))
+}
+
+/// `$n::type` of a column: the table's declared type when it has the column.
+fn cast(info: &TableInfo, column: &Column) -> String {
+    info.column(&column.name)
+        .map(str::to_string)
+        .unwrap_or_else(|| postgres_type(&column.ty))
+}
+
+impl PostgresTargetClient {
+    async fn statement(&mut self, sql: String, params: usize) -> Result<Statement, TargetError> {
+        if let Some(stmt) = self.statements.get(&sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self
+            .client
+            .prepare_typed(&sql, &vec![Type::TEXT; params])
+            .await
+            .map_err(|e| self.error("prepare a statement", &e))?;
+        if self.statements.len() > 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
+/// `($1::t,$2::u),($3::t,$4::u)…` for `rows` rows of these casts.
+fn values_list(rows: usize, casts: &[String]) -> String {
+    let mut out = String::new();
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for (i, cast) in casts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "${n}::{cast}");
+            n += 1;
+        }
+        out.push(')');
+    }
+    out
+}
+
+impl Target for PostgresTargetClient {
+    async fn load_offsets(
+        &mut self,
+        connector: &str,
+    ) -> Result<HashMap<TopicPartition, u64>, TargetError> {
+        let table = quote(&self.offsets_table);
+        self.client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {table} (connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (connector, topic, partition))"
+            ))
+            .await
+            .map_err(|e| self.error("create the offsets table", &e))?;
+        let rows = self
+            .client
+            .query(
+                &format!("SELECT topic, partition, next_offset FROM {table} WHERE connector = $1"),
+                &[&connector],
+            )
+            .await
+            .map_err(|e| self.error("read offsets", &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    TopicPartition::new(r.get::<_, String>(0), r.get::<_, i32>(1).max(0) as u32),
+                    r.get::<_, i64>(2).max(0) as u64,
+                )
+            })
+            .collect())
+    }
+
+    async fn describe(&mut self, table: &str) -> Result<Option<TableInfo>, TargetError> {
+        let name = quote(table);
+        let columns = self
+            .client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                &[&name],
+            )
+            .await
+            .map_err(|e| self.error(&format!("read the catalog of table {table:?}"), &e))?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let key = self
+            .client
+            .query(
+                "SELECT a.attname::text FROM pg_index i
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                 WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.n",
+                &[&name],
+            )
+            .await
+            .map_err(|e| self.error(&format!("read the primary key of table {table:?}"), &e))?;
+        Ok(Some(TableInfo {
+            columns: columns.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            key: key.iter().map(|r| r.get(0)).collect(),
+        }))
+    }
+
+    async fn create_table(
+        &mut self,
+        table: &str,
+        columns: &[Column],
+        key: &[String],
+    ) -> Result<(), TargetError> {
+        let mut defs: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let not_null = if key.contains(&c.name) {
+                    " NOT NULL"
+                } else {
+                    ""
+                };
+                format!("{} {}{not_null}", quote(&c.name), postgres_type(&c.ty))
+            })
+            .collect();
+        if !key.is_empty() {
+            let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+            defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+        }
+        self.client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {} ({})",
+                quote(table),
+                defs.join(", ")
+            ))
+            .await
+            .map_err(|e| self.error(&format!("create table {table:?}"), &e))
+    }
+
+    async fn add_columns(&mut self, table: &str, columns: &[Column]) -> Result<(), TargetError> {
+        let adds: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "ADD COLUMN IF NOT EXISTS {} {}",
+                    quote(&c.name),
+                    postgres_type(&c.ty)
+                )
+            })
+            .collect();
+        self.client
+            .batch_execute(&format!("ALTER TABLE {} {}", quote(table), adds.join(", ")))
+            .await
+            .map_err(|e| self.error(&format!("add columns to table {table:?}"), &e))
+    }
+
+    async fn apply(
+        &mut self,
+        batch: &Batch,
+        mode: InsertMode,
+        tables: &HashMap<String, TableInfo>,
+        connector: &str,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), TargetError> {
+        // Statements are prepared before the transaction opens (they outlive it).
+        let mut work: Vec<(Statement, Vec<Option<String>>, String)> = Vec::new();
+        for (table, changes) in batch.tables() {
+            let Some(info) = tables.get(table) else {
+                continue;
+            };
+            let t = quote(table);
+            if changes.truncate {
+                let stmt = self.statement(format!("TRUNCATE TABLE {t}"), 0).await?;
+                work.push((stmt, Vec::new(), format!("truncate table {table:?}")));
+            }
+            let key: Vec<String> = changes.key_columns.iter().map(|c| c.name.clone()).collect();
+            let key_casts: Vec<String> =
+                changes.key_columns.iter().map(|c| cast(info, c)).collect();
+            let deleted: Vec<&Entry> = changes.entries().iter().filter(|e| e.delete).collect();
+            if !deleted.is_empty() && !key.is_empty() {
+                let mut rest = deleted.as_slice();
+                for size in chunks(deleted.len(), (MAX_PARAMS / key.len()).clamp(1, MAX_ROWS)) {
+                    let (now, later) = rest.split_at(size);
+                    rest = later;
+                    let target = format!(
+                        "({})",
+                        key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(",")
+                    );
+                    let sql = format!(
+                        "DELETE FROM {t} WHERE {target} IN ({})",
+                        values_list(size, &key_casts)
+                    );
+                    let stmt = self.statement(sql, size * key.len()).await?;
+                    let mut params = Vec::with_capacity(size * key.len());
+                    for entry in now {
+                        for (c, cell) in changes.key_columns.iter().zip(&entry.key) {
+                            params
+                                .push(pg_text(&c.ty, cell, &c.name).map_err(TargetError::Refused)?);
+                        }
+                    }
+                    work.push((stmt, params, format!("delete from table {table:?}")));
+                }
+            }
+            for group in write_groups(changes.entries()) {
+                let (present, columns, rows) = (group.present, group.columns, group.rows);
+                let cols: Vec<&Column> = present.iter().map(|i| &columns[*i]).collect();
+                let casts: Vec<String> = cols.iter().map(|c| cast(info, c)).collect();
+                let names: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
+                let sets: Vec<String> = names
+                    .iter()
+                    .zip(&cols)
+                    .filter(|(_, c)| !key.contains(&c.name))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let mut rest = rows.as_slice();
+                for size in chunks(
+                    rows.len(),
+                    (MAX_PARAMS / cols.len().max(1)).clamp(1, MAX_ROWS),
+                ) {
+                    let (now, later) = rest.split_at(size);
+                    rest = later;
+                    let values = values_list(size, &casts);
+                    let sql = match mode {
+                        InsertMode::Update => {
+                            if sets.is_empty() || key.is_empty() {
+                                continue;
+                            }
+                            format!(
+                                "UPDATE {t} SET {} FROM (VALUES {values}) AS v({}) WHERE {}",
+                                sets.iter()
+                                    .map(|n| format!("{n} = v.{n}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                names.join(","),
+                                key.iter()
+                                    .map(|k| format!("{t}.{0} = v.{0}", quote(k)))
+                                    .collect::<Vec<_>>()
+                                    .join(" AND ")
+                            )
+                        }
+                        InsertMode::Insert => {
+                            format!("INSERT INTO {t} ({}) VALUES {values}", names.join(","))
+                        }
+                        InsertMode::Upsert if key.is_empty() => {
+                            format!("INSERT INTO {t} ({}) VALUES {values}", names.join(","))
+                        }
+                        InsertMode::Upsert => {
+                            let conflict =
+                                key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(",");
+                            let action = if sets.is_empty() {
+                                "DO NOTHING".to_string()
+                            } else {
+                                format!(
+                                    "DO UPDATE SET {}",
+                                    sets.iter()
+                                        .map(|n| format!("{n} = EXCLUDED.{n}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            };
+                            format!("INSERT INTO {t} ({}) VALUES {values} ON CONFLICT ({conflict}) {action}", names.join(","))
+                        }
+                    };
+                    let stmt = self.statement(sql, size * cols.len()).await?;
+                    let mut params = Vec::with_capacity(size * cols.len());
+                    for cells in now {
+                        for (j, c) in present.iter().zip(&cols) {
+                            params.push(
+                                pg_text(&c.ty, &cells[*j], &c.name)
+                                    .map_err(TargetError::Refused)?,
+                            );
+                        }
+                    }
+                    work.push((stmt, params, format!("write to table {table:?}")));
+                }
+            }
+            for (columns, cells) in changes.unkeyed() {
+                let casts: Vec<String> = columns.iter().map(|c| cast(info, c)).collect();
+                let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+                let sql = format!(
+                    "INSERT INTO {t} ({}) VALUES {}",
+                    names.join(","),
+                    values_list(1, &casts)
+                );
+                let stmt = self.statement(sql, columns.len()).await?;
+                let params = columns
+                    .iter()
+                    .zip(cells)
+                    .map(|(c, cell)| pg_text(&c.ty, cell, &c.name))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(TargetError::Refused)?;
+                work.push((stmt, params, format!("insert into table {table:?}")));
+            }
+        }
+        let offsets_sql = format!(
+            "INSERT INTO {} (connector, topic, partition, next_offset) SELECT $1::text, t, p::integer, o::bigint FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, p, o) ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+            quote(&self.offsets_table)
+        );
+        let offsets_stmt = self.statement(offsets_sql, 4).await?;
+        let array = |items: Vec<String>| {
+            let mut out = String::from("{");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(&item.replace('\\', "\\\\").replace('"', "\\\""));
+                out.push('"');
+            }
+            out.push('}');
+            out
+        };
+        let offset_params = [
+            Some(connector.to_string()),
+            Some(array(
+                offsets.iter().map(|(tp, _)| tp.topic.clone()).collect(),
+            )),
+            Some(array(
+                offsets
+                    .iter()
+                    .map(|(tp, _)| tp.partition.to_string())
+                    .collect(),
+            )),
+            Some(array(offsets.iter().map(|(_, o)| o.to_string()).collect())),
+        ];
+        let display = self.display.clone();
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| pg_error(&display, "begin a transaction", &e))?;
+        for (stmt, params, action) in &work {
+            tx.execute_raw(stmt, params.iter().map(|p| p.as_deref()))
+                .await
+                .map_err(|e| pg_error(&display, action, &e))?;
+        }
+        tx.execute_raw(&offsets_stmt, offset_params.iter().map(|p| p.as_deref()))
+            .await
+            .map_err(|e| pg_error(&display, "store offsets", &e))?;
+        tx.commit()
+            .await
+            .map_err(|e| pg_error(&display, "commit", &e))
+    }
+
+    fn sql_type(&self, ty: &ColumnType) -> String {
+        postgres_type(ty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_as_postgresql_reads_them() {
+        let t = |ty: ColumnType, cell: Cell| pg_text(&ty, &cell, "c").unwrap().unwrap();
+        assert_eq!(t(ColumnType::Date, Cell::Int(-719_529)), "0002-12-31 BC");
+        assert_eq!(t(ColumnType::Date, Cell::Int(19_000)), "2022-01-08");
+        assert_eq!(
+            t(
+                ColumnType::Timestamp { unit: Unit::Micros },
+                Cell::Int(1_500_000)
+            ),
+            "1970-01-01 00:00:01.5"
+        );
+        assert_eq!(t(ColumnType::Bytes, Cell::Bytes(vec![0, 255])), "\\x00ff");
+        assert_eq!(
+            t(ColumnType::Float64, Cell::Float(f64::NEG_INFINITY)),
+            "-Infinity"
+        );
+        assert_eq!(
+            t(
+                ColumnType::Array(Box::new(ColumnType::Text)),
+                Cell::Array(vec![Cell::Text("a\"b".into()), Cell::Null])
+            ),
+            "{\"a\\\"b\",NULL}"
+        );
+        assert!(pg_text(&ColumnType::Text, &Cell::Text("a\0".into()), "c").is_err());
+        assert_eq!(
+            postgres_type(&ColumnType::Array(Box::new(ColumnType::Decimal {
+                precision: Some(10),
+                scale: 2
+            }))),
+            "numeric(10,2)[]"
+        );
+    }
+}
