@@ -17,7 +17,7 @@ use spillway_projection::{run_query, QueryError, QueryLimits, TargetUrl};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Where the API listens unless `--listen` says otherwise (Kafka Connect's REST port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
@@ -41,21 +41,30 @@ fn router(projections: Vec<(String, TargetUrl)>) -> Router {
         .with_state(Arc::new(Api { projections }))
 }
 
-/// Binds `listen` and serves the API until shutdown.
+/// Binds `listen` (or [`DEFAULT_LISTEN`]) and serves the API until shutdown. An address
+/// given that cannot be bound is an error; the default one taken is a warning.
 pub async fn start(
-    listen: &str,
+    listen: Option<&str>,
     projections: Vec<(String, TargetUrl)>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), CliError> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        CliError::Config(format!(
-            "--listen: cannot listen on {listen} for the HTTP API: {e} (give a free address with --listen)"
-        ))
-    })?;
+    let address = listen.unwrap_or(DEFAULT_LISTEN);
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(e) if listen.is_none() => {
+            warn!(address, error = %e, "http api not served: its default address is taken (give another with --listen)");
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(CliError::Config(format!(
+                "--listen: cannot listen on {address} for the HTTP API: {e} (give a free address with --listen)"
+            )))
+        }
+    };
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
-        .unwrap_or_else(|_| listen.to_string());
+        .unwrap_or_else(|_| address.to_string());
     info!(url = %format!("http://{address}"), "http api serving (POST /query)");
     let app = router(projections);
     tokio::spawn(async move {

@@ -40,9 +40,10 @@ pub struct RunArgs {
     #[command(flatten)]
     data: DataDirArg,
     /// Address of the HTTP API (`POST /query` against projections), served when a
-    /// projection runs.
-    #[arg(long, default_value = api::DEFAULT_LISTEN)]
-    listen: String,
+    /// projection runs [default: 127.0.0.1:8083; if that is taken, the API is left out
+    /// with a warning]
+    #[arg(long)]
+    listen: Option<String>,
 }
 
 /// Batches queued between source and pipeline.
@@ -100,7 +101,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         })
         .collect();
     if !projections.is_empty() {
-        api::start(&args.listen, projections, shutdown_rx.clone()).await?;
+        api::start(args.listen.as_deref(), projections, shutdown_rx.clone()).await?;
     }
     let mut tasks = tokio::task::JoinSet::new();
     for l in loaded {

@@ -296,11 +296,25 @@ pub fn date_text(days: i64) -> String {
     }
 }
 
-/// Microseconds of a day as `HH:MM:SS[.ffffff]`.
+/// Microseconds as `HH:MM:SS[.ffffff]`; MySQL's `TIME` goes below zero and past 24 hours,
+/// which keep their sign and hours (`-01:02:03`, `838:59:59`).
 pub fn time_text(micros: i64) -> String {
-    let mut out = String::with_capacity(15);
-    spillway_core::convert::push_hms(&mut out, micros.rem_euclid(spillway_core::convert::DAY_US));
-    push_fraction(&mut out, micros.rem_euclid(1_000_000));
+    let mut out = String::with_capacity(16);
+    if micros < 0 {
+        out.push('-');
+    }
+    let abs = micros.unsigned_abs();
+    let secs = abs / 1_000_000;
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        ),
+    );
+    push_fraction(&mut out, (abs % 1_000_000) as i64);
     out
 }
 
@@ -339,6 +353,8 @@ mod tests {
         assert_eq!(date_text(0), "1970-01-01");
         assert_eq!(date_text(-719_529), "-0001-12-31");
         assert_eq!(time_text(3_723_000_500), "01:02:03.0005");
+        assert_eq!(time_text(-3_723_000_000), "-01:02:03");
+        assert_eq!(time_text(3_020_399_000_000), "838:59:59");
         assert_eq!(
             timestamp_text(1_715_000_000_123_000),
             "2024-05-06 12:53:20.123"

@@ -5,6 +5,7 @@
 pub mod compat;
 pub mod kafka;
 pub mod mariadb;
+pub mod projection;
 
 use serde_json::{json, Value};
 use spillway_streams::LogReader;
@@ -155,8 +156,13 @@ pub fn binary() -> &'static str {
 
 /// Writes a config file into `dir` and returns its path.
 pub fn write_config(dir: &Path, config: &Value) -> PathBuf {
+    write_config_named(dir, "connector.json", config)
+}
+
+/// Writes a config file named `name` into `dir` and returns its path.
+pub fn write_config_named(dir: &Path, name: &str, config: &Value) -> PathBuf {
     std::fs::create_dir_all(dir).expect("create config dir");
-    let path = dir.join("connector.json");
+    let path = dir.join(name);
     std::fs::write(
         &path,
         serde_json::to_vec_pretty(config).expect("config json"),
@@ -168,12 +174,20 @@ pub fn write_config(dir: &Path, config: &Value) -> PathBuf {
 impl Spillway {
     /// Starts `spillway run` with `config`, logging to `<data_dir>/../spillway-N.log`.
     pub fn start(config: &Value, data_dir: &Path) -> Spillway {
+        Spillway::start_with(config, data_dir, &[])
+    }
+
+    /// [`Spillway::start`] with more arguments for `spillway run`. `config` may be one
+    /// connector or an array of them.
+    pub fn start_with(config: &Value, data_dir: &Path, args: &[&str]) -> Spillway {
         let base = data_dir
             .parent()
             .expect("data dir has a parent")
             .to_path_buf();
-        let config_path = write_config(&base, config);
+        std::fs::create_dir_all(&base).expect("create the test's directory");
         let n = std::fs::read_dir(&base).map(|d| d.count()).unwrap_or(0);
+        // Each start its own file: processes started together read theirs, not another's.
+        let config_path = write_config_named(&base, &format!("connector-{n}.json"), config);
         let log_path = base.join(format!("spillway-{n}.log"));
         let log = std::fs::File::create(&log_path).expect("create log file");
         let child = Command::new(binary())
@@ -181,6 +195,7 @@ impl Spillway {
             .arg(&config_path)
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
