@@ -464,3 +464,69 @@ fn records_without_schemas_and_topics_that_do_not_exist_are_reported() {
     }
     let _ = psql("postgres", "SELECT 1");
 }
+
+#[test]
+fn avro_read_from_kafka_folds_into_the_same_table_as_json_from_the_embedded_log() {
+    let db = TestDb::create("projavro");
+    db.sql(PG_TABLE);
+    db.sql(PG_ROW);
+    db.sql("INSERT INTO t (id, name, amount) SELECT i, 'n' || i, i / 3.0 FROM generate_series(2, 40) i");
+    let dir = scratch("projavro");
+    let data = dir.path().join("data");
+    let registry = format!("127.0.0.1:{}", support::free_port());
+    let mut to_kafka = db.connector(&[
+        ("slot.name", &format!("{}_k", db.name)),
+        ("publication.name", &format!("{}_kpub", db.name)),
+        ("kafka.bootstrap.servers", support::kafka::BROKER),
+        ("topic.creation.default.partitions", "3"),
+        ("output.data.format", "AVRO"),
+        ("schema.registry.embedded.listen", &registry),
+    ]);
+    to_kafka["name"] = json!(format!("{}_k", db.name));
+    let to_log = db.connector(&[]);
+    let topics = format!("{}\\.public\\.t", db.name);
+    let from_kafka = projection(
+        "fromkafka",
+        &topics,
+        &[
+            ("kafka.bootstrap.servers", support::kafka::BROKER),
+            ("table.name.format", "t"),
+        ],
+    );
+    let from_log = projection("fromlog", &topics, &[("table.name.format", "t")]);
+    let mut sw = Spillway::start(&json!([to_kafka, to_log, from_kafka, from_log]), &data);
+    wait_for_log(&sw, "reading from Kafka", WAIT);
+    db.sql("UPDATE t SET name = 'changed', amount = -1 WHERE id = 1");
+    db.sql("DELETE FROM t WHERE id BETWEEN 10 AND 20");
+    db.sql("UPDATE t SET id = 100 WHERE id = 2");
+    db.sql("INSERT INTO t (id, name) VALUES (200, 'last')");
+    let all = "SELECT * FROM t ORDER BY id";
+    let last = "SELECT name FROM t WHERE id = 200";
+    wait_until(
+        WAIT,
+        "both projections catching up",
+        || {
+            let done = |p: &str| try_rows(&data, p, last) == Some(vec![vec![s("last")]]);
+            done("fromkafka")
+                && done("fromlog")
+                && try_rows(&data, "fromkafka", all) == try_rows(&data, "fromlog", all)
+        },
+        || {
+            format!(
+                "kafka: {:?}\nlog: {:?}\n{}",
+                try_rows(&data, "fromkafka", all),
+                try_rows(&data, "fromlog", all),
+                sw.logs()
+            )
+        },
+    );
+    let rows_kafka = rows(&data, "fromkafka", all);
+    assert_eq!(rows_kafka.len(), 40 - 11 + 1);
+    assert_eq!(rows_kafka[0][1], s("changed"));
+    let types = "SELECT name, type, pk FROM pragma_table_info('t') ORDER BY cid";
+    assert_eq!(
+        rows(&data, "fromkafka", types),
+        rows(&data, "fromlog", types)
+    );
+    assert!(sw.stop().success(), "{}", sw.logs());
+}
