@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Quick start: prepare the machine, create a small `inventory` database, capture it with
-# spillway into the embedded log and show the change events.
+# spillway into the embedded log, fold the events into a projection table, show the events
+# and query the projection.
 #
 #   bash scripts/quickstart.sh
 #
-# The connector config is examples/inventory-postgres.json; the log lives in
-# ./data/quickstart. Run it again at any time: it starts from a fresh database.
+# The connector configs are examples/inventory-postgres.json (the capture) and
+# examples/inventory-projection.json (the projection, a SQLite file in the data directory);
+# the log lives in ./data/quickstart. Run it again at any time: it starts from a fresh
+# database.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,8 +30,9 @@ SQL
 rm -rf "$data"
 mkdir -p data
 
-echo "quickstart: starting spillway run --config examples/inventory-postgres.json --data-dir $data"
-"$bin" run --config examples/inventory-postgres.json --data-dir "$data" 2> data/quickstart.log &
+echo "quickstart: starting spillway run --config examples/inventory-postgres.json --config examples/inventory-projection.json --data-dir $data"
+"$bin" run --config examples/inventory-postgres.json --config examples/inventory-projection.json \
+    --data-dir "$data" 2> data/quickstart.log &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 300); do
@@ -44,7 +48,14 @@ UPDATE customers SET balance = balance - 19.99 WHERE id = 1;
 UPDATE customers SET id = 10 WHERE id = 2;
 DELETE FROM orders WHERE id = 1;
 SQL
-sleep 1.5
+# Until the projection shows the last change.
+for _ in $(seq 100); do
+    "$bin" query --projection inventory-projection --data-dir "$data" --format json \
+        "SELECT count(*) FROM inventory_public_customers WHERE name = 'Linus'" 2>/dev/null |
+        grep -q '\[\[1\]\]' && break
+    kill -0 "$pid" 2>/dev/null || { cat data/quickstart.log; exit 1; }
+    sleep 0.1
+done
 kill -TERM "$pid"
 wait "$pid"
 trap - EXIT
@@ -68,3 +79,9 @@ for line in sys.stdin:
     print("%-28s offset %2d  op=%s  key=%s  row=%s" % (topic, offset, p["op"], key, json.dumps(row)))
 '
 done
+
+echo
+echo "quickstart: the projection, queried with SQL (also: POST http://127.0.0.1:8083/query while spillway run runs)"
+echo "$bin query --projection inventory-projection --data-dir $data \"SELECT id, name, email, balance FROM inventory_public_customers ORDER BY id\""
+"$bin" query --projection inventory-projection --data-dir "$data" \
+    "SELECT id, name, email, balance FROM inventory_public_customers ORDER BY id"

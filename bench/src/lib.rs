@@ -1,3 +1,4 @@
 //! Helpers shared by the benchmark programs.
 
 pub mod capture;
+pub mod postgres;

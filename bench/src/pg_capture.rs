@@ -26,6 +26,7 @@ use spillway_bench::capture::{
     exit_code, print_header, print_rows, run_to_end, with_cpu, Bench, CommonArgs, Proc,
     SpillwayConnector, Throughput, FORMATS,
 };
+use spillway_bench::postgres::{load, DropDatabase, Load, Pg, BENCH_ROWS};
 use spillway_streams::LogReader;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -34,7 +35,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const DB: &str = "spillway_bench";
 const PUBLICATION: &str = "spillway_bench_pub";
@@ -99,7 +100,10 @@ fn run(args: Args) -> Result<()> {
     };
 
     // Cleanup runs however this function ends.
-    let _cleanup = Cleanup { pg: pg.clone() };
+    let _cleanup = DropDatabase {
+        pg: pg.clone(),
+        db: DB.to_string(),
+    };
     step("setting up database, publication and slots");
     let db = runtime.block_on(setup(&pg))?;
 
@@ -252,114 +256,12 @@ async fn sql_decoding(db: &Client, rows: u64, end_lsn: &str) -> Result<Throughpu
 
 // ---- database -------------------------------------------------------------------------
 
-#[derive(Clone)]
-struct Pg {
-    host: String,
-    port: u16,
-    user: String,
-}
-
-impl Pg {
-    fn conninfo(&self, db: &str) -> String {
-        format!(
-            "host={} port={} user={} dbname={db}",
-            self.host, self.port, self.user
-        )
-    }
-
-    async fn connect(&self, db: &str) -> Result<Client> {
-        let (client, conn) = tokio_postgres::connect(&self.conninfo(db), NoTls)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot connect to PostgreSQL at {}:{} as {} (database {db})",
-                    self.host, self.port, self.user
-                )
-            })?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                eprintln!("pg-capture: connection closed: {e}");
-            }
-        });
-        Ok(client)
-    }
-
-    /// psql with the admin connection, for cleanup outside the runtime.
-    fn psql(&self, db: &str, sql: &str) -> Result<String> {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                &self.host,
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                &self.user,
-            ])
-            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
-            .output()
-            .context("cannot run psql")?;
-        ensure!(
-            out.status.success(),
-            "psql failed on {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-}
-
-/// Drops the benchmark's slots and database.
-struct Cleanup {
-    pg: Pg,
-}
-
-impl Cleanup {
-    fn run(&self) -> Result<()> {
-        let slots = format!("FROM pg_replication_slots WHERE database = '{DB}'");
-        self.pg.psql(
-            "postgres",
-            &format!(
-                "SELECT count(pg_terminate_backend(active_pid)) {slots} AND active_pid IS NOT NULL"
-            ),
-        )?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pg.psql(
-                "postgres",
-                &format!(
-                    "SELECT count(pg_drop_replication_slot(slot_name)) {slots} AND NOT active"
-                ),
-            )?;
-            if self
-                .pg
-                .psql("postgres", &format!("SELECT count(*) {slots}"))?
-                == "0"
-            {
-                break;
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "replication slots of {DB} are still in use after 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        self.pg.psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
-        )?;
-        Ok(())
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Err(e) = self.run() {
-            eprintln!("pg-capture: cleanup failed: {e:#}");
-        }
-    }
-}
-
 async fn setup(pg: &Pg) -> Result<Client> {
-    Cleanup { pg: pg.clone() }.run()?;
+    DropDatabase {
+        pg: pg.clone(),
+        db: DB.to_string(),
+    }
+    .run()?;
     let admin = pg.connect("postgres").await?;
     let level: String = admin
         .query_one("SHOW wal_level", &[])
@@ -376,12 +278,7 @@ async fn setup(pg: &Pg) -> Result<Client> {
         .context("CREATE DATABASE")?;
     let db = pg.connect(DB).await?;
     db.batch_execute(&format!(
-        "CREATE TABLE bench_rows (
-            id integer PRIMARY KEY,
-            name text NOT NULL,
-            amount numeric(12,2) NOT NULL,
-            created_at timestamptz NOT NULL,
-            active boolean NOT NULL);
+        "{BENCH_ROWS};
          CREATE TABLE bench_latency (id bigint PRIMARY KEY, sent_at timestamptz NOT NULL DEFAULT now());
          CREATE PUBLICATION {PUBLICATION} FOR TABLE bench_rows, bench_latency;"
     ))
@@ -400,73 +297,6 @@ async fn setup(pg: &Pg) -> Result<Client> {
         .with_context(|| format!("creating slot {slot}"))?;
     }
     Ok(db)
-}
-
-struct Load {
-    secs: f64,
-    wal_bytes: u64,
-    end_lsn: String,
-}
-
-/// `rows` changes: inserts of the first half, then updates of as many rows.
-async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
-    let start_lsn: String = db
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
-        .await?
-        .get(0);
-    let started = Instant::now();
-    let inserts = rows / 2;
-    let updates = rows - inserts;
-    let mut first = 1;
-    while first <= inserts {
-        let last = (first + batch - 1).min(inserts);
-        db.batch_execute(&format!(
-            "INSERT INTO bench_rows
-             SELECT g, 'customer ' || g || ' ' || md5(g::text), (g % 100000) / 100.0 + 0.25,
-                    timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 3 = 0
-               FROM generate_series({first}, {last}) g"
-        ))
-        .await
-        .context("inserting the load")?;
-        first = last + 1;
-    }
-    let mut done = 0;
-    while done < updates {
-        let n = batch.min(updates - done);
-        // Ids wrap around when there are more updates than rows (odd --rows).
-        let a = done % inserts.max(1) + 1;
-        let b = (a + n - 1).min(inserts.max(1));
-        let changed = db
-            .execute(
-                "UPDATE bench_rows SET amount = amount + 1, active = NOT active,
-                        name = name || '.' WHERE id BETWEEN $1 AND $2",
-                &[&(a as i32), &(b as i32)],
-            )
-            .await
-            .context("updating the load")?;
-        ensure!(changed > 0, "the update of ids {a}..={b} changed nothing");
-        done += changed;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let row = db
-        .query_one(
-            "SELECT pg_current_wal_lsn()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)::bigint",
-            &[&start_lsn],
-        )
-        .await?;
-    // Settle the table now, so autovacuum and a checkpoint do not land in a measurement.
-    // Their WAL lies after the load's end, where no reader is timed.
-    db.batch_execute("VACUUM ANALYZE bench_rows")
-        .await
-        .context("VACUUM after the load")?;
-    db.batch_execute("CHECKPOINT")
-        .await
-        .context("CHECKPOINT after the load")?;
-    Ok(Load {
-        secs,
-        end_lsn: row.get(0),
-        wal_bytes: row.get::<_, i64>(1) as u64,
-    })
 }
 
 // ---- pg_recvlogical -------------------------------------------------------------------
