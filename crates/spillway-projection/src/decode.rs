@@ -6,9 +6,11 @@
 //! map of all texts seen, the Avro path a map by schema id.
 
 use crate::cell::{self, Cell, CellContext};
+use crate::json::{EnvelopeSeed, RowSeed};
 use crate::shape::{Column, SchemaNode};
 use apache_avro::types::Value as Avro;
 use apache_avro::Schema;
+use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 use spillway_core::StreamRecord;
@@ -124,6 +126,9 @@ impl Plan {
     }
 }
 
+/// The bytes a topic's JSON records start with up to their payload, and their plan.
+type KnownPrefix = (Box<[u8]>, Arc<Plan>);
+
 struct AvroPlan {
     schema: Schema,
     plan: Plan,
@@ -134,8 +139,10 @@ pub struct Decoder {
     placeholder: String,
     /// JSON schemas by their text.
     json_plans: HashMap<Box<str>, Arc<Plan>>,
-    /// The last value schema text of each topic, to skip the map lookup.
-    last_json: HashMap<Arc<str>, (Box<str>, Arc<Plan>)>,
+    /// Per topic, the bytes before the payload of its last JSON value (and key), and their
+    /// schema's plan.
+    value_prefixes: HashMap<Arc<str>, KnownPrefix>,
+    key_prefixes: HashMap<Arc<str>, KnownPrefix>,
     avro_plans: HashMap<u32, Arc<AvroPlan>>,
     schemas: SchemaSource,
 }
@@ -156,7 +163,8 @@ impl Decoder {
         Decoder {
             placeholder: placeholder.into(),
             json_plans: HashMap::new(),
-            last_json: HashMap::new(),
+            value_prefixes: HashMap::new(),
+            key_prefixes: HashMap::new(),
             avro_plans: HashMap::new(),
             schemas,
         }
@@ -223,6 +231,22 @@ impl Decoder {
         bytes: &[u8],
         is_value: bool,
     ) -> Result<Decoded, String> {
+        // Fast path: the record starts with the same `{"schema":…,"payload":` as the
+        // topic's last one, so the schema is not scanned again.
+        let known = if is_value {
+            &self.value_prefixes
+        } else {
+            &self.key_prefixes
+        };
+        if let Some((prefix, plan)) = known.get(topic) {
+            if bytes.len() > prefix.len() && bytes.starts_with(prefix) && bytes.ends_with(b"}") {
+                let plan = plan.clone();
+                if let Ok(decoded) = self.json_payload(&plan, &bytes[prefix.len()..bytes.len() - 1])
+                {
+                    return Ok(decoded);
+                }
+            }
+        }
         let which = if is_value { "value" } else { "key" };
         let wire: Wire<'_> = serde_json::from_slice(bytes)
             .map_err(|e| format!("the record's {which} is not valid JSON: {e}"))?;
@@ -231,61 +255,76 @@ impl Decoder {
                 "the record's {which} is JSON without an embedded schema: a projection needs column types, so the source must write JSON with schemas (value.converter.schemas.enable=true, no output.data.format=JSON) or Avro"
             ));
         };
-        let plan = self.json_plan(topic, schema.get(), is_value)?;
-        let payload: Json = serde_json::from_str(payload.get())
-            .map_err(|e| format!("the record's {which} payload is not valid JSON: {e}"))?;
-        let cx = self.cx();
-        match plan.as_ref() {
-            Plan::Skip(reason) => Ok(Decoded::Skip(reason)),
-            Plan::Flat { row } => Ok(Decoded::Fields(json_fields(row, &payload, &cx)?)),
-            Plan::Envelope { row } => {
-                let op = payload
-                    .get("op")
-                    .and_then(Json::as_str)
-                    .ok_or("a change event has no \"op\"")?
-                    .to_string();
-                let side = |name: &str| -> Result<Option<Fields>, String> {
-                    match payload.get(name) {
-                        None | Some(Json::Null) => Ok(None),
-                        Some(v) => json_fields(row, v, &cx).map(Some),
-                    }
-                };
-                Ok(Decoded::Envelope {
-                    before: side("before")?,
-                    after: side("after")?,
-                    op,
-                })
-            }
+        let plan = self.json_plan(schema.get())?;
+        // Remember the layout `{"schema":S,"payload":P}` for the next records of the topic.
+        let offset = |raw: &RawValue| raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
+        let (schema_at, payload_at) = (offset(schema), offset(payload));
+        let schema_end = schema_at + schema.get().len();
+        if &bytes[..schema_at] == b"{\"schema\":"
+            && &bytes[schema_end..payload_at] == b",\"payload\":"
+            && payload_at + payload.get().len() + 1 == bytes.len()
+        {
+            let known = if is_value {
+                &mut self.value_prefixes
+            } else {
+                &mut self.key_prefixes
+            };
+            known.insert(topic.clone(), (bytes[..payload_at].into(), plan.clone()));
         }
+        self.json_payload(&plan, payload.get().as_bytes())
+            .map_err(|e| format!("the record's {which}: {e}"))
     }
 
-    fn json_plan(
-        &mut self,
-        topic: &Arc<str>,
-        schema: &str,
-        is_value: bool,
-    ) -> Result<Arc<Plan>, String> {
-        if is_value {
-            if let Some((text, plan)) = self.last_json.get(topic) {
-                if text.as_ref() == schema {
-                    return Ok(plan.clone());
+    /// A payload of a schema's plan.
+    fn json_payload(&self, plan: &Plan, payload: &[u8]) -> Result<Decoded, String> {
+        let cx = self.cx();
+        let mut d = serde_json::Deserializer::from_slice(payload);
+        let decoded = match plan {
+            Plan::Skip(reason) => return Ok(Decoded::Skip(reason)),
+            Plan::Flat { row } => {
+                let cells = RowSeed {
+                    columns: row,
+                    cx: &cx,
+                }
+                .deserialize(&mut d)
+                .map_err(|e| e.to_string())?;
+                Decoded::Fields(Fields {
+                    columns: row.clone(),
+                    cells,
+                })
+            }
+            Plan::Envelope { row } => {
+                let envelope = EnvelopeSeed {
+                    columns: row,
+                    cx: &cx,
+                }
+                .deserialize(&mut d)
+                .map_err(|e| e.to_string())?;
+                let fields = |cells: Option<Vec<Cell>>| {
+                    cells.map(|cells| Fields {
+                        columns: row.clone(),
+                        cells,
+                    })
+                };
+                Decoded::Envelope {
+                    op: envelope.op.ok_or("a change event has no \"op\"")?,
+                    before: fields(envelope.before),
+                    after: fields(envelope.after),
                 }
             }
-        }
-        let plan = match self.json_plans.get(schema) {
-            Some(plan) => plan.clone(),
-            None => {
-                let node: Json = serde_json::from_str(schema)
-                    .map_err(|e| format!("the record's schema is not valid JSON: {e}"))?;
-                let plan = Arc::new(Plan::of(&SchemaNode::from_connect_json(&node)?)?);
-                self.json_plans.insert(schema.into(), plan.clone());
-                plan
-            }
         };
-        if is_value {
-            self.last_json
-                .insert(topic.clone(), (schema.into(), plan.clone()));
+        d.end().map_err(|e| e.to_string())?;
+        Ok(decoded)
+    }
+
+    fn json_plan(&mut self, schema: &str) -> Result<Arc<Plan>, String> {
+        if let Some(plan) = self.json_plans.get(schema) {
+            return Ok(plan.clone());
         }
+        let node: Json = serde_json::from_str(schema)
+            .map_err(|e| format!("the record's schema is not valid JSON: {e}"))?;
+        let plan = Arc::new(Plan::of(&SchemaNode::from_connect_json(&node)?)?);
+        self.json_plans.insert(schema.into(), plan.clone());
         Ok(plan)
     }
 
@@ -356,27 +395,6 @@ fn strip_union(value: &Avro) -> &Avro {
         Avro::Union(_, inner) => inner,
         other => other,
     }
-}
-
-fn json_fields(
-    columns: &Arc<[Column]>,
-    payload: &Json,
-    cx: &CellContext<'_>,
-) -> Result<Fields, String> {
-    let object = payload
-        .as_object()
-        .ok_or_else(|| format!("a row must be a JSON object, not {payload}"))?;
-    let cells = columns
-        .iter()
-        .map(|c| {
-            cell::from_json(c, object.get(&c.name).unwrap_or(&Json::Null), cx)
-                .map_err(|e| format!("field {:?}: {e}", c.name))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Fields {
-        columns: columns.clone(),
-        cells,
-    })
 }
 
 fn avro_fields(

@@ -16,6 +16,7 @@ pub mod batch;
 pub mod cell;
 pub mod config;
 pub mod decode;
+pub mod json;
 pub mod projector;
 pub mod query;
 pub mod shape;

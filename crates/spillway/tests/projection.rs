@@ -340,6 +340,7 @@ fn mariadb_changes_fold_into_sqlite_and_postgres_tables() {
         "both MariaDB projections catching up",
         || {
             try_rows(&data, "lite", &ids) == Some(vec![vec![json!(1)], vec![json!(33)]])
+                && target.sql(&format!("SELECT to_regclass('{table}') IS NOT NULL")) == "t"
                 && target.sql(&format!(
                     "SELECT string_agg(id::text, ',' ORDER BY id) FROM {table}"
                 )) == "1,33"

@@ -3,26 +3,25 @@
 //! Column types follow Debezium's JDBC sink for PostgreSQL: `smallint`, `integer`,
 //! `bigint`, `real`, `double precision`, `boolean`, `text`, `bytea`, `numeric(p,s)`,
 //! `date`, `time(p)`, `timestamp(p)`, `timestamptz`, `timetz`, `interval`, `jsonb` (JSON and
-//! other structs), `uuid`, `xml` and arrays of these. Values travel as text parameters cast
-//! to the column's own type, in multi-row prepared statements.
+//! other structs), `uuid`, `xml` and arrays of these.
+//!
+//! A batch is one prepared statement per table and row shape: each column's values travel
+//! as one text array (binary protocol), `unnest` turns the arrays back into rows and each
+//! value is cast to the column's own type, so any number of rows costs one statement, one
+//! plan, and the server parses each value once.
 
 use super::{quote, TableInfo, Target, TargetError};
 use crate::batch::{Batch, Entry};
 use crate::cell::Cell;
 use crate::config::{InsertMode, PostgresTarget};
 use crate::shape::{Column, ColumnType, Unit};
-use crate::target::{chunks, time_text, timestamp_text, write_groups};
+use crate::target::{time_text, timestamp_text, write_groups};
 use spillway_core::TopicPartition;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement};
 use tracing::warn;
-
-/// Bind parameters per statement, at most (the protocol's limit is 65535).
-const MAX_PARAMS: usize = 65_000;
-/// Rows per multi-row statement, at most.
-const MAX_ROWS: usize = 512;
 
 /// A PostgreSQL database a projection writes.
 pub struct PostgresTargetClient {
@@ -225,13 +224,23 @@ fn cast(info: &TableInfo, column: &Column) -> String {
 }
 
 impl PostgresTargetClient {
+    /// A statement taking `params` text arrays, prepared once.
     async fn statement(&mut self, sql: String, params: usize) -> Result<Statement, TargetError> {
+        self.statement_typed(sql, &vec![Type::TEXT_ARRAY; params])
+            .await
+    }
+
+    async fn statement_typed(
+        &mut self,
+        sql: String,
+        types: &[Type],
+    ) -> Result<Statement, TargetError> {
         if let Some(stmt) = self.statements.get(&sql) {
             return Ok(stmt.clone());
         }
         let stmt = self
             .client
-            .prepare_typed(&sql, &vec![Type::TEXT; params])
+            .prepare_typed(&sql, types)
             .await
             .map_err(|e| self.error("prepare a statement", &e))?;
         if self.statements.len() > 512 {
@@ -242,25 +251,84 @@ impl PostgresTargetClient {
     }
 }
 
-/// `($1::t,$2::u),($3::t,$4::u)…` for `rows` rows of these casts.
-fn values_list(rows: usize, casts: &[String]) -> String {
-    let mut out = String::new();
-    let mut n = 1;
-    for r in 0..rows {
-        if r > 0 {
-            out.push(',');
-        }
-        out.push('(');
-        for (i, cast) in casts.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+/// One statement of a batch: the statement, one text array per parameter, and what it
+/// does (for messages).
+type Step = (Statement, Vec<Vec<Option<String>>>, String);
+
+/// `unnest($1::text[], …) AS u(c0, …)` for these columns, and the select list casting each
+/// text to the column's type.
+fn unnest(info: &TableInfo, columns: &[&Column]) -> (String, String) {
+    let arrays: Vec<String> = (1..=columns.len())
+        .map(|i| format!("${i}::text[]"))
+        .collect();
+    let names: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("u.c{i}::{}", cast(info, c)))
+        .collect();
+    (
+        format!("unnest({}) AS u({})", arrays.join(", "), names.join(", ")),
+        select.join(", "),
+    )
+}
+
+/// The statement writing rows of these columns, one text array per column, as `mode` asks;
+/// `None` when there is nothing it could change.
+fn write_sql(
+    t: &str,
+    info: &TableInfo,
+    cols: &[&Column],
+    key: &[String],
+    mode: InsertMode,
+) -> Option<String> {
+    let (from, select) = unnest(info, cols);
+    let names: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
+    let sets: Vec<&String> = names
+        .iter()
+        .zip(cols)
+        .filter(|(_, c)| !key.contains(&c.name))
+        .map(|(n, _)| n)
+        .collect();
+    let insert = format!(
+        "INSERT INTO {t} ({}) SELECT {select} FROM {from}",
+        names.join(",")
+    );
+    Some(match mode {
+        InsertMode::Update => {
+            if sets.is_empty() || key.is_empty() {
+                return None;
             }
-            let _ = write!(out, "${n}::{cast}");
-            n += 1;
+            format!(
+                "UPDATE {t} SET {} FROM (SELECT {select} FROM {from}) AS v({}) WHERE {}",
+                sets.iter()
+                    .map(|n| format!("{n} = v.{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                names.join(","),
+                key.iter()
+                    .map(|k| format!("{t}.{0} = v.{0}", quote(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )
         }
-        out.push(')');
-    }
-    out
+        InsertMode::Upsert if !key.is_empty() => {
+            let conflict = key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(",");
+            let action = if sets.is_empty() {
+                "DO NOTHING".to_string()
+            } else {
+                format!(
+                    "DO UPDATE SET {}",
+                    sets.iter()
+                        .map(|n| format!("{n} = EXCLUDED.{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            format!("{insert} ON CONFLICT ({conflict}) {action}")
+        }
+        InsertMode::Upsert | InsertMode::Insert => insert,
+    })
 }
 
 impl Target for PostgresTargetClient {
@@ -382,7 +450,7 @@ impl Target for PostgresTargetClient {
         offsets: &[(TopicPartition, u64)],
     ) -> Result<(), TargetError> {
         // Statements are prepared before the transaction opens (they outlive it).
-        let mut work: Vec<(Statement, Vec<Option<String>>, String)> = Vec::new();
+        let mut work: Vec<Step> = Vec::new();
         for (table, changes) in batch.tables() {
             let Some(info) = tables.get(table) else {
                 continue;
@@ -393,167 +461,94 @@ impl Target for PostgresTargetClient {
                 work.push((stmt, Vec::new(), format!("truncate table {table:?}")));
             }
             let key: Vec<String> = changes.key_columns.iter().map(|c| c.name.clone()).collect();
-            let key_casts: Vec<String> =
-                changes.key_columns.iter().map(|c| cast(info, c)).collect();
             let deleted: Vec<&Entry> = changes.entries().iter().filter(|e| e.delete).collect();
             if !deleted.is_empty() && !key.is_empty() {
-                let mut rest = deleted.as_slice();
-                for size in chunks(deleted.len(), (MAX_PARAMS / key.len()).clamp(1, MAX_ROWS)) {
-                    let (now, later) = rest.split_at(size);
-                    rest = later;
-                    let target = format!(
-                        "({})",
-                        key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(",")
-                    );
-                    let sql = format!(
-                        "DELETE FROM {t} WHERE {target} IN ({})",
-                        values_list(size, &key_casts)
-                    );
-                    let stmt = self.statement(sql, size * key.len()).await?;
-                    let mut params = Vec::with_capacity(size * key.len());
-                    for entry in now {
-                        for (c, cell) in changes.key_columns.iter().zip(&entry.key) {
-                            params
-                                .push(pg_text(&c.ty, cell, &c.name).map_err(TargetError::Refused)?);
-                        }
+                let keys: Vec<&Column> = changes.key_columns.iter().collect();
+                let (from, _) = unnest(info, &keys);
+                let matches = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{t}.{} = u.c{i}::{}", quote(&c.name), cast(info, c)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let sql = format!("DELETE FROM {t} USING {from} WHERE {matches}");
+                let stmt = self.statement(sql, keys.len()).await?;
+                let mut columns = vec![Vec::with_capacity(deleted.len()); keys.len()];
+                for entry in &deleted {
+                    for (i, (c, cell)) in changes.key_columns.iter().zip(&entry.key).enumerate() {
+                        columns[i]
+                            .push(pg_text(&c.ty, cell, &c.name).map_err(TargetError::Refused)?);
                     }
-                    work.push((stmt, params, format!("delete from table {table:?}")));
                 }
+                work.push((stmt, columns, format!("delete from table {table:?}")));
             }
             for group in write_groups(changes.entries()) {
-                let (present, columns, rows) = (group.present, group.columns, group.rows);
-                let cols: Vec<&Column> = present.iter().map(|i| &columns[*i]).collect();
-                let casts: Vec<String> = cols.iter().map(|c| cast(info, c)).collect();
-                let names: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
-                let sets: Vec<String> = names
-                    .iter()
-                    .zip(&cols)
-                    .filter(|(_, c)| !key.contains(&c.name))
-                    .map(|(n, _)| n.clone())
-                    .collect();
-                let mut rest = rows.as_slice();
-                for size in chunks(
-                    rows.len(),
-                    (MAX_PARAMS / cols.len().max(1)).clamp(1, MAX_ROWS),
-                ) {
-                    let (now, later) = rest.split_at(size);
-                    rest = later;
-                    let values = values_list(size, &casts);
-                    let sql = match mode {
-                        InsertMode::Update => {
-                            if sets.is_empty() || key.is_empty() {
-                                continue;
-                            }
-                            format!(
-                                "UPDATE {t} SET {} FROM (VALUES {values}) AS v({}) WHERE {}",
-                                sets.iter()
-                                    .map(|n| format!("{n} = v.{n}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", "),
-                                names.join(","),
-                                key.iter()
-                                    .map(|k| format!("{t}.{0} = v.{0}", quote(k)))
-                                    .collect::<Vec<_>>()
-                                    .join(" AND ")
-                            )
-                        }
-                        InsertMode::Insert => {
-                            format!("INSERT INTO {t} ({}) VALUES {values}", names.join(","))
-                        }
-                        InsertMode::Upsert if key.is_empty() => {
-                            format!("INSERT INTO {t} ({}) VALUES {values}", names.join(","))
-                        }
-                        InsertMode::Upsert => {
-                            let conflict =
-                                key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(",");
-                            let action = if sets.is_empty() {
-                                "DO NOTHING".to_string()
-                            } else {
-                                format!(
-                                    "DO UPDATE SET {}",
-                                    sets.iter()
-                                        .map(|n| format!("{n} = EXCLUDED.{n}"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            };
-                            format!("INSERT INTO {t} ({}) VALUES {values} ON CONFLICT ({conflict}) {action}", names.join(","))
-                        }
-                    };
-                    let stmt = self.statement(sql, size * cols.len()).await?;
-                    let mut params = Vec::with_capacity(size * cols.len());
-                    for cells in now {
-                        for (j, c) in present.iter().zip(&cols) {
-                            params.push(
-                                pg_text(&c.ty, &cells[*j], &c.name)
-                                    .map_err(TargetError::Refused)?,
-                            );
-                        }
+                let cols: Vec<&Column> = group.present.iter().map(|i| &group.columns[*i]).collect();
+                let Some(sql) = write_sql(&t, info, &cols, &key, mode) else {
+                    continue;
+                };
+                let stmt = self.statement(sql, cols.len()).await?;
+                let mut columns = vec![Vec::with_capacity(group.rows.len()); cols.len()];
+                for cells in &group.rows {
+                    for (i, (j, c)) in group.present.iter().zip(&cols).enumerate() {
+                        columns[i].push(
+                            pg_text(&c.ty, &cells[*j], &c.name).map_err(TargetError::Refused)?,
+                        );
                     }
-                    work.push((stmt, params, format!("write to table {table:?}")));
                 }
+                work.push((stmt, columns, format!("write to table {table:?}")));
             }
             for (columns, cells) in changes.unkeyed() {
-                let casts: Vec<String> = columns.iter().map(|c| cast(info, c)).collect();
-                let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-                let sql = format!(
-                    "INSERT INTO {t} ({}) VALUES {}",
-                    names.join(","),
-                    values_list(1, &casts)
-                );
-                let stmt = self.statement(sql, columns.len()).await?;
-                let params = columns
+                let cols: Vec<&Column> = columns.iter().collect();
+                let Some(sql) = write_sql(&t, info, &cols, &[], InsertMode::Insert) else {
+                    continue;
+                };
+                let stmt = self.statement(sql, cols.len()).await?;
+                let values = cols
                     .iter()
                     .zip(cells)
-                    .map(|(c, cell)| pg_text(&c.ty, cell, &c.name))
+                    .map(|(c, cell)| pg_text(&c.ty, cell, &c.name).map(|v| vec![v]))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(TargetError::Refused)?;
-                work.push((stmt, params, format!("insert into table {table:?}")));
+                work.push((stmt, values, format!("insert into table {table:?}")));
             }
         }
         let offsets_sql = format!(
             "INSERT INTO {} (connector, topic, partition, next_offset) SELECT $1::text, t, p::integer, o::bigint FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, p, o) ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
             quote(&self.offsets_table)
         );
-        let offsets_stmt = self.statement(offsets_sql, 4).await?;
-        let array = |items: Vec<String>| {
-            let mut out = String::from("{");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(&item.replace('\\', "\\\\").replace('"', "\\\""));
-                out.push('"');
-            }
-            out.push('}');
-            out
-        };
-        let offset_params = [
-            Some(connector.to_string()),
-            Some(array(
-                offsets.iter().map(|(tp, _)| tp.topic.clone()).collect(),
-            )),
-            Some(array(
-                offsets
-                    .iter()
-                    .map(|(tp, _)| tp.partition.to_string())
-                    .collect(),
-            )),
-            Some(array(offsets.iter().map(|(_, o)| o.to_string()).collect())),
-        ];
+        let offsets_stmt = self
+            .statement_typed(
+                offsets_sql,
+                &[
+                    Type::TEXT,
+                    Type::TEXT_ARRAY,
+                    Type::TEXT_ARRAY,
+                    Type::TEXT_ARRAY,
+                ],
+            )
+            .await?;
+        let topics: Vec<Option<String>> = offsets
+            .iter()
+            .map(|(tp, _)| Some(tp.topic.clone()))
+            .collect();
+        let partitions: Vec<Option<String>> = offsets
+            .iter()
+            .map(|(tp, _)| Some(tp.partition.to_string()))
+            .collect();
+        let nexts: Vec<Option<String>> = offsets.iter().map(|(_, o)| Some(o.to_string())).collect();
         let display = self.display.clone();
         let tx = self
             .client
             .transaction()
             .await
             .map_err(|e| pg_error(&display, "begin a transaction", &e))?;
-        for (stmt, params, action) in &work {
-            tx.execute_raw(stmt, params.iter().map(|p| p.as_deref()))
+        for (stmt, arrays, action) in &work {
+            tx.execute_raw(stmt, arrays.iter())
                 .await
                 .map_err(|e| pg_error(&display, action, &e))?;
         }
-        tx.execute_raw(&offsets_stmt, offset_params.iter().map(|p| p.as_deref()))
+        tx.execute(&offsets_stmt, &[&connector, &topics, &partitions, &nexts])
             .await
             .map_err(|e| pg_error(&display, "store offsets", &e))?;
         tx.commit()
