@@ -237,7 +237,6 @@ fn avro_json(value: &Avro) -> Json {
 mod tests {
     use super::*;
     use crate::shape::Unit;
-    use serde_json::json;
 
     fn col(ty: ColumnType) -> Column {
         Column {
