@@ -4,10 +4,8 @@
 
 use crate::shape::{Column, ColumnType};
 use apache_avro::types::Value as Avro;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde_json::Value as Json;
 use spillway_core::convert::decimal_text;
+use spillway_registry::{avro_integer, avro_to_json};
 
 /// One column value.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,20 +79,7 @@ fn from_avro_typed(ty: &ColumnType, value: &Avro, cx: &CellContext<'_>) -> Resul
         return Ok(Cell::Null);
     }
     let mismatch = || format!("{value:?} is not a {ty:?} value");
-    let integer = |v: &Avro| -> Option<i64> {
-        match v {
-            Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Some(i64::from(*i)),
-            Avro::Long(i)
-            | Avro::TimeMicros(i)
-            | Avro::TimestampMillis(i)
-            | Avro::TimestampMicros(i)
-            | Avro::TimestampNanos(i)
-            | Avro::LocalTimestampMillis(i)
-            | Avro::LocalTimestampMicros(i)
-            | Avro::LocalTimestampNanos(i) => Some(*i),
-            _ => None,
-        }
-    };
+    let integer = avro_integer;
     let text = |v: &Avro| -> Option<String> {
         match v {
             Avro::String(s) | Avro::Enum(_, s) => Some(s.clone()),
@@ -184,7 +169,7 @@ fn from_avro_typed(ty: &ColumnType, value: &Avro, cx: &CellContext<'_>) -> Resul
             }
             _ => return Err(mismatch()),
         },
-        ColumnType::Document => Cell::Text(avro_json(value).to_string()),
+        ColumnType::Document => Cell::Text(avro_to_json(value).to_string()),
     })
 }
 
@@ -192,44 +177,6 @@ fn strip_union(value: &Avro) -> &Avro {
     match value {
         Avro::Union(_, inner) => inner,
         other => other,
-    }
-}
-
-/// An Avro value as JSON, for document columns.
-fn avro_json(value: &Avro) -> Json {
-    match value {
-        Avro::Null => Json::Null,
-        Avro::Boolean(b) => Json::from(*b),
-        Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Json::from(*i),
-        Avro::Long(i)
-        | Avro::TimeMicros(i)
-        | Avro::TimestampMillis(i)
-        | Avro::TimestampMicros(i)
-        | Avro::TimestampNanos(i)
-        | Avro::LocalTimestampMillis(i)
-        | Avro::LocalTimestampMicros(i)
-        | Avro::LocalTimestampNanos(i) => Json::from(*i),
-        Avro::Float(f) => Json::from(*f),
-        Avro::Double(f) => Json::from(*f),
-        Avro::Bytes(b) | Avro::Fixed(_, b) => Json::from(STANDARD.encode(b)),
-        Avro::String(s) | Avro::Enum(_, s) => Json::from(s.as_str()),
-        Avro::Union(_, v) => avro_json(v),
-        Avro::Array(items) => Json::Array(items.iter().map(avro_json).collect()),
-        Avro::Map(map) => {
-            Json::Object(map.iter().map(|(k, v)| (k.clone(), avro_json(v))).collect())
-        }
-        Avro::Record(fields) => Json::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), avro_json(v)))
-                .collect(),
-        ),
-        Avro::Decimal(d) => <Vec<u8>>::try_from(d)
-            .map(|b| Json::from(STANDARD.encode(b)))
-            .unwrap_or(Json::Null),
-        Avro::BigDecimal(d) => Json::from(d.to_string()),
-        Avro::Uuid(u) => Json::from(u.to_string()),
-        Avro::Duration(d) => Json::from(format!("{d:?}")),
     }
 }
 

@@ -444,21 +444,9 @@ mod tests {
     #[test]
     fn rows_take_fields_by_name_in_any_order() {
         let columns = vec![
-            Column {
-                name: "id".into(),
-                ty: ColumnType::Int32,
-                optional: false,
-            },
-            Column {
-                name: "name".into(),
-                ty: ColumnType::Text,
-                optional: true,
-            },
-            Column {
-                name: "gone".into(),
-                ty: ColumnType::Text,
-                optional: true,
-            },
+            Column::new("id", ColumnType::Int32, false),
+            Column::new("name", ColumnType::Text, true),
+            Column::new("gone", ColumnType::Text, true),
         ];
         let mut d =
             serde_json::Deserializer::from_str(r#"{"name": "a", "extra": [1, {"x": 2}], "id": 7}"#);

@@ -384,6 +384,15 @@ pub struct Column {
 }
 
 impl Column {
+    /// A column.
+    pub fn new(name: impl Into<String>, ty: ColumnType, optional: bool) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            optional,
+        }
+    }
+
     /// The columns of a struct schema's fields.
     pub fn of_struct(node: &SchemaNode) -> Vec<Column> {
         node.fields

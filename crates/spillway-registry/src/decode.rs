@@ -56,17 +56,16 @@ impl AvroDecoder {
         let result = apache_avro::reader::datum::GenericDatumReader::builder(schema)
             .build()
             .and_then(|r| r.read_value(&mut rest))
-            .map(|v| to_json(&v))
+            .map(|v| avro_to_json(&v))
             .map_err(|e| format!("cannot decode with schema {id}: {e}"));
         Some(result)
     }
 }
 
-fn to_json(value: &Avro) -> Value {
+/// The integer of any of Avro's int and long values (their logical types included).
+pub fn avro_integer(value: &Avro) -> Option<i64> {
     match value {
-        Avro::Null => Value::Null,
-        Avro::Boolean(b) => json!(b),
-        Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => json!(i),
+        Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Some(i64::from(*i)),
         Avro::Long(i)
         | Avro::TimeMicros(i)
         | Avro::TimestampMillis(i)
@@ -74,18 +73,43 @@ fn to_json(value: &Avro) -> Value {
         | Avro::TimestampNanos(i)
         | Avro::LocalTimestampMillis(i)
         | Avro::LocalTimestampMicros(i)
-        | Avro::LocalTimestampNanos(i) => json!(i),
+        | Avro::LocalTimestampNanos(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// An Avro value as the schemaless JSON format writes it: unions as their value, bytes and
+/// decimals base64.
+pub fn avro_to_json(value: &Avro) -> Value {
+    match value {
+        Avro::Null => Value::Null,
+        Avro::Boolean(b) => json!(b),
+        Avro::Int(_)
+        | Avro::Date(_)
+        | Avro::TimeMillis(_)
+        | Avro::Long(_)
+        | Avro::TimeMicros(_)
+        | Avro::TimestampMillis(_)
+        | Avro::TimestampMicros(_)
+        | Avro::TimestampNanos(_)
+        | Avro::LocalTimestampMillis(_)
+        | Avro::LocalTimestampMicros(_)
+        | Avro::LocalTimestampNanos(_) => json!(avro_integer(value)),
         Avro::Float(f) => json!(f),
         Avro::Double(f) => json!(f),
         Avro::Bytes(b) | Avro::Fixed(_, b) => json!(STANDARD.encode(b)),
         Avro::String(s) | Avro::Enum(_, s) => json!(s),
-        Avro::Union(_, v) => to_json(v),
-        Avro::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        Avro::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Avro::Union(_, v) => avro_to_json(v),
+        Avro::Array(items) => Value::Array(items.iter().map(avro_to_json).collect()),
+        Avro::Map(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), avro_to_json(v)))
+                .collect(),
+        ),
         Avro::Record(fields) => Value::Object(
             fields
                 .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
+                .map(|(k, v)| (k.clone(), avro_to_json(v)))
                 .collect(),
         ),
         Avro::Decimal(d) => match <Vec<u8>>::try_from(d) {

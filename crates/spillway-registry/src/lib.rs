@@ -16,7 +16,7 @@ pub mod server;
 mod store;
 
 pub use client::{RemoteRegistry, RemoteRegistryOptions};
-pub use decode::AvroDecoder;
+pub use decode::{avro_integer, avro_to_json, AvroDecoder};
 pub use store::{Compatibility, Registry, SubjectVersion};
 
 use spillway_core::pipeline::Retry;

@@ -109,14 +109,7 @@ struct My(mysql_async::Conn);
 
 impl My {
     async fn connect(db: &str) -> My {
-        let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(3306)
-            .user(Some("root"))
-            .db_name(Some(db));
-        My(mysql_async::Conn::new(opts)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to MariaDB database {db}: {e}")))
+        My(support::mariadb::connect(db).await)
     }
 
     /// Runs a statement and checks how many rows it changed.

@@ -403,16 +403,7 @@ async fn mariadb_projections_equal_the_source_after_both_processes_are_killed_in
         &target,
         || {
             let name = name.clone();
-            async move {
-                let opts = mysql_async::OptsBuilder::default()
-                    .ip_or_hostname("127.0.0.1")
-                    .tcp_port(3306)
-                    .user(Some("root"))
-                    .db_name(Some(name));
-                My(mysql_async::Conn::new(opts)
-                    .await
-                    .expect("connect to MariaDB"))
-            }
+            async move { My(support::mariadb::connect(&name).await) }
         },
         || {
             my.sql("SELECT aid, bid, abalance, filler FROM accounts ORDER BY aid")

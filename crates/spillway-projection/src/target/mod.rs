@@ -281,6 +281,36 @@ pub fn write_groups(entries: &[Entry]) -> Vec<WriteGroup<'_>> {
     groups
 }
 
+/// `CREATE TABLE IF NOT EXISTS` of `columns` with `key` as primary key (key columns NOT
+/// NULL), each column's type named by `sql_type`.
+pub fn create_table_sql(
+    table: &str,
+    columns: &[Column],
+    key: &[String],
+    sql_type: impl Fn(&ColumnType) -> String,
+) -> String {
+    let mut defs: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let not_null = if key.contains(&c.name) {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!("{} {}{not_null}", quote(&c.name), sql_type(&c.ty))
+        })
+        .collect();
+    if !key.is_empty() {
+        let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+        defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+    }
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        quote(table),
+        defs.join(", ")
+    )
+}
+
 /// Quotes an identifier for either dialect (`"` doubled).
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -372,16 +402,8 @@ mod tests {
             key: vec!["id".into()],
         };
         let columns = vec![
-            Column {
-                name: "id".into(),
-                ty: ColumnType::Int32,
-                optional: false,
-            },
-            Column {
-                name: "name".into(),
-                ty: ColumnType::Text,
-                optional: true,
-            },
+            Column::new("id", ColumnType::Int32, false),
+            Column::new("name", ColumnType::Text, true),
         ];
         let e = check_table("t", &info, &columns, &["id".into()], true).unwrap_err();
         assert!(
@@ -391,11 +413,7 @@ mod tests {
         );
         let e = check_table("t", &info, &columns[..1], &["name".into()], true).unwrap_err();
         assert!(e.to_string().contains("primary key (id)"), "{e}");
-        let extra = Column {
-            name: "new".into(),
-            ty: ColumnType::Text,
-            optional: true,
-        };
+        let extra = Column::new("new", ColumnType::Text, true);
         let missing = check_table(
             "t",
             &info,

@@ -10,7 +10,7 @@
 //! value is cast to the column's own type, so any number of rows costs one statement, one
 //! plan, and the server parses each value once.
 
-use super::{quote, TableInfo, Target, TargetError};
+use super::{create_table_sql, quote, TableInfo, Target, TargetError};
 use crate::batch::{Batch, Entry};
 use crate::cell::Cell;
 use crate::config::{InsertMode, PostgresTarget};
@@ -399,27 +399,8 @@ impl Target for PostgresTargetClient {
         columns: &[Column],
         key: &[String],
     ) -> Result<(), TargetError> {
-        let mut defs: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                let not_null = if key.contains(&c.name) {
-                    " NOT NULL"
-                } else {
-                    ""
-                };
-                format!("{} {}{not_null}", quote(&c.name), postgres_type(&c.ty))
-            })
-            .collect();
-        if !key.is_empty() {
-            let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
-            defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
-        }
         self.client
-            .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {} ({})",
-                quote(table),
-                defs.join(", ")
-            ))
+            .batch_execute(&create_table_sql(table, columns, key, postgres_type))
             .await
             .map_err(|e| self.error(&format!("create table {table:?}"), &e))
     }

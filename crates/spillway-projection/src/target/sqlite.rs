@@ -13,7 +13,7 @@
 //! loss may take the last commits, rows and offsets together, which the projection then
 //! applies again from the stream.
 
-use super::{quote, TableInfo, Target, TargetError};
+use super::{create_table_sql, quote, TableInfo, Target, TargetError};
 use crate::batch::{Batch, Entry};
 use crate::cell::Cell;
 use crate::config::InsertMode;
@@ -284,26 +284,7 @@ impl Target for SqliteTarget {
         columns: &[Column],
         key: &[String],
     ) -> Result<(), TargetError> {
-        let mut defs: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                let not_null = if key.contains(&c.name) {
-                    " NOT NULL"
-                } else {
-                    ""
-                };
-                format!("{} {}{not_null}", quote(&c.name), sqlite_type(&c.ty))
-            })
-            .collect();
-        if !key.is_empty() {
-            let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
-            defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
-        }
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            quote(table),
-            defs.join(", ")
-        );
+        let sql = create_table_sql(table, columns, key, sqlite_type);
         blocking(|| self.conn.execute_batch(&sql))
             .map_err(|e| self.error(&format!("create table {table:?}"), e))
     }

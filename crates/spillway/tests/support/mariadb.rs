@@ -28,6 +28,18 @@ pub fn sql(db: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A connection as root to database `db`, for writers.
+pub async fn connect(db: &str) -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(3306)
+        .user(Some("root"))
+        .db_name(Some(db));
+    mysql_async::Conn::new(opts)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to MariaDB database {db}: {e}"))
+}
+
 /// A database owned by one test, dropped at the end.
 pub struct MyDb {
     pub name: String,

@@ -21,39 +21,31 @@ pub fn query_output(data_dir: &Path, target: &[&str], sql: &str) -> Output {
         .expect("run spillway query")
 }
 
-/// The rows `sql` gives on a projection that ran with `data_dir`; `None` while the query
-/// fails (a table not created yet).
-pub fn try_rows(data_dir: &Path, projection: &str, sql: &str) -> Option<Vec<Vec<Value>>> {
+/// The rows `sql` gives on a projection that ran with `data_dir`, or what `spillway query`
+/// said when it failed.
+pub fn query_rows(data_dir: &Path, projection: &str, sql: &str) -> Result<Vec<Vec<Value>>, String> {
     let out = query_output(data_dir, &["--projection", projection], sql);
     if !out.status.success() {
-        return None;
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let result: Value = serde_json::from_slice(&out.stdout).expect("query prints JSON");
-    Some(
-        result["rows"]
-            .as_array()
-            .expect("rows")
-            .iter()
-            .map(|r| r.as_array().expect("row").clone())
-            .collect(),
-    )
-}
-
-/// The rows `sql` gives, failing the test when the query fails.
-pub fn rows(data_dir: &Path, projection: &str, sql: &str) -> Vec<Vec<Value>> {
-    let out = query_output(data_dir, &["--projection", projection], sql);
-    assert!(
-        out.status.success(),
-        "spillway query {sql:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: Value = serde_json::from_slice(&out.stdout).expect("query prints JSON");
-    result["rows"]
+    Ok(result["rows"]
         .as_array()
         .expect("rows")
         .iter()
         .map(|r| r.as_array().expect("row").clone())
-        .collect()
+        .collect())
+}
+
+/// [`query_rows`], `None` while the query fails (a table not created yet).
+pub fn try_rows(data_dir: &Path, projection: &str, sql: &str) -> Option<Vec<Vec<Value>>> {
+    query_rows(data_dir, projection, sql).ok()
+}
+
+/// [`query_rows`], failing the test when the query fails.
+pub fn rows(data_dir: &Path, projection: &str, sql: &str) -> Vec<Vec<Value>> {
+    query_rows(data_dir, projection, sql)
+        .unwrap_or_else(|e| panic!("spillway query {sql:?} failed: {e}"))
 }
 
 /// Waits until `done` holds, polling; panics with `what` and `detail()` after `timeout`.
