@@ -78,7 +78,8 @@ pub async fn start(
     Ok(())
 }
 
-fn failure(status: StatusCode, message: impl Into<String>) -> Response {
+/// An error body as Kafka Connect's REST API writes it.
+pub fn failure(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         Json(json!({"error_code": status.as_u16(), "message": message.into()})),
@@ -87,7 +88,12 @@ fn failure(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn query(State(api): State<Arc<Api>>, body: axum::body::Bytes) -> Response {
-    let request: Value = match serde_json::from_slice(&body) {
+    answer(&api.projections, &body).await
+}
+
+/// Answers a `POST /query` body against these projections.
+pub async fn answer(projections: &[(String, TargetUrl)], body: &[u8]) -> Response {
+    let request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             return failure(
@@ -107,14 +113,14 @@ async fn query(State(api): State<Arc<Api>>, body: axum::body::Bytes) -> Response
         );
     };
     let names = || {
-        api.projections
+        projections
             .iter()
             .map(|(n, _)| n.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
     let target = match request.get("projection").and_then(Value::as_str) {
-        Some(name) => match api.projections.iter().find(|(n, _)| n == name) {
+        Some(name) => match projections.iter().find(|(n, _)| n == name) {
             Some((_, url)) => url,
             None => {
                 return failure(
@@ -123,8 +129,9 @@ async fn query(State(api): State<Arc<Api>>, body: axum::body::Bytes) -> Response
                 )
             }
         },
-        None => match api.projections.as_slice() {
+        None => match projections {
             [(_, url)] => url,
+            [] => return failure(StatusCode::NOT_FOUND, "no projection runs here"),
             _ => {
                 return failure(
                     StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@
 //! SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
 mod api;
+mod client;
 mod connector;
 mod format;
 mod logging;
@@ -12,6 +13,7 @@ mod query;
 mod run;
 mod tail;
 mod topics;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -47,6 +49,11 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Run a read-only SQL query against a projection's tables.
     Query(query::QueryArgs),
+    /// Run connectors managed over a Kafka-Connect-compatible REST API.
+    Worker(worker::WorkerArgs),
+    /// Deploy and operate connectors on a worker: create, list, describe, status, pause,
+    /// resume, stop, restart, delete, validate, offsets.
+    Connector(client::ConnectorArgs),
 }
 
 /// Where the embedded log, offsets and schema history live.
@@ -92,6 +99,8 @@ fn main() -> ExitCode {
             Command::Tail(args) => tail::tail(args).await,
             Command::Topics(args) => topics::topics(args),
             Command::Query(args) => query::query(args).await,
+            Command::Worker(args) => worker::worker(args).await,
+            Command::Connector(args) => client::connector(args).await,
         }
     });
     match result {

@@ -110,20 +110,14 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         let shutdown = shutdown_rx.clone();
         let name = l.connector.name().to_string();
         tasks.spawn(async move {
-            let result = match l.connector {
-                Connector::Source(spec) => {
-                    run_connector(&spec.name, shutdown.clone(), || {
-                        run_once(&spec, &data_dir, registry.as_ref(), shutdown.clone())
-                    })
-                    .await
-                }
-                Connector::Projection(spec) => {
-                    run_connector(&spec.config.name, shutdown.clone(), || {
-                        project_once(&spec, &data_dir, shutdown.clone())
-                    })
-                    .await
-                }
-            };
+            let result = run_one(
+                &l.connector,
+                &data_dir,
+                registry.as_ref(),
+                shutdown,
+                Arc::new(|_| {}),
+            )
+            .await;
             (name, result)
         });
     }
@@ -144,11 +138,47 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     failure.map_or(Ok(()), Err)
 }
 
+/// What a running connector tells whoever watches it.
+pub enum Event {
+    /// An attempt started.
+    Running,
+    /// An attempt failed in a way worth retrying; the next one starts after a backoff.
+    Retrying(String),
+}
+
+/// Receives a connector's [`Event`]s.
+pub type Observer = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Runs a connector until `shutdown` (Ok) or a failure it does not retry (Err).
+pub async fn run_one(
+    connector: &Connector,
+    data_dir: &Path,
+    registry: Option<&Arc<Registry>>,
+    shutdown: watch::Receiver<bool>,
+    observer: Observer,
+) -> Result<(), CliError> {
+    match connector {
+        Connector::Source(spec) => {
+            run_connector(&spec.name, shutdown.clone(), &observer, || {
+                run_once(spec, data_dir, registry, shutdown.clone())
+            })
+            .await
+        }
+        Connector::Projection(spec) => {
+            run_connector(&spec.config.name, shutdown.clone(), &observer, || {
+                project_once(spec, data_dir, shutdown.clone())
+            })
+            .await
+        }
+    }
+}
+
 /// Runs one connector's attempts until it stops cleanly or fails for good: transient
 /// failures are retried with backoff once a run had started well.
 async fn run_connector<F, Fut>(
     name: &str,
     shutdown_rx: watch::Receiver<bool>,
+    observer: &Observer,
     mut attempt_once: F,
 ) -> Result<(), CliError>
 where
@@ -161,6 +191,7 @@ where
     loop {
         attempt += 1;
         let started = Instant::now();
+        observer(Event::Running);
         let result = attempt_once().await;
         let waiting = matches!(result, Err(Failure::Waiting(_)));
         match result {
@@ -176,6 +207,7 @@ where
                     backoff = Duration::from_secs(1);
                 }
                 warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                observer(Event::Retrying(format!("{e:#}")));
                 let mut shutdown = shutdown_rx.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -293,7 +325,7 @@ async fn project_with<T: Target>(
 }
 
 /// Opens the embedded schema registry when the format uses it, and serves its REST API.
-async fn start_registry(
+pub async fn start_registry(
     spec: &ConnectorSpec,
     data_dir: &Path,
     shutdown: watch::Receiver<bool>,
@@ -509,7 +541,7 @@ impl From<spillway_mysql::MysqlError> for SourceFailure {
     }
 }
 
-async fn wait_for_signal(shutdown: watch::Sender<bool>) {
+pub async fn wait_for_signal(shutdown: watch::Sender<bool>) {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {

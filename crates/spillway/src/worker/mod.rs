@@ -1,0 +1,582 @@
+//! `spillway worker`: runs any number of connectors, managed over a REST API with Kafka
+//! Connect's paths and bodies ([`rest`]).
+//!
+//! Each connector's config is kept in `<data-dir>/connectors/<name>.json` and its target
+//! state (running, paused or stopped) in `<name>.state`, both replaced atomically, so a
+//! restarted worker runs again what ran, from the offsets each connector committed.
+//!
+//! ```text
+//!  REST ──> Worker ──> Managed connector ──> run::run_one (retries, backoff)
+//!              │            │  status <── observer events (running, retrying)
+//!              └── data dir: configs, target states
+//! ```
+//!
+//! Pause and stop both end the connector's run gracefully (a source commits what it wrote,
+//! a projection its batch) and differ only in the state shown; resume starts it again from
+//! its offsets. A failure that is not retried leaves the connector `FAILED` with the error
+//! as its trace until it is restarted or its config changes.
+
+pub mod rest;
+
+use crate::connector::{self, Connector, Loaded};
+use crate::format::RegistrySpec;
+use crate::run::{self, Event};
+use crate::CliError;
+use serde_json::{json, Value};
+use spillway_core::config::is_secret_key;
+use spillway_registry::Registry;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// `spillway worker` arguments.
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    /// Address of the REST API (Kafka Connect's port by default).
+    #[arg(long, default_value = crate::api::DEFAULT_LISTEN)]
+    listen: String,
+    #[command(flatten)]
+    data: crate::DataDirArg,
+    /// Require `Authorization: Bearer TOKEN` on every request.
+    #[arg(long, env = "SPILLWAY_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Require HTTP basic auth with `user:password`.
+    #[arg(long, env = "SPILLWAY_API_BASIC_AUTH", hide_env_values = true)]
+    basic_auth: Option<String>,
+}
+
+/// Runs the worker until SIGINT or SIGTERM: restores the kept connectors, serves the API,
+/// then stops every connector gracefully.
+pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
+    use anyhow::Context;
+    let data_dir = args.data.data_dir;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let address: std::net::SocketAddr = tokio::net::lookup_host(&args.listen)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| CliError::Config(format!("--listen: {:?} is not an address to listen on", args.listen)))?;
+    let auth = rest::Auth {
+        token: args.token.filter(|t| !t.is_empty()),
+        basic: args.basic_auth.filter(|b| !b.is_empty()),
+    };
+    if let Some(basic) = &auth.basic {
+        if !basic.contains(':') {
+            return Err(CliError::Config("--basic-auth: give user:password".to_string()));
+        }
+    }
+    if !address.ip().is_loopback() && !auth.required() {
+        return Err(CliError::Config(format!(
+            "--listen: {address} is reachable from other machines; give --token or --basic-auth (SPILLWAY_API_TOKEN, SPILLWAY_API_BASIC_AUTH) to require credentials"
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        CliError::Config(format!("--listen: cannot listen on {address}: {e}"))
+    })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(run::wait_for_signal(shutdown_tx));
+    let id = listener.local_addr().map(|a| a.to_string()).unwrap_or(args.listen.clone());
+    let worker = Worker::new(data_dir.clone(), id.clone(), shutdown_rx.clone());
+    info!(url = %format!("http://{id}"), data_dir = %data_dir.display(), auth = auth.required(), "worker REST API serving");
+    worker.restore().await?;
+    let app = rest::router(worker.clone(), auth);
+    let mut stop = shutdown_rx.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .context("the REST API stopped")?;
+    worker.shutdown().await;
+    info!("worker stopped");
+    Ok(())
+}
+
+/// How a secret is shown in responses.
+pub const MASK: &str = "********";
+
+/// What the operator asked a connector to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Target {
+    fn as_str(self) -> &'static str {
+        match self {
+            Target::Running => "RUNNING",
+            Target::Paused => "PAUSED",
+            Target::Stopped => "STOPPED",
+        }
+    }
+
+    fn parse(s: &str) -> Target {
+        match s.trim() {
+            "PAUSED" => Target::Paused,
+            "STOPPED" => Target::Stopped,
+            _ => Target::Running,
+        }
+    }
+}
+
+/// What a connector is doing, as its status shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// `RUNNING`, `PAUSED`, `STOPPED`, `FAILED` or `UNASSIGNED`.
+    pub state: &'static str,
+    /// Why it failed (`FAILED`), with what to do.
+    pub trace: Option<String>,
+    /// The transient failure it is retrying, while it retries.
+    pub retrying: Option<String>,
+}
+
+impl Status {
+    fn new(state: &'static str) -> Status {
+        Status {
+            state,
+            trace: None,
+            retrying: None,
+        }
+    }
+}
+
+/// A connector the worker manages.
+struct Managed {
+    /// `{"name", "config"}` as last given, secrets included.
+    document: Value,
+    kind: &'static str,
+    target: Target,
+    status: Arc<Mutex<Status>>,
+    run: Option<RunHandle>,
+}
+
+struct RunHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Why a request could not be done.
+#[derive(Debug)]
+pub enum WorkerError {
+    NotFound(String),
+    Conflict(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+/// The connectors of one worker.
+pub struct Worker {
+    data_dir: PathBuf,
+    /// Where the REST API listens, as status reports name the worker.
+    pub id: String,
+    connectors: tokio::sync::Mutex<BTreeMap<String, Managed>>,
+    /// The embedded schema registry, once a connector needs it.
+    registry: tokio::sync::Mutex<Option<Arc<Registry>>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn state_path(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("connectors").join(format!("{name}.state"))
+}
+
+/// The kind Kafka Connect gives a connector.
+fn kind_of(connector: &Connector) -> &'static str {
+    match connector {
+        Connector::Source(_) => "source",
+        Connector::Projection(_) => "sink",
+    }
+}
+
+/// A config map with its secrets masked (keys named as secrets, passwords in URLs).
+pub fn masked(config: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(map) = config.as_object() {
+        for (k, v) in map {
+            let shown = if is_secret_key(k) {
+                json!(MASK)
+            } else if k.ends_with(".url") || k.ends_with("url") {
+                match v.as_str() {
+                    Some(url) => json!(spillway_projection::config::mask_password(url)),
+                    None => v.clone(),
+                }
+            } else {
+                v.clone()
+            };
+            out.insert(k.clone(), shown);
+        }
+    }
+    Value::Object(out)
+}
+
+impl Worker {
+    /// A worker over `data_dir`, known as `id`; nothing runs yet.
+    pub fn new(data_dir: PathBuf, id: String, shutdown: watch::Receiver<bool>) -> Arc<Worker> {
+        Arc::new(Worker {
+            data_dir,
+            id,
+            connectors: tokio::sync::Mutex::new(BTreeMap::new()),
+            registry: tokio::sync::Mutex::new(None),
+            shutdown,
+        })
+    }
+
+    /// Runs again the connectors kept in the data directory, in the state they were left.
+    pub async fn restore(self: &Arc<Self>) -> Result<(), CliError> {
+        let dir = self.data_dir.join("connectors");
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".json"))
+                        .filter(|n| !n.starts_with('.'))
+                        .map(str::to_string)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        for name in names {
+            let path = connector::stored_path(&self.data_dir, &name);
+            let loaded = match connector::load_all(&path) {
+                Ok(mut l) if l.len() == 1 => l.remove(0),
+                Ok(_) => continue,
+                Err(e) => {
+                    warn!(connector = %name, error = %error_text(e), "kept connector config is not valid; not started");
+                    continue;
+                }
+            };
+            let target = std::fs::read_to_string(state_path(&self.data_dir, &name))
+                .map(|s| Target::parse(&s))
+                .unwrap_or(Target::Running);
+            info!(connector = %name, state = target.as_str(), "connector restored");
+            self.install(loaded, target).await;
+        }
+        Ok(())
+    }
+
+    fn persist_target(&self, name: &str, target: Target) -> Result<(), WorkerError> {
+        let path = state_path(&self.data_dir, name);
+        let tmp = path.with_extension("state.tmp");
+        std::fs::write(&tmp, target.as_str())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| WorkerError::Internal(format!("cannot keep the state of connector {name}: {e}")))
+    }
+
+    /// Adds (or replaces) a connector and starts it when `target` is running.
+    async fn install(self: &Arc<Self>, loaded: Loaded, target: Target) {
+        let name = loaded.connector.name().to_string();
+        let status = Arc::new(Mutex::new(Status::new(match target {
+            Target::Running => "UNASSIGNED",
+            other => other.as_str(),
+        })));
+        let mut managed = Managed {
+            document: loaded.document.clone(),
+            kind: kind_of(&loaded.connector),
+            target,
+            status: status.clone(),
+            run: None,
+        };
+        if target == Target::Running {
+            managed.run = Some(self.spawn(loaded.connector, status).await);
+        }
+        self.connectors.lock().await.insert(name, managed);
+    }
+
+    /// Starts a connector's run in a task of its own.
+    async fn spawn(self: &Arc<Self>, connector: Connector, status: Arc<Mutex<Status>>) -> RunHandle {
+        let registry = self.registry_for(&connector).await;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let data_dir = self.data_dir.clone();
+        let global = self.shutdown.clone();
+        let name = connector.name().to_string();
+        let task = tokio::spawn(async move {
+            let observer_status = status.clone();
+            let observer: run::Observer = Arc::new(move |event| {
+                let mut s = observer_status.lock().unwrap_or_else(|e| e.into_inner());
+                match event {
+                    Event::Running => {
+                        s.state = "RUNNING";
+                        s.trace = None;
+                    }
+                    Event::Retrying(error) => s.retrying = Some(error),
+                }
+            });
+            // The worker's own shutdown stops every connector too.
+            let stop = either_stop(stop_rx, global);
+            let result = run::run_one(&connector, &data_dir, registry.as_ref(), stop, observer).await;
+            let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+            s.retrying = None;
+            match result {
+                Ok(()) => {
+                    if s.state == "RUNNING" || s.state == "UNASSIGNED" {
+                        s.state = "UNASSIGNED";
+                    }
+                }
+                Err(e) => {
+                    let trace = error_text(e);
+                    warn!(connector = %name, error = %trace, "connector failed; it stays FAILED until restarted");
+                    s.state = "FAILED";
+                    s.trace = Some(trace);
+                }
+            }
+        });
+        RunHandle { stop: stop_tx, task }
+    }
+
+    /// The embedded registry, opened and served once, when the connector writes Avro with it.
+    async fn registry_for(&self, connector: &Connector) -> Option<Arc<Registry>> {
+        let Connector::Source(spec) = connector else {
+            return None;
+        };
+        if !matches!(spec.format.registry, Some(RegistrySpec::Embedded { .. })) {
+            return None;
+        }
+        let mut registry = self.registry.lock().await;
+        if registry.is_none() {
+            match run::start_registry(spec, &self.data_dir, self.shutdown.clone()).await {
+                Ok(r) => *registry = r,
+                Err(e) => warn!(connector = %spec.name, error = %error_text(e), "embedded schema registry not started"),
+            }
+        }
+        registry.clone()
+    }
+
+    /// Ends a connector's run, if it runs, and waits for it to finish its last commit.
+    async fn halt(run: Option<RunHandle>) {
+        if let Some(run) = run {
+            run.stop.send_replace(true);
+            let _ = run.task.await;
+        }
+    }
+
+    /// Stops every connector (the worker is shutting down); their target states stay.
+    pub async fn shutdown(&self) {
+        let mut connectors = self.connectors.lock().await;
+        for managed in connectors.values_mut() {
+            Worker::halt(managed.run.take()).await;
+        }
+    }
+
+    /// Creates a connector from `{"name", "config"}` and starts it.
+    pub async fn create(self: &Arc<Self>, document: &Value) -> Result<Value, WorkerError> {
+        let loaded = parse_document(document)?;
+        let name = loaded.connector.name().to_string();
+        if self.connectors.lock().await.contains_key(&name) {
+            return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
+        }
+        connector::store(&self.data_dir, &loaded).map_err(|e| WorkerError::Internal(error_text(e)))?;
+        self.persist_target(&name, Target::Running)?;
+        let info = info_of(&name, &loaded.document, kind_of(&loaded.connector));
+        self.install(loaded, Target::Running).await;
+        info!(connector = %name, "connector created");
+        Ok(info)
+    }
+
+    /// Replaces a connector's config (creating it when new) and restarts it if it runs.
+    /// Masked secrets in `config` keep their stored values. Returns whether it was created.
+    pub async fn put_config(self: &Arc<Self>, name: &str, config: &Value) -> Result<(Value, bool), WorkerError> {
+        let mut config = config.clone();
+        let (existing, target) = {
+            let connectors = self.connectors.lock().await;
+            match connectors.get(name) {
+                Some(m) => (Some(m.document["config"].clone()), m.target),
+                None => (None, Target::Running),
+            }
+        };
+        if let (Some(old), Some(map)) = (&existing, config.as_object_mut()) {
+            for (k, v) in map.iter_mut() {
+                if v.as_str() == Some(MASK) {
+                    if let Some(stored) = old.get(k) {
+                        *v = stored.clone();
+                    }
+                }
+            }
+        }
+        if let Some(given) = config.get("name").and_then(Value::as_str) {
+            if given != name {
+                return Err(WorkerError::BadRequest(format!(
+                    "the config names connector {given:?}, but the path names {name:?}"
+                )));
+            }
+        }
+        let loaded = parse_document(&json!({"name": name, "config": config}))?;
+        let old = self.connectors.lock().await.remove(name);
+        if let Some(old) = old {
+            Worker::halt(old.run).await;
+        }
+        connector::store(&self.data_dir, &loaded).map_err(|e| WorkerError::Internal(error_text(e)))?;
+        self.persist_target(name, target)?;
+        let info = info_of(name, &loaded.document, kind_of(&loaded.connector));
+        self.install(loaded, target).await;
+        Ok((info, existing.is_none()))
+    }
+
+    /// Sets a connector's target state: pausing or stopping ends its run, running starts it.
+    pub async fn set_target(self: &Arc<Self>, name: &str, target: Target) -> Result<(), WorkerError> {
+        let mut connectors = self.connectors.lock().await;
+        let managed = connectors
+            .get_mut(name)
+            .ok_or_else(|| not_found(name))?;
+        self.persist_target(name, target)?;
+        managed.target = target;
+        match target {
+            Target::Running => {
+                let running = managed.run.as_ref().is_some_and(|r| !r.task.is_finished());
+                if !running {
+                    let loaded = parse_document(&managed.document)?;
+                    let status = managed.status.clone();
+                    *status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new("UNASSIGNED");
+                    managed.run = Some(self.spawn(loaded.connector, status).await);
+                }
+            }
+            Target::Paused | Target::Stopped => {
+                Worker::halt(managed.run.take()).await;
+                *managed.status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new(target.as_str());
+            }
+        }
+        info!(connector = %name, state = target.as_str(), "connector state changed");
+        Ok(())
+    }
+
+    /// Restarts a connector: ends its run (or its failure) and starts it again, running.
+    pub async fn restart(self: &Arc<Self>, name: &str) -> Result<(), WorkerError> {
+        {
+            let mut connectors = self.connectors.lock().await;
+            let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+            Worker::halt(managed.run.take()).await;
+        }
+        self.set_target(name, Target::Running).await
+    }
+
+    /// Deletes a connector: ends its run and forgets its config and state. Offsets stay.
+    pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
+        let managed = self
+            .connectors
+            .lock()
+            .await
+            .remove(name)
+            .ok_or_else(|| not_found(name))?;
+        Worker::halt(managed.run).await;
+        for path in [
+            connector::stored_path(&self.data_dir, name),
+            state_path(&self.data_dir, name),
+        ] {
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(WorkerError::Internal(format!("cannot remove {}: {e}", path.display())));
+                }
+            }
+        }
+        info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    /// Names of the connectors, sorted.
+    pub async fn names(&self) -> Vec<String> {
+        self.connectors.lock().await.keys().cloned().collect()
+    }
+
+    /// `{"name", "config" (masked), "tasks", "type"}`.
+    pub async fn info(&self, name: &str) -> Result<Value, WorkerError> {
+        let connectors = self.connectors.lock().await;
+        let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(info_of(name, &m.document, m.kind))
+    }
+
+    /// The config, masked.
+    pub async fn config(&self, name: &str) -> Result<Value, WorkerError> {
+        let connectors = self.connectors.lock().await;
+        let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(masked(&m.document["config"]))
+    }
+
+    /// The config, secrets included (for reading offsets with the connector's settings).
+    pub async fn document(&self, name: &str) -> Result<Value, WorkerError> {
+        let connectors = self.connectors.lock().await;
+        let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(m.document.clone())
+    }
+
+    /// Kafka Connect's status body.
+    pub async fn status(&self, name: &str) -> Result<Value, WorkerError> {
+        let connectors = self.connectors.lock().await;
+        let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+        let s = m.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut connector = json!({"state": s.state, "worker_id": self.id});
+        let mut task = json!({"id": 0, "state": s.state, "worker_id": self.id});
+        if let Some(trace) = &s.trace {
+            connector["trace"] = json!(trace);
+            task["trace"] = json!(trace);
+        }
+        if let Some(retrying) = &s.retrying {
+            task["retrying"] = json!(retrying);
+        }
+        Ok(json!({"name": name, "connector": connector, "tasks": [task], "type": m.kind}))
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// A stop signal that turns true when either `own` (this connector's) or `global` (the
+/// worker's shutdown) does, kept alive as long as the run holds it.
+fn either_stop(mut own: watch::Receiver<bool>, mut global: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(*own.borrow() || *global.borrow());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = own.wait_for(|s| *s) => {}
+            _ = global.wait_for(|s| *s) => {}
+            _ = tx.closed() => return,
+        }
+        tx.send_replace(true);
+        tx.closed().await;
+    });
+    rx
+}
+
+fn not_found(name: &str) -> WorkerError {
+    WorkerError::NotFound(format!("Connector {name} not found"))
+}
+
+fn error_text(e: CliError) -> String {
+    match e {
+        CliError::Config(m) => m,
+        CliError::Runtime(e) => format!("{e:#}"),
+    }
+}
+
+fn info_of(name: &str, document: &Value, kind: &str) -> Value {
+    json!({
+        "name": name,
+        "config": masked(&document["config"]),
+        "tasks": [{"connector": name, "task": 0}],
+        "type": kind,
+    })
+}
+
+/// A `{"name", "config"}` body (or a bare config with a `name` key) as a connector.
+pub fn parse_document(document: &Value) -> Result<Loaded, WorkerError> {
+    let config = spillway_core::ConfigMap::from_value(document)
+        .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+    if config.name().is_none() {
+        return Err(WorkerError::BadRequest(
+            "the connector needs a name: {\"name\": ..., \"config\": {...}}".to_string(),
+        ));
+    }
+    let connector = connector::parse_any(&config).map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+    let inner = document.get("config").unwrap_or(document);
+    Ok(Loaded {
+        document: json!({"name": connector.name(), "config": inner}),
+        connector,
+    })
+}

@@ -1,0 +1,409 @@
+//! The worker's REST API: Kafka Connect's paths, bodies and status codes, plus `POST /query`
+//! against the projections it runs and `GET /health`.
+//!
+//! Errors are `{"error_code", "message"}`. Secrets are masked in every body. Without a
+//! token or basic-auth credentials the API answers anyone who reaches it, so it must listen
+//! on loopback; with them, every request needs them.
+
+use super::{masked, parse_document, Target, Worker, WorkerError, MASK};
+use crate::api::{answer, failure};
+use crate::connector::{Connector, ProjectionSpec};
+use crate::run::target_of;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+use spillway_core::{ConfigMap, OffsetStore};
+use spillway_projection::target::postgres::PostgresTargetClient;
+use spillway_projection::target::sqlite::SqliteTarget;
+use spillway_projection::target::Target as _;
+use spillway_projection::TargetUrl;
+use std::sync::Arc;
+
+/// Who may call the API.
+#[derive(Clone, Debug, Default)]
+pub struct Auth {
+    /// `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `user:password` for `Authorization: Basic`.
+    pub basic: Option<String>,
+}
+
+impl Auth {
+    /// Whether any credential is required.
+    pub fn required(&self) -> bool {
+        self.token.is_some() || self.basic.is_some()
+    }
+
+    fn allows(&self, header: Option<&str>) -> bool {
+        if !self.required() {
+            return true;
+        }
+        let Some(header) = header else {
+            return false;
+        };
+        if let (Some(token), Some(given)) = (&self.token, header.strip_prefix("Bearer ")) {
+            if constant_time_eq(token.as_bytes(), given.trim().as_bytes()) {
+                return true;
+            }
+        }
+        if let (Some(basic), Some(given)) = (&self.basic, header.strip_prefix("Basic ")) {
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) {
+                return constant_time_eq(basic.as_bytes(), &decoded);
+            }
+        }
+        false
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+struct App {
+    worker: Arc<Worker>,
+    auth: Auth,
+}
+
+/// The API's routes over `worker`.
+pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
+    let app = Arc::new(App { worker, auth });
+    Router::new()
+        .route("/", get(root))
+        .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .route("/connectors", get(list).post(create))
+        .route("/connectors/{name}", get(info).delete(delete))
+        .route("/connectors/{name}/config", get(config).put(put_config))
+        .route("/connectors/{name}/status", get(status))
+        .route("/connectors/{name}/tasks", get(tasks))
+        .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route("/connectors/{name}/pause", put(pause))
+        .route("/connectors/{name}/resume", put(resume))
+        .route("/connectors/{name}/stop", put(stop))
+        .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/offsets", get(offsets))
+        .route("/connector-plugins", get(plugins))
+        .route("/connector-plugins/{class}/config/validate", put(validate))
+        .route("/query", post(query))
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .with_state(app)
+}
+
+async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if app.auth.allows(header) {
+        return next.run(request).await;
+    }
+    let mut response = failure(
+        StatusCode::UNAUTHORIZED,
+        "authentication required: send Authorization: Bearer <token> or Basic credentials",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"spillway\""),
+    );
+    response
+}
+
+impl IntoResponse for WorkerError {
+    fn into_response(self) -> Response {
+        match self {
+            WorkerError::NotFound(m) => failure(StatusCode::NOT_FOUND, m),
+            WorkerError::Conflict(m) => failure(StatusCode::CONFLICT, m),
+            WorkerError::BadRequest(m) => failure(StatusCode::BAD_REQUEST, m),
+            WorkerError::Internal(m) => failure(StatusCode::INTERNAL_SERVER_ERROR, m),
+        }
+    }
+}
+
+fn body_json(body: &Bytes) -> Result<Value, WorkerError> {
+    serde_json::from_slice(body).map_err(|e| WorkerError::BadRequest(format!("the body is not JSON: {e}")))
+}
+
+async fn root() -> Json<Value> {
+    Json(json!({"version": env!("CARGO_PKG_VERSION"), "commit": "", "kafka_cluster_id": null}))
+}
+
+async fn list(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Result<Json<Value>, WorkerError> {
+    let expand: Vec<String> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("expand="))
+        .map(str::to_string)
+        .collect();
+    let names = app.worker.names().await;
+    if expand.is_empty() {
+        return Ok(Json(json!(names)));
+    }
+    let mut out = serde_json::Map::new();
+    for name in names {
+        let mut entry = serde_json::Map::new();
+        if expand.iter().any(|e| e == "status") {
+            entry.insert("status".into(), app.worker.status(&name).await?);
+        }
+        if expand.iter().any(|e| e == "info") {
+            entry.insert("info".into(), app.worker.info(&name).await?);
+        }
+        out.insert(name, Value::Object(entry));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, WorkerError> {
+    let document = body_json(&body)?;
+    let info = app.worker.create(&document).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn info(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    Ok(Json(app.worker.info(&name).await?))
+}
+
+async fn config(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    Ok(Json(app.worker.config(&name).await?))
+}
+
+async fn put_config(State(app): State<Arc<App>>, Path(name): Path<String>, body: Bytes) -> Result<Response, WorkerError> {
+    let config = body_json(&body)?;
+    let (info, created) = app.worker.put_config(&name, &config).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(info)).into_response())
+}
+
+async fn status(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    Ok(Json(app.worker.status(&name).await?))
+}
+
+async fn tasks(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    let config = app.worker.config(&name).await?;
+    Ok(Json(json!([{"id": {"connector": name, "task": 0}, "config": config}])))
+}
+
+async fn task_status(State(app): State<Arc<App>>, Path((name, task)): Path<(String, u32)>) -> Result<Json<Value>, WorkerError> {
+    let status = app.worker.status(&name).await?;
+    if task != 0 {
+        return Err(WorkerError::NotFound(format!("Task {name}-{task} not found")));
+    }
+    Ok(Json(status["tasks"][0].clone()))
+}
+
+async fn pause(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+    app.worker.set_target(&name, Target::Paused).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn resume(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+    app.worker.set_target(&name, Target::Running).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+    app.worker.set_target(&name, Target::Stopped).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restart(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+    app.worker.restart(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+    app.worker.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Committed offsets in Kafka Connect's shape: a source's position under its server's
+/// partition, a projection's next offset per topic partition.
+async fn offsets(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    let document = app.worker.document(&name).await?;
+    let loaded = parse_document(&document)?;
+    let data_dir = app.worker.data_dir();
+    let offsets = match &loaded.connector {
+        Connector::Source(spec) => {
+            let failed = |e: &dyn std::fmt::Display| WorkerError::Internal(format!("cannot read the offsets of {name}: {e}"));
+            let mut store: Box<dyn OffsetStore> = match &spec.kafka {
+                Some(kafka) => Box::new(
+                    spillway_kafka::KafkaOffsetStore::new(kafka.clone(), &spec.name, &spec.logical_name, None)
+                        .map_err(|e| failed(&e))?,
+                ),
+                None => Box::new(
+                    spillway_streams::FileOffsetStore::open(data_dir, &spec.name).map_err(|e| failed(&e))?,
+                ),
+            };
+            let offset = tokio::task::spawn_blocking(move || store.load())
+                .await
+                .map_err(|e| failed(&e))?
+                .map_err(|e| failed(&e))?;
+            match offset {
+                None => json!([]),
+                Some(offset) => json!([{
+                    "partition": {"server": spec.logical_name},
+                    "offset": serde_json::to_value(&offset).unwrap_or(Value::Null),
+                }]),
+            }
+        }
+        Connector::Projection(spec) => projection_offsets(spec, data_dir).await?,
+    };
+    Ok(Json(json!({"offsets": offsets})))
+}
+
+async fn projection_offsets(spec: &ProjectionSpec, data_dir: &std::path::Path) -> Result<Value, WorkerError> {
+    let name = &spec.config.name;
+    let table = &spec.config.offsets_table;
+    let failed = |e: spillway_projection::target::TargetError| WorkerError::Internal(e.to_string());
+    let stored = match target_of(spec, data_dir) {
+        TargetUrl::Sqlite(path) => {
+            if !path.exists() {
+                return Ok(json!([]));
+            }
+            SqliteTarget::open(&path, table).map_err(failed)?.load_offsets(name).await.map_err(failed)?
+        }
+        TargetUrl::Postgres(pg) => PostgresTargetClient::connect(&pg, table)
+            .await
+            .map_err(failed)?
+            .load_offsets(name)
+            .await
+            .map_err(failed)?,
+    };
+    let mut list: Vec<_> = stored.into_iter().collect();
+    list.sort();
+    Ok(Value::Array(
+        list.into_iter()
+            .map(|(tp, next)| {
+                json!({
+                    "partition": {"kafka_topic": tp.topic, "kafka_partition": tp.partition},
+                    "offset": {"kafka_offset": next},
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// The connector classes this worker runs.
+fn plugin_list() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    out.push((spillway_postgres::config::CONNECTOR_CLASSES[0], "source"));
+    out.push((spillway_mysql::config::MYSQL_CLASSES[0], "source"));
+    out.push((spillway_mysql::config::MARIADB_CLASSES[0], "source"));
+    out.push((spillway_projection::config::CONNECTOR_CLASSES[0], "sink"));
+    out
+}
+
+async fn plugins() -> Json<Value> {
+    Json(Value::Array(
+        plugin_list()
+            .into_iter()
+            .map(|(class, kind)| json!({"class": class, "type": kind, "version": env!("CARGO_PKG_VERSION")}))
+            .collect(),
+    ))
+}
+
+/// Kafka Connect's validation answer: every key given, each with the errors found for it.
+/// Errors are found one at a time, each key in error set aside before looking again, so
+/// every bad key gets its message.
+async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>, WorkerError> {
+    let mut given = body_json(&body)?;
+    let Some(map) = given.as_object_mut() else {
+        return Err(WorkerError::BadRequest("the body must be a JSON object of config keys".into()));
+    };
+    let known = plugin_list().iter().any(|(c, _)| c.eq_ignore_ascii_case(&class))
+        || spillway_postgres::config::CONNECTOR_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
+        || spillway_mysql::config::MYSQL_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
+        || spillway_mysql::config::MARIADB_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
+        || spillway_projection::config::handles(&class);
+    if !known {
+        return Err(WorkerError::BadRequest(format!(
+            "Connector plugin {class} not found; GET /connector-plugins lists the classes"
+        )));
+    }
+    map.entry("connector.class").or_insert_with(|| json!(class));
+    map.entry("name").or_insert_with(|| json!("validate"));
+    let original = Value::Object(map.clone());
+    let mut trial = map.clone();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    for _ in 0..50 {
+        let config = match ConfigMap::from_value(&Value::Object(trial.clone())) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push((e.key().unwrap_or("config").to_string(), e.to_string()));
+                break;
+            }
+        };
+        let Err(e) = crate::connector::parse_any(&config) else {
+            break;
+        };
+        let key = e.key().unwrap_or("connector.class").to_string();
+        errors.push((key.clone(), e.to_string()));
+        match &e {
+            spillway_core::ConfigError::Missing { .. } if !trial.contains_key(&key) => {
+                // Stand in for the missing key to look past it; a second complaint about
+                // the same key ends the search.
+                trial.insert(key.clone(), json!("0"));
+            }
+            _ => {
+                if trial.remove(&key).is_none() {
+                    break;
+                }
+            }
+        }
+        if errors.iter().filter(|(k, _)| *k == key).count() > 1 {
+            errors.pop();
+            break;
+        }
+    }
+    let shown = masked(&original);
+    let mut keys: Vec<String> = shown.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    for (k, _) in &errors {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    let configs: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let value = shown.get(key).cloned().unwrap_or(Value::Null);
+            let key_errors: Vec<&String> = errors.iter().filter(|(k, _)| k == key).map(|(_, m)| m).collect();
+            json!({
+                "definition": {
+                    "name": key, "type": "STRING", "required": false, "default_value": null,
+                    "importance": "MEDIUM", "documentation": "", "group": "Common", "width": "NONE",
+                    "display_name": key, "dependents": [], "order": i + 1,
+                },
+                "value": {
+                    "name": key,
+                    "value": if value.as_str() == Some(MASK) { json!(MASK) } else { value },
+                    "recommended_values": [], "errors": key_errors, "visible": true,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "name": class,
+        "error_count": errors.len(),
+        "groups": ["Common"],
+        "configs": configs,
+    })))
+}
+
+async fn query(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let mut projections = Vec::new();
+    for name in app.worker.names().await {
+        if let Ok(document) = app.worker.document(&name).await {
+            if let Ok(loaded) = parse_document(&document) {
+                if let Connector::Projection(spec) = loaded.connector {
+                    projections.push((name, target_of(&spec, app.worker.data_dir())));
+                }
+            }
+        }
+    }
+    answer(&projections, &body).await
+}
