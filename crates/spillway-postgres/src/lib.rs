@@ -42,4 +42,4 @@ pub mod values;
 
 pub use config::PostgresConfig;
 pub use error::{ErrorClass, PostgresError};
-pub use source::PostgresSource;
+pub use source::{drop_slot, PostgresSource};

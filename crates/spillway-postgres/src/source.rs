@@ -310,14 +310,49 @@ impl PostgresSource {
         streamer.run(&mut stream).await?;
         if config.slot_drop_on_stop {
             drop(stream);
-            if let Err(e) = client
-                .execute("SELECT pg_drop_replication_slot($1)", &[&config.slot_name])
-                .await
-            {
+            if let Err(e) = drop_slot_with(&client, &config.slot_name).await {
                 warn!(error = %e, "could not drop the replication slot on stop");
             }
         }
         Ok(())
+    }
+}
+
+/// Drops the connector's replication slot (`slot.drop.on.stop`), waiting up to 10 s for the
+/// walsender of a connection that just closed to let go of it. A slot that is not there is
+/// no error.
+pub async fn drop_slot(config: &PostgresConfig) -> Result<(), PostgresError> {
+    let client = crate::session::connect(config, "drop-slot").await?;
+    drop_slot_with(&client, &config.slot_name)
+        .await
+        .map_err(|e| PostgresError::Connect {
+            address: crate::session::address(config),
+            detail: format!("cannot drop replication slot {}: {e}", config.slot_name),
+        })
+}
+
+async fn drop_slot_with(
+    client: &tokio_postgres::Client,
+    slot: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let result = client
+            .execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await;
+        match result {
+            // 55006: the slot is still active (its walsender has not exited yet).
+            Err(e)
+                if e.code().map(|c| c.code()) == Some("55006")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other.map(|_| ()),
+        }
     }
 }
 

@@ -36,6 +36,8 @@ const KEEP_BUFFER: usize = 16 * 1024 * 1024;
 enum Command {
     Append {
         records: Vec<Record>,
+        /// Partitions of the topics this batch creates.
+        partitions: u32,
         ack: Ack,
         _budget: OwnedSemaphorePermit,
     },
@@ -44,10 +46,18 @@ enum Command {
 
 /// Appends records to the embedded log in a data directory.
 ///
-/// Only one writer may have a data directory open: a second one, in this process or
-/// another, fails with [`LogError::Locked`]. Dropping the writer lets its thread write what
+/// Only one writer may have a data directory open: a second [`LogWriter::open`], in this
+/// process or another, fails with [`LogError::Locked`]; [`LogWriter::open_shared`] gives the
+/// connectors of one process handles on the same writer. Dropping the writer lets its thread write what
 /// is queued and waits for it to stop.
 pub struct LogWriter {
+    shared: Arc<Shared>,
+    /// Partitions of the topics this handle creates.
+    partitions: u32,
+}
+
+/// What the handles of one open log share: the writer thread and its queue.
+struct Shared {
     tx: Option<mpsc::Sender<Command>>,
     budget: Arc<Semaphore>,
     thread: Option<thread::JoinHandle<()>>,
@@ -57,9 +67,18 @@ pub struct LogWriter {
 impl std::fmt::Debug for LogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogWriter")
-            .field("data_dir", &self.data_dir)
+            .field("data_dir", &self.shared.data_dir)
             .finish_non_exhaustive()
     }
+}
+
+/// The logs this process has open for writing, by data directory.
+fn open_logs(
+) -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Shared>>> {
+    static OPEN: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Shared>>>,
+    > = std::sync::OnceLock::new();
+    OPEN.get_or_init(Default::default)
 }
 
 impl LogWriter {
@@ -75,29 +94,54 @@ impl LogWriter {
             .spawn(move || appender.run(rx))
             .map_err(|e| LogError::io("start the writer thread for", &data_dir, e))?;
         Ok(LogWriter {
-            tx: Some(tx),
-            budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
-            thread: Some(thread),
-            data_dir,
+            shared: Arc::new(Shared {
+                tx: Some(tx),
+                budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
+                thread: Some(thread),
+                data_dir,
+            }),
+            partitions: options.default_partitions,
         })
+    }
+
+    /// A writer of the log in `data_dir` that shares the writer this process already has
+    /// open there (several connectors of one process write one log), or opens it.
+    /// `options.default_partitions` applies to the topics this handle creates; the segment
+    /// size is the first opener's.
+    pub fn open_shared(data_dir: impl AsRef<Path>, options: LogOptions) -> Result<Self, LogError> {
+        options.validate()?;
+        let data_dir = data_dir.as_ref();
+        let key = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        let mut open = open_logs().lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|_, w| w.strong_count() > 0);
+        if let Some(shared) = open.get(&key).and_then(std::sync::Weak::upgrade) {
+            return Ok(LogWriter {
+                shared,
+                partitions: options.default_partitions,
+            });
+        }
+        let writer = LogWriter::open(data_dir, options)?;
+        open.insert(key, Arc::downgrade(&writer.shared));
+        Ok(writer)
     }
 
     /// The data directory the log lives in.
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.shared.data_dir
     }
 }
 
 impl StreamWriter for LogWriter {
     async fn send(&mut self, batch: Vec<Record>, ack: Ack) -> Result<(), StreamError> {
-        let tx = self.tx.as_ref().ok_or(StreamError::Closed)?;
+        let tx = self.shared.tx.as_ref().ok_or(StreamError::Closed)?;
         let bytes: usize = batch.iter().map(Record::size_hint).sum();
-        let budget = Arc::clone(&self.budget)
+        let budget = Arc::clone(&self.shared.budget)
             .acquire_many_owned(bytes.min(QUEUE_BYTES) as u32)
             .await
             .map_err(|_| StreamError::Closed)?;
         tx.send(Command::Append {
             records: batch,
+            partitions: self.partitions,
             ack,
             _budget: budget,
         })
@@ -106,7 +150,7 @@ impl StreamWriter for LogWriter {
     }
 
     async fn flush(&mut self) -> Result<(), StreamError> {
-        let tx = self.tx.as_ref().ok_or(StreamError::Closed)?;
+        let tx = self.shared.tx.as_ref().ok_or(StreamError::Closed)?;
         let (reply, done) = oneshot::channel();
         tx.send(Command::Flush(reply))
             .await
@@ -115,7 +159,7 @@ impl StreamWriter for LogWriter {
     }
 }
 
-impl Drop for LogWriter {
+impl Drop for Shared {
     fn drop(&mut self) {
         drop(self.tx.take());
         if let Some(thread) = self.thread.take() {
@@ -260,8 +304,8 @@ impl Appender {
         Ok(index)
     }
 
-    /// The index of `name`, creating the topic on its first write.
-    fn topic(&mut self, name: &Arc<str>) -> Result<usize, LogError> {
+    /// The index of `name`, creating the topic with `new_partitions` on its first write.
+    fn topic(&mut self, name: &Arc<str>, new_partitions: u32) -> Result<usize, LogError> {
         if let Some(&index) = self.by_name.get(&**name) {
             return Ok(index);
         }
@@ -269,7 +313,7 @@ impl Appender {
         let partitions = match read_meta(&dir)? {
             Some(meta) => meta.partitions,
             None => {
-                let partitions = self.options.default_partitions;
+                let partitions = new_partitions;
                 for p in 0..partitions {
                     ensure_dir(&partition_dir(&dir, p))?;
                 }
@@ -300,8 +344,13 @@ impl Appender {
             ok_until = group.len();
             let mut failure = None;
             for (i, command) in group.iter().enumerate() {
-                if let Command::Append { records, .. } = command {
-                    if let Err(f) = self.stage(records) {
+                if let Command::Append {
+                    records,
+                    partitions,
+                    ..
+                } = command
+                {
+                    if let Err(f) = self.stage(records, *partitions) {
                         // A rejected batch staged nothing, so the batches before it can be
                         // written; an I/O error may have hit their data too.
                         ok_until = if f.is_io() { 0 } else { i };
@@ -342,7 +391,7 @@ impl Appender {
 
     /// Encodes a batch into the partition buffers; rejects it whole, before staging
     /// anything, if a topic name or a record size is invalid.
-    fn stage(&mut self, records: &[Record]) -> Result<(), Failure> {
+    fn stage(&mut self, records: &[Record], partitions: u32) -> Result<(), Failure> {
         for record in records {
             if !self.by_name.contains_key(&*record.topic) {
                 validate_topic(&record.topic).map_err(|e| Failure::Rejected(e.to_string()))?;
@@ -360,7 +409,9 @@ impl Appender {
         for record in records {
             let t = match last {
                 Some((name, t)) if **name == *record.topic => t,
-                _ => self.topic(&record.topic).map_err(Failure::from_log)?,
+                _ => self
+                    .topic(&record.topic, partitions)
+                    .map_err(Failure::from_log)?,
             };
             last = Some((&record.topic, t));
             let partitions = &mut self.topics[t];

@@ -13,13 +13,28 @@ pub struct ConnectorArgs {
     #[command(subcommand)]
     command: ConnectorCommand,
     /// The worker's REST API.
-    #[arg(long, global = true, env = "SPILLWAY_URL", default_value = "http://127.0.0.1:8083")]
+    #[arg(
+        long,
+        global = true,
+        env = "SPILLWAY_URL",
+        default_value = "http://127.0.0.1:8083"
+    )]
     url: String,
     /// Bearer token the worker requires.
-    #[arg(long, global = true, env = "SPILLWAY_API_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SPILLWAY_API_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// `user:password` for a worker with basic auth.
-    #[arg(long, global = true, env = "SPILLWAY_API_BASIC_AUTH", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SPILLWAY_API_BASIC_AUTH",
+        hide_env_values = true
+    )]
     user: Option<String>,
     /// Output: readable tables, or the worker's JSON.
     #[arg(long, global = true, value_enum, default_value = "table")]
@@ -115,7 +130,10 @@ impl Client {
             }
         };
         let mut response = result.map_err(|e| {
-            CliError::Runtime(anyhow!("cannot reach the worker at {}: {e} (is `spillway worker` running? --url)", self.url))
+            CliError::Runtime(anyhow!(
+                "cannot reach the worker at {}: {e} (is `spillway worker` running? --url)",
+                self.url
+            ))
         })?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
@@ -143,21 +161,29 @@ impl Client {
 /// A config file as `{"name", "config"}`: a bare map takes its `name` key, else the file's
 /// stem.
 fn read_config(path: &Path) -> Result<Value, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Config(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| CliError::Config(format!("{}: not valid JSON: {e}", path.display())))?;
     if value.get("config").is_some_and(Value::is_object) {
         return Ok(value);
     }
     if !value.is_object() {
-        return Err(CliError::Config(format!("{}: expected a JSON object of config keys", path.display())));
+        return Err(CliError::Config(format!(
+            "{}: expected a JSON object of config keys",
+            path.display()
+        )));
     }
     let name = value
         .get("name")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .or_else(|| {
+            path.file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     Ok(json!({"name": name, "config": value}))
 }
@@ -179,7 +205,13 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()
-        .map(|(i, h)| rows.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+        .map(|(i, h)| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<&str>| {
         cells
@@ -213,7 +245,10 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
     let json_out = args.output == Output::Json;
     let print = |value: &Value, readable: String| {
         if json_out {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
         } else {
             print!("{readable}");
         }
@@ -222,7 +257,14 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
         ConnectorCommand::Create { config } => {
             let document = read_config(config)?;
             let created = client.call("POST", "/connectors", Some(&document))?;
-            print(&created, format!("created connector {} ({})\n", text(&created["name"]), text(&created["type"])));
+            print(
+                &created,
+                format!(
+                    "created connector {} ({})\n",
+                    text(&created["name"]),
+                    text(&created["type"])
+                ),
+            );
         }
         ConnectorCommand::List => {
             let all = client.call("GET", "/connectors?expand=status&expand=info", None)?;
@@ -245,7 +287,11 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
         }
         ConnectorCommand::Describe { name } => {
             let info = client.call("GET", &format!("/connectors/{}", path_segment(name)), None)?;
-            let status = client.call("GET", &format!("/connectors/{}/status", path_segment(name)), None)?;
+            let status = client.call(
+                "GET",
+                &format!("/connectors/{}/status", path_segment(name)),
+                None,
+            )?;
             let rows: Vec<Vec<String>> = info["config"]
                 .as_object()
                 .map(|m| m.iter().map(|(k, v)| vec![k.clone(), text(v)]).collect())
@@ -260,9 +306,16 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
             print(&json!({"info": info, "status": status}), readable);
         }
         ConnectorCommand::Status { name } => {
-            let status = client.call("GET", &format!("/connectors/{}/status", path_segment(name)), None)?;
+            let status = client.call(
+                "GET",
+                &format!("/connectors/{}/status", path_segment(name)),
+                None,
+            )?;
             let task = &status["tasks"][0];
-            let note = task["trace"].as_str().or(task["retrying"].as_str()).unwrap_or("");
+            let note = task["trace"]
+                .as_str()
+                .or(task["retrying"].as_str())
+                .unwrap_or("");
             let rows = vec![vec![
                 text(&status["name"]),
                 text(&status["type"]),
@@ -270,7 +323,10 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
                 text(&status["connector"]["worker_id"]),
                 note.to_string(),
             ]];
-            print(&status, table(&["NAME", "TYPE", "STATE", "WORKER", "TRACE"], &rows));
+            print(
+                &status,
+                table(&["NAME", "TYPE", "STATE", "WORKER", "TRACE"], &rows),
+            );
         }
         ConnectorCommand::Pause { name }
         | ConnectorCommand::Resume { name }
@@ -284,20 +340,32 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
                 ConnectorCommand::Restart { .. } => ("POST", "/restart", "restarted"),
                 _ => ("DELETE", "", "deleted"),
             };
-            client.call(method, &format!("/connectors/{}{action}", path_segment(name)), None)?;
-            print(&json!({"name": name, "result": done}), format!("{done} connector {name}\n"));
+            client.call(
+                method,
+                &format!("/connectors/{}{action}", path_segment(name)),
+                None,
+            )?;
+            print(
+                &json!({"name": name, "result": done}),
+                format!("{done} connector {name}\n"),
+            );
         }
         ConnectorCommand::Validate { config } => {
             let document = read_config(config)?;
             let class = document["config"]["connector.class"]
                 .as_str()
-                .ok_or_else(|| CliError::Config(format!("{}: no connector.class", config.display())))?
+                .ok_or_else(|| {
+                    CliError::Config(format!("{}: no connector.class", config.display()))
+                })?
                 .to_string();
             let mut body = document["config"].clone();
             body["name"] = document["name"].clone();
             let result = client.call(
                 "PUT",
-                &format!("/connector-plugins/{}/config/validate", path_segment(&class)),
+                &format!(
+                    "/connector-plugins/{}/config/validate",
+                    path_segment(&class)
+                ),
                 Some(&body),
             )?;
             let rows: Vec<Vec<String>> = result["configs"]
@@ -324,14 +392,25 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
             };
             print(&result, readable);
             if count > 0 {
-                return Err(CliError::Config(format!("{} has {count} error(s)", config.display())));
+                return Err(CliError::Config(format!(
+                    "{} has {count} error(s)",
+                    config.display()
+                )));
             }
         }
         ConnectorCommand::Offsets { name } => {
-            let offsets = client.call("GET", &format!("/connectors/{}/offsets", path_segment(name)), None)?;
+            let offsets = client.call(
+                "GET",
+                &format!("/connectors/{}/offsets", path_segment(name)),
+                None,
+            )?;
             let rows: Vec<Vec<String>> = offsets["offsets"]
                 .as_array()
-                .map(|os| os.iter().map(|o| vec![o["partition"].to_string(), o["offset"].to_string()]).collect())
+                .map(|os| {
+                    os.iter()
+                        .map(|o| vec![o["partition"].to_string(), o["offset"].to_string()])
+                        .collect()
+                })
                 .unwrap_or_default();
             print(&offsets, table(&["PARTITION", "OFFSET"], &rows));
         }

@@ -144,6 +144,8 @@ pub enum Event {
     Running,
     /// An attempt failed in a way worth retrying; the next one starts after a backoff.
     Retrying(String),
+    /// The attempt has run a while without failing.
+    Healthy,
 }
 
 /// Receives a connector's [`Event`]s.
@@ -192,7 +194,16 @@ where
         attempt += 1;
         let started = Instant::now();
         observer(Event::Running);
-        let result = attempt_once().await;
+        // An attempt that has run a while without failing is healthy again.
+        let attempt_run = attempt_once();
+        tokio::pin!(attempt_run);
+        let result = tokio::select! {
+            result = &mut attempt_run => result,
+            _ = tokio::time::sleep(HEALTHY_AFTER) => {
+                observer(Event::Healthy);
+                attempt_run.await
+            }
+        };
         let waiting = matches!(result, Err(Failure::Waiting(_)));
         match result {
             Ok(()) => {
@@ -432,7 +443,7 @@ async fn run_once(
             .await
         }
         None => {
-            let writer = LogWriter::open(data_dir, spec.log)
+            let writer = LogWriter::open_shared(data_dir, spec.log)
                 .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
             pipeline::run(
                 batch_rx,

@@ -7,8 +7,8 @@ mod support;
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-use support::kafka::{wait_for_kafka_records, BROKER};
+use std::time::Duration;
+use support::kafka::{wait_for_kafka_records, Broker, BROKER};
 use support::mariadb::MyDb;
 use support::{wait_for_log, Rec, Spillway, TestDb};
 
@@ -151,61 +151,6 @@ fn a_missing_topic_that_may_not_be_created_stops_with_its_name() {
             "topic.creation.enable",
         ],
     );
-}
-
-/// A broker of this test's own (tansu, in memory) on a free port, killed when dropped.
-struct Broker {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Broker {
-    fn start(port: u16) -> Broker {
-        let tansu = which_tansu();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = std::process::Command::new(tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker { child, port }
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn which_tansu() -> std::path::PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain([std::path::PathBuf::from(home).join(".cargo/bin")])
-        .map(|d| d.join("tansu"))
-        .find(|p| p.is_file())
-        .expect("tansu is installed by scripts/setup.sh")
 }
 
 /// The values of `topic` at `broker` once at least `n` are there (or two minutes passed).

@@ -18,7 +18,7 @@
 
 pub mod rest;
 
-use crate::connector::{self, Connector, Loaded};
+use crate::connector::{self, Connector, Loaded, SourceConfig};
 use crate::format::RegistrySpec;
 use crate::run::{self, Event};
 use crate::CliError;
@@ -59,14 +59,21 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
         .await
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| CliError::Config(format!("--listen: {:?} is not an address to listen on", args.listen)))?;
+        .ok_or_else(|| {
+            CliError::Config(format!(
+                "--listen: {:?} is not an address to listen on",
+                args.listen
+            ))
+        })?;
     let auth = rest::Auth {
         token: args.token.filter(|t| !t.is_empty()),
         basic: args.basic_auth.filter(|b| !b.is_empty()),
     };
     if let Some(basic) = &auth.basic {
         if !basic.contains(':') {
-            return Err(CliError::Config("--basic-auth: give user:password".to_string()));
+            return Err(CliError::Config(
+                "--basic-auth: give user:password".to_string(),
+            ));
         }
     }
     if !address.ip().is_loopback() && !auth.required() {
@@ -74,12 +81,15 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
             "--listen: {address} is reachable from other machines; give --token or --basic-auth (SPILLWAY_API_TOKEN, SPILLWAY_API_BASIC_AUTH) to require credentials"
         )));
     }
-    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-        CliError::Config(format!("--listen: cannot listen on {address}: {e}"))
-    })?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| CliError::Config(format!("--listen: cannot listen on {address}: {e}")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(run::wait_for_signal(shutdown_tx));
-    let id = listener.local_addr().map(|a| a.to_string()).unwrap_or(args.listen.clone());
+    let id = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(args.listen.clone());
     let worker = Worker::new(data_dir.clone(), id.clone(), shutdown_rx.clone());
     info!(url = %format!("http://{id}"), data_dir = %data_dir.display(), auth = auth.required(), "worker REST API serving");
     worker.restore().await?;
@@ -267,7 +277,9 @@ impl Worker {
         let tmp = path.with_extension("state.tmp");
         std::fs::write(&tmp, target.as_str())
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| WorkerError::Internal(format!("cannot keep the state of connector {name}: {e}")))
+            .map_err(|e| {
+                WorkerError::Internal(format!("cannot keep the state of connector {name}: {e}"))
+            })
     }
 
     /// Adds (or replaces) a connector and starts it when `target` is running.
@@ -291,7 +303,20 @@ impl Worker {
     }
 
     /// Starts a connector's run in a task of its own.
-    async fn spawn(self: &Arc<Self>, connector: Connector, status: Arc<Mutex<Status>>) -> RunHandle {
+    ///
+    /// A PostgreSQL source with `slot.drop.on.stop` runs without it: pausing keeps the
+    /// slot; the worker drops it when the connector is stopped or deleted, or the worker
+    /// shuts down ([`release_slot`]), as Kafka Connect stopping the task would.
+    async fn spawn(
+        self: &Arc<Self>,
+        mut connector: Connector,
+        status: Arc<Mutex<Status>>,
+    ) -> RunHandle {
+        if let Connector::Source(spec) = &mut connector {
+            if let SourceConfig::Postgres(pg) = &mut spec.source {
+                pg.slot_drop_on_stop = false;
+            }
+        }
         let registry = self.registry_for(&connector).await;
         let (stop_tx, stop_rx) = watch::channel(false);
         let data_dir = self.data_dir.clone();
@@ -307,11 +332,13 @@ impl Worker {
                         s.trace = None;
                     }
                     Event::Retrying(error) => s.retrying = Some(error),
+                    Event::Healthy => s.retrying = None,
                 }
             });
             // The worker's own shutdown stops every connector too.
             let stop = either_stop(stop_rx, global);
-            let result = run::run_one(&connector, &data_dir, registry.as_ref(), stop, observer).await;
+            let result =
+                run::run_one(&connector, &data_dir, registry.as_ref(), stop, observer).await;
             let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
             s.retrying = None;
             match result {
@@ -328,7 +355,10 @@ impl Worker {
                 }
             }
         });
-        RunHandle { stop: stop_tx, task }
+        RunHandle {
+            stop: stop_tx,
+            task,
+        }
     }
 
     /// The embedded registry, opened and served once, when the connector writes Avro with it.
@@ -343,7 +373,9 @@ impl Worker {
         if registry.is_none() {
             match run::start_registry(spec, &self.data_dir, self.shutdown.clone()).await {
                 Ok(r) => *registry = r,
-                Err(e) => warn!(connector = %spec.name, error = %error_text(e), "embedded schema registry not started"),
+                Err(e) => {
+                    warn!(connector = %spec.name, error = %error_text(e), "embedded schema registry not started")
+                }
             }
         }
         registry.clone()
@@ -361,7 +393,11 @@ impl Worker {
     pub async fn shutdown(&self) {
         let mut connectors = self.connectors.lock().await;
         for managed in connectors.values_mut() {
+            let ran = managed.run.is_some();
             Worker::halt(managed.run.take()).await;
+            if ran {
+                release_slot(&managed.document).await;
+            }
         }
     }
 
@@ -370,9 +406,12 @@ impl Worker {
         let loaded = parse_document(document)?;
         let name = loaded.connector.name().to_string();
         if self.connectors.lock().await.contains_key(&name) {
-            return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
+            return Err(WorkerError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
         }
-        connector::store(&self.data_dir, &loaded).map_err(|e| WorkerError::Internal(error_text(e)))?;
+        connector::store(&self.data_dir, &loaded)
+            .map_err(|e| WorkerError::Internal(error_text(e)))?;
         self.persist_target(&name, Target::Running)?;
         let info = info_of(&name, &loaded.document, kind_of(&loaded.connector));
         self.install(loaded, Target::Running).await;
@@ -382,7 +421,11 @@ impl Worker {
 
     /// Replaces a connector's config (creating it when new) and restarts it if it runs.
     /// Masked secrets in `config` keep their stored values. Returns whether it was created.
-    pub async fn put_config(self: &Arc<Self>, name: &str, config: &Value) -> Result<(Value, bool), WorkerError> {
+    pub async fn put_config(
+        self: &Arc<Self>,
+        name: &str,
+        config: &Value,
+    ) -> Result<(Value, bool), WorkerError> {
         let mut config = config.clone();
         let (existing, target) = {
             let connectors = self.connectors.lock().await;
@@ -412,7 +455,8 @@ impl Worker {
         if let Some(old) = old {
             Worker::halt(old.run).await;
         }
-        connector::store(&self.data_dir, &loaded).map_err(|e| WorkerError::Internal(error_text(e)))?;
+        connector::store(&self.data_dir, &loaded)
+            .map_err(|e| WorkerError::Internal(error_text(e)))?;
         self.persist_target(name, target)?;
         let info = info_of(name, &loaded.document, kind_of(&loaded.connector));
         self.install(loaded, target).await;
@@ -420,11 +464,13 @@ impl Worker {
     }
 
     /// Sets a connector's target state: pausing or stopping ends its run, running starts it.
-    pub async fn set_target(self: &Arc<Self>, name: &str, target: Target) -> Result<(), WorkerError> {
+    pub async fn set_target(
+        self: &Arc<Self>,
+        name: &str,
+        target: Target,
+    ) -> Result<(), WorkerError> {
         let mut connectors = self.connectors.lock().await;
-        let managed = connectors
-            .get_mut(name)
-            .ok_or_else(|| not_found(name))?;
+        let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         self.persist_target(name, target)?;
         managed.target = target;
         match target {
@@ -439,7 +485,11 @@ impl Worker {
             }
             Target::Paused | Target::Stopped => {
                 Worker::halt(managed.run.take()).await;
-                *managed.status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new(target.as_str());
+                if target == Target::Stopped {
+                    release_slot(&managed.document).await;
+                }
+                *managed.status.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Status::new(target.as_str());
             }
         }
         info!(connector = %name, state = target.as_str(), "connector state changed");
@@ -465,13 +515,17 @@ impl Worker {
             .remove(name)
             .ok_or_else(|| not_found(name))?;
         Worker::halt(managed.run).await;
+        release_slot(&managed.document).await;
         for path in [
             connector::stored_path(&self.data_dir, name),
             state_path(&self.data_dir, name),
         ] {
             if let Err(e) = std::fs::remove_file(&path) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(WorkerError::Internal(format!("cannot remove {}: {e}", path.display())));
+                    return Err(WorkerError::Internal(format!(
+                        "cannot remove {}: {e}",
+                        path.display()
+                    )));
                 }
             }
         }
@@ -530,7 +584,10 @@ impl Worker {
 
 /// A stop signal that turns true when either `own` (this connector's) or `global` (the
 /// worker's shutdown) does, kept alive as long as the run holds it.
-fn either_stop(mut own: watch::Receiver<bool>, mut global: watch::Receiver<bool>) -> watch::Receiver<bool> {
+fn either_stop(
+    mut own: watch::Receiver<bool>,
+    mut global: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(*own.borrow() || *global.borrow());
     tokio::spawn(async move {
         tokio::select! {
@@ -542,6 +599,27 @@ fn either_stop(mut own: watch::Receiver<bool>, mut global: watch::Receiver<bool>
         tx.closed().await;
     });
     rx
+}
+
+/// Drops the replication slot of a PostgreSQL source with `slot.drop.on.stop=true`.
+async fn release_slot(document: &Value) {
+    let Ok(loaded) = parse_document(document) else {
+        return;
+    };
+    if let Connector::Source(spec) = &loaded.connector {
+        if let SourceConfig::Postgres(pg) = &spec.source {
+            if pg.slot_drop_on_stop {
+                match spillway_postgres::drop_slot(pg).await {
+                    Ok(()) => {
+                        info!(connector = %spec.name, slot = %pg.slot_name, "replication slot dropped (slot.drop.on.stop)")
+                    }
+                    Err(e) => {
+                        warn!(connector = %spec.name, slot = %pg.slot_name, error = %e, "could not drop the replication slot")
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn not_found(name: &str) -> WorkerError {
@@ -573,7 +651,8 @@ pub fn parse_document(document: &Value) -> Result<Loaded, WorkerError> {
             "the connector needs a name: {\"name\": ..., \"config\": {...}}".to_string(),
         ));
     }
-    let connector = connector::parse_any(&config).map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+    let connector =
+        connector::parse_any(&config).map_err(|e| WorkerError::BadRequest(e.to_string()))?;
     let inner = document.get("config").unwrap_or(document);
     Ok(Loaded {
         document: json!({"name": connector.name(), "config": inner}),

@@ -125,14 +125,18 @@ impl IntoResponse for WorkerError {
 }
 
 fn body_json(body: &Bytes) -> Result<Value, WorkerError> {
-    serde_json::from_slice(body).map_err(|e| WorkerError::BadRequest(format!("the body is not JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| WorkerError::BadRequest(format!("the body is not JSON: {e}")))
 }
 
 async fn root() -> Json<Value> {
     Json(json!({"version": env!("CARGO_PKG_VERSION"), "commit": "", "kafka_cluster_id": null}))
 }
 
-async fn list(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Result<Json<Value>, WorkerError> {
+async fn list(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, WorkerError> {
     let expand: Vec<String> = query
         .unwrap_or_default()
         .split('&')
@@ -163,79 +167,132 @@ async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, Wo
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
-async fn info(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+async fn info(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
     Ok(Json(app.worker.info(&name).await?))
 }
 
-async fn config(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+async fn config(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
     Ok(Json(app.worker.config(&name).await?))
 }
 
-async fn put_config(State(app): State<Arc<App>>, Path(name): Path<String>, body: Bytes) -> Result<Response, WorkerError> {
+async fn put_config(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, WorkerError> {
     let config = body_json(&body)?;
     let (info, created) = app.worker.put_config(&name, &config).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(info)).into_response())
 }
 
-async fn status(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+async fn status(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
     Ok(Json(app.worker.status(&name).await?))
 }
 
-async fn tasks(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+async fn tasks(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
     let config = app.worker.config(&name).await?;
-    Ok(Json(json!([{"id": {"connector": name, "task": 0}, "config": config}])))
+    Ok(Json(
+        json!([{"id": {"connector": name, "task": 0}, "config": config}]),
+    ))
 }
 
-async fn task_status(State(app): State<Arc<App>>, Path((name, task)): Path<(String, u32)>) -> Result<Json<Value>, WorkerError> {
+async fn task_status(
+    State(app): State<Arc<App>>,
+    Path((name, task)): Path<(String, u32)>,
+) -> Result<Json<Value>, WorkerError> {
     let status = app.worker.status(&name).await?;
     if task != 0 {
-        return Err(WorkerError::NotFound(format!("Task {name}-{task} not found")));
+        return Err(WorkerError::NotFound(format!(
+            "Task {name}-{task} not found"
+        )));
     }
     Ok(Json(status["tasks"][0].clone()))
 }
 
-async fn pause(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+async fn pause(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
     app.worker.set_target(&name, Target::Paused).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn resume(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+async fn resume(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
     app.worker.set_target(&name, Target::Running).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+async fn stop(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
     app.worker.set_target(&name, Target::Stopped).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restart(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+async fn restart(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
     app.worker.restart(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, WorkerError> {
+async fn delete(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
     app.worker.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Committed offsets in Kafka Connect's shape: a source's position under its server's
 /// partition, a projection's next offset per topic partition.
-async fn offsets(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+async fn offsets(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
     let document = app.worker.document(&name).await?;
     let loaded = parse_document(&document)?;
     let data_dir = app.worker.data_dir();
     let offsets = match &loaded.connector {
         Connector::Source(spec) => {
-            let failed = |e: &dyn std::fmt::Display| WorkerError::Internal(format!("cannot read the offsets of {name}: {e}"));
+            let failed = |e: &dyn std::fmt::Display| {
+                WorkerError::Internal(format!("cannot read the offsets of {name}: {e}"))
+            };
             let mut store: Box<dyn OffsetStore> = match &spec.kafka {
                 Some(kafka) => Box::new(
-                    spillway_kafka::KafkaOffsetStore::new(kafka.clone(), &spec.name, &spec.logical_name, None)
-                        .map_err(|e| failed(&e))?,
+                    spillway_kafka::KafkaOffsetStore::new(
+                        kafka.clone(),
+                        &spec.name,
+                        &spec.logical_name,
+                        None,
+                    )
+                    .map_err(|e| failed(&e))?,
                 ),
                 None => Box::new(
-                    spillway_streams::FileOffsetStore::open(data_dir, &spec.name).map_err(|e| failed(&e))?,
+                    spillway_streams::FileOffsetStore::open(data_dir, &spec.name)
+                        .map_err(|e| failed(&e))?,
                 ),
             };
             let offset = tokio::task::spawn_blocking(move || store.load())
@@ -255,7 +312,10 @@ async fn offsets(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resul
     Ok(Json(json!({"offsets": offsets})))
 }
 
-async fn projection_offsets(spec: &ProjectionSpec, data_dir: &std::path::Path) -> Result<Value, WorkerError> {
+async fn projection_offsets(
+    spec: &ProjectionSpec,
+    data_dir: &std::path::Path,
+) -> Result<Value, WorkerError> {
     let name = &spec.config.name;
     let table = &spec.config.offsets_table;
     let failed = |e: spillway_projection::target::TargetError| WorkerError::Internal(e.to_string());
@@ -264,7 +324,11 @@ async fn projection_offsets(spec: &ProjectionSpec, data_dir: &std::path::Path) -
             if !path.exists() {
                 return Ok(json!([]));
             }
-            SqliteTarget::open(&path, table).map_err(failed)?.load_offsets(name).await.map_err(failed)?
+            SqliteTarget::open(&path, table)
+                .map_err(failed)?
+                .load_offsets(name)
+                .await
+                .map_err(failed)?
         }
         TargetUrl::Postgres(pg) => PostgresTargetClient::connect(&pg, table)
             .await
@@ -289,12 +353,12 @@ async fn projection_offsets(spec: &ProjectionSpec, data_dir: &std::path::Path) -
 
 /// The connector classes this worker runs.
 fn plugin_list() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    out.push((spillway_postgres::config::CONNECTOR_CLASSES[0], "source"));
-    out.push((spillway_mysql::config::MYSQL_CLASSES[0], "source"));
-    out.push((spillway_mysql::config::MARIADB_CLASSES[0], "source"));
-    out.push((spillway_projection::config::CONNECTOR_CLASSES[0], "sink"));
-    out
+    vec![
+        (spillway_postgres::config::CONNECTOR_CLASSES[0], "source"),
+        (spillway_mysql::config::MYSQL_CLASSES[0], "source"),
+        (spillway_mysql::config::MARIADB_CLASSES[0], "source"),
+        (spillway_projection::config::CONNECTOR_CLASSES[0], "sink"),
+    ]
 }
 
 async fn plugins() -> Json<Value> {
@@ -312,12 +376,22 @@ async fn plugins() -> Json<Value> {
 async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>, WorkerError> {
     let mut given = body_json(&body)?;
     let Some(map) = given.as_object_mut() else {
-        return Err(WorkerError::BadRequest("the body must be a JSON object of config keys".into()));
+        return Err(WorkerError::BadRequest(
+            "the body must be a JSON object of config keys".into(),
+        ));
     };
-    let known = plugin_list().iter().any(|(c, _)| c.eq_ignore_ascii_case(&class))
-        || spillway_postgres::config::CONNECTOR_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
-        || spillway_mysql::config::MYSQL_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
-        || spillway_mysql::config::MARIADB_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(&class))
+    let known = plugin_list()
+        .iter()
+        .any(|(c, _)| c.eq_ignore_ascii_case(&class))
+        || spillway_postgres::config::CONNECTOR_CLASSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&class))
+        || spillway_mysql::config::MYSQL_CLASSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&class))
+        || spillway_mysql::config::MARIADB_CLASSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&class))
         || spillway_projection::config::handles(&class);
     if !known {
         return Err(WorkerError::BadRequest(format!(
@@ -360,7 +434,10 @@ async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>,
         }
     }
     let shown = masked(&original);
-    let mut keys: Vec<String> = shown.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut keys: Vec<String> = shown
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     for (k, _) in &errors {
         if !keys.contains(k) {
             keys.push(k.clone());
@@ -371,7 +448,11 @@ async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>,
         .enumerate()
         .map(|(i, key)| {
             let value = shown.get(key).cloned().unwrap_or(Value::Null);
-            let key_errors: Vec<&String> = errors.iter().filter(|(k, _)| k == key).map(|(_, m)| m).collect();
+            let key_errors: Vec<&String> = errors
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, m)| m)
+                .collect();
             json!({
                 "definition": {
                     "name": key, "type": "STRING", "required": false, "default_value": null,

@@ -121,3 +121,61 @@ pub fn wait_for_kafka_records(broker: &str, topic: &str, n: usize, timeout: Dura
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A broker of this test's own (tansu, in memory) on a free port, killed when dropped.
+pub struct Broker {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Broker {
+    /// Starts tansu on `port` and waits until it listens.
+    pub fn start(port: u16) -> Broker {
+        let tansu = which_tansu();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port }
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The tansu binary scripts/setup.sh installs.
+pub fn which_tansu() -> std::path::PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([std::path::PathBuf::from(home).join(".cargo/bin")])
+        .map(|d| d.join("tansu"))
+        .find(|p| p.is_file())
+        .expect("tansu is installed by scripts/setup.sh")
+}

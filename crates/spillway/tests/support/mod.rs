@@ -6,6 +6,7 @@ pub mod compat;
 pub mod kafka;
 pub mod mariadb;
 pub mod projection;
+pub mod worker;
 
 use serde_json::{json, Value};
 use spillway_streams::LogReader;

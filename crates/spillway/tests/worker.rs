@@ -1,0 +1,631 @@
+//! The worker's REST API through a real HTTP client, with real servers behind it: every
+//! endpoint, state transitions that really stop and restart capture, secrets absent from
+//! responses and logs, a worker restart that resumes each connector in its state, slots
+//! released only when asked, authentication, failures with their traces, a broker outage
+//! shown as a retry, and the `spillway connector` CLI.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::kafka::Broker;
+use support::projection::projection;
+use support::worker::WorkerProcess;
+use support::{binary, free_port, psql, read_topic, scratch, TestDb};
+
+const PASSWORD: &str = "right-password";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A PostgreSQL source capturing `db` as the password-only role (so a password is in the
+/// config), through a publication made beforehand.
+fn password_source(db: &TestDb) -> Value {
+    db.sql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO spillway_pw;
+         CREATE PUBLICATION {0}_pub FOR ALL TABLES",
+        db.name
+    ));
+    db.connector(&[
+        ("database.user", "spillway_pw"),
+        ("database.password", PASSWORD),
+        ("publication.autocreate.mode", "disabled"),
+    ])
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool, detail: impl Fn() -> String) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen\n{}",
+            detail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_rest_api_manages_a_source_and_a_projection_end_to_end() {
+    let db = TestDb::create("workerapi");
+    db.sql(
+        "CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a'), (2, 'b')",
+    );
+    let source = password_source(&db);
+    let dir = scratch("workerapi");
+    let data = dir.path().join("data");
+    let w = WorkerProcess::start(&data, free_port(), &[]);
+    let mut seen: Vec<Value> = Vec::new();
+    let mut call = |method: &str, path: &str, body: Option<&Value>| {
+        let (status, answer) = w.call(method, path, body);
+        seen.push(answer.clone());
+        (status, answer)
+    };
+
+    let (status, root) = call("GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(root["version"].is_string(), "{root}");
+    let (_, plugins) = call("GET", "/connector-plugins", None);
+    let classes: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"io.debezium.connector.postgresql.PostgresConnector"),
+        "{plugins}"
+    );
+    assert!(
+        classes.contains(&"io.debezium.connector.jdbc.JdbcSinkConnector"),
+        "{plugins}"
+    );
+
+    // Validation: a message per bad key; a good config has none.
+    let class = "io.debezium.connector.postgresql.PostgresConnector";
+    let (status, v) = call(
+        "PUT",
+        &format!("/connector-plugins/{class}/config/validate"),
+        Some(
+            &json!({"connector.class": class, "database.port": "x", "snapshot.mode": "sometimes",
+                     "database.password": "hush"}),
+        ),
+    );
+    assert_eq!(status, 200, "{v}");
+    let errors = |v: &Value, key: &str| -> Vec<String> {
+        v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["value"]["name"] == key)
+            .map(|c| {
+                c["value"]["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(v["error_count"].as_u64().unwrap() >= 4, "{v}");
+    assert!(
+        errors(&v, "database.port")[0].contains("database.port"),
+        "{v}"
+    );
+    assert!(errors(&v, "snapshot.mode")[0].contains("initial"), "{v}");
+    assert!(!errors(&v, "database.hostname").is_empty(), "{v}");
+    assert!(
+        !v.to_string().contains("hush"),
+        "a secret in the validation answer: {v}"
+    );
+    let (_, ok) = call(
+        "PUT",
+        &format!("/connector-plugins/{class}/config/validate"),
+        Some(&source["config"]),
+    );
+    assert_eq!(ok["error_count"], json!(0), "{ok}");
+    let (status, _) = call(
+        "PUT",
+        "/connector-plugins/com.example.Nope/config/validate",
+        Some(&json!({})),
+    );
+    assert_eq!(status, 400);
+
+    // Create both; a second create of a name conflicts.
+    let (status, created) = call("POST", "/connectors", Some(&source));
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["type"], json!("source"));
+    assert_eq!(created["config"]["database.password"], json!("********"));
+    assert_eq!(created["tasks"], json!([{"connector": db.name, "task": 0}]));
+    let (status, conflict) = call("POST", "/connectors", Some(&source));
+    assert_eq!(
+        (status, conflict["error_code"].clone()),
+        (409, json!(409)),
+        "{conflict}"
+    );
+    let sink = projection("proj", &format!("{}\\.public\\.t", db.name), &[]);
+    let (status, _) = call("POST", "/connectors", Some(&sink));
+    assert_eq!(status, 201);
+    let (status, bad) = call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "bad", "config": {"connector.class": "projection"}})),
+    );
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("topics"), "{bad}");
+
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    let query = |sql: &str| w.call("POST", "/query", Some(&json!({"sql": sql})));
+    let table = format!("{}_public_t", db.name);
+    let count = |query: &dyn Fn(&str) -> (u16, Value)| {
+        let (status, r) = query(&format!("SELECT count(*) FROM {table}"));
+        if status == 200 {
+            r["rows"][0][0].as_i64()
+        } else {
+            None
+        }
+    };
+    wait_until(
+        "the projection holding the snapshot",
+        || count(&query) == Some(2),
+        || w.logs(),
+    );
+
+    let (_, names) = call("GET", "/connectors", None);
+    assert_eq!(
+        names,
+        json!(["proj".to_string(), db.name.clone()]),
+        "names, sorted"
+    );
+    let (_, expanded) = call("GET", "/connectors?expand=status&expand=info", None);
+    assert_eq!(
+        expanded[&db.name]["status"]["connector"]["state"],
+        json!("RUNNING")
+    );
+    assert_eq!(expanded["proj"]["info"]["type"], json!("sink"));
+    let (_, info) = call("GET", &format!("/connectors/{}", db.name), None);
+    assert_eq!(info["config"]["database.user"], json!("spillway_pw"));
+    let (_, config) = call("GET", &format!("/connectors/{}/config", db.name), None);
+    assert_eq!(config["database.password"], json!("********"));
+    let (_, tasks) = call("GET", &format!("/connectors/{}/tasks", db.name), None);
+    assert_eq!(tasks[0]["id"], json!({"connector": db.name, "task": 0}));
+    let (status, task) = call(
+        "GET",
+        &format!("/connectors/{}/tasks/0/status", db.name),
+        None,
+    );
+    assert_eq!((status, task["state"].clone()), (200, json!("RUNNING")));
+
+    // Pause really stops capture: a row written while paused arrives only after resume.
+    let (status, _) = call("PUT", &format!("/connectors/{}/pause", db.name), None);
+    assert_eq!(status, 202);
+    assert_eq!(w.state(&db.name), "PAUSED");
+    let records = read_topic(&data, &db.topic("t")).len();
+    db.sql("INSERT INTO t VALUES (3, 'c')");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        read_topic(&data, &db.topic("t")).len(),
+        records,
+        "a paused source captured"
+    );
+    let (status, _) = call("PUT", &format!("/connectors/{}/resume", db.name), None);
+    assert_eq!(status, 202);
+    wait_until(
+        "the row written while paused",
+        || count(&query) == Some(3),
+        || w.logs(),
+    );
+    assert!(
+        !w.logs().contains("snapshot started") || w.logs().matches("snapshot started").count() == 1
+    );
+
+    // Stop, then resume again.
+    let (status, _) = call("PUT", &format!("/connectors/{}/stop", db.name), None);
+    assert_eq!(status, 204);
+    assert_eq!(w.state(&db.name), "STOPPED");
+    call("PUT", &format!("/connectors/{}/resume", db.name), None);
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+
+    // A new config keeps a masked secret's stored value.
+    let mut new_config = config.clone();
+    new_config["heartbeat.interval.ms"] = json!("60000");
+    let (status, updated) = call(
+        "PUT",
+        &format!("/connectors/{}/config", db.name),
+        Some(&new_config),
+    );
+    assert_eq!(status, 200, "{updated}");
+    let kept = std::fs::read_to_string(data.join(format!("connectors/{}.json", db.name))).unwrap();
+    assert!(kept.contains(PASSWORD) && kept.contains("60000"), "{kept}");
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    db.sql("INSERT INTO t VALUES (4, 'd')");
+    wait_until(
+        "a row after the config change",
+        || count(&query) == Some(4),
+        || w.logs(),
+    );
+
+    let (status, _) = call("POST", &format!("/connectors/{}/restart", db.name), None);
+    assert_eq!(status, 204);
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+
+    // Offsets, in Kafka Connect's shapes.
+    let (_, offsets) = call("GET", &format!("/connectors/{}/offsets", db.name), None);
+    assert_eq!(
+        offsets["offsets"][0]["partition"],
+        json!({"server": db.name}),
+        "{offsets}"
+    );
+    let (_, offsets) = call("GET", "/connectors/proj/offsets", None);
+    assert_eq!(
+        offsets["offsets"][0]["partition"],
+        json!({"kafka_topic": db.topic("t"), "kafka_partition": 0}),
+        "{offsets}"
+    );
+    assert!(
+        offsets["offsets"][0]["offset"]["kafka_offset"]
+            .as_u64()
+            .unwrap()
+            >= 4
+    );
+
+    let (status, _) = call("DELETE", "/connectors/proj", None);
+    assert_eq!(status, 204);
+    let (status, missing) = call("GET", "/connectors/proj", None);
+    assert_eq!(status, 404);
+    assert_eq!(
+        missing,
+        json!({"error_code": 404, "message": "Connector proj not found"})
+    );
+    let (status, _) = call("PUT", "/connectors/proj/pause", None);
+    assert_eq!(status, 404);
+
+    let mut w = w;
+    assert!(w.stop().success(), "{}", w.logs());
+    let logs = w.logs();
+    for answer in &seen {
+        assert!(
+            !answer.to_string().contains(PASSWORD),
+            "the password in an answer: {answer}"
+        );
+    }
+    assert!(!logs.contains(PASSWORD), "the password in the log:\n{logs}");
+    assert!(!logs.contains("panicked"), "{logs}");
+}
+
+fn slot_exists(slot: &str) -> bool {
+    psql(
+        "postgres",
+        &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+    ) == "1"
+}
+
+#[test]
+fn a_restarted_worker_resumes_each_connector_in_its_state_and_slots_go_only_when_asked() {
+    let db = TestDb::create("workerresume");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let keep = db.connector(&[("slot.name", &format!("{}_keep", db.name))]);
+    let mut drop = db.connector(&[
+        ("slot.name", &format!("{}_drop", db.name)),
+        ("publication.name", &format!("{}_pub2", db.name)),
+        ("topic.prefix", &format!("{}_d", db.name)),
+        ("slot.drop.on.stop", "true"),
+    ]);
+    drop["name"] = json!(format!("{}_d", db.name));
+    let (keep_name, drop_name) = (db.name.clone(), format!("{}_d", db.name));
+    let dir = scratch("workerresume");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut w = WorkerProcess::start(&data, port, &[]);
+    assert_eq!(w.call("POST", "/connectors", Some(&keep)).0, 201);
+    assert_eq!(w.call("POST", "/connectors", Some(&drop)).0, 201);
+    w.wait_status(&keep_name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    w.wait_status(&drop_name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    wait_until(
+        "both snapshots",
+        || {
+            read_topic(&data, &db.topic("t")).len() == 1
+                && read_topic(&data, &format!("{drop_name}.public.t")).len() == 1
+        },
+        || w.logs(),
+    );
+    // Pausing keeps even a slot that is dropped on stop.
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{drop_name}/pause"), None)
+            .0,
+        202
+    );
+    assert!(
+        slot_exists(&format!("{}_drop", db.name)),
+        "pausing dropped the slot"
+    );
+    assert!(w.stop().success(), "{}", w.logs());
+
+    // Changes while no worker runs; a new worker on the same data directory.
+    db.sql("INSERT INTO t VALUES (2)");
+    let w = WorkerProcess::start(&data, port, &[]);
+    w.wait_status(&keep_name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    assert_eq!(
+        w.state(&drop_name),
+        "PAUSED",
+        "a paused connector stays paused"
+    );
+    wait_until(
+        "the change made while no worker ran",
+        || read_topic(&data, &db.topic("t")).len() == 2,
+        || w.logs(),
+    );
+    assert!(
+        !w.logs().contains("snapshot started"),
+        "the restarted worker snapshotted again:\n{}",
+        w.logs()
+    );
+
+    // Delete keeps the slot unless asked; resume the other and delete it: its slot goes.
+    assert_eq!(
+        w.call("DELETE", &format!("/connectors/{keep_name}"), None)
+            .0,
+        204
+    );
+    assert!(
+        slot_exists(&format!("{}_keep", db.name)),
+        "delete dropped a slot it was not asked to"
+    );
+    assert_eq!(
+        w.call("PUT", &format!("/connectors/{drop_name}/resume"), None)
+            .0,
+        202
+    );
+    w.wait_status(&drop_name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    db.sql("INSERT INTO t VALUES (3)");
+    wait_until(
+        "the resumed connector's change",
+        || read_topic(&data, &format!("{drop_name}.public.t")).len() == 3,
+        || w.logs(),
+    );
+    assert_eq!(
+        w.call("DELETE", &format!("/connectors/{drop_name}"), None)
+            .0,
+        204
+    );
+    assert!(
+        !slot_exists(&format!("{}_drop", db.name)),
+        "slot.drop.on.stop=true kept the slot:\n{}",
+        w.logs()
+    );
+    assert_eq!(w.call("GET", "/connectors", None).1, json!([]));
+}
+
+#[test]
+fn credentials_are_required_when_configured_and_beyond_loopback() {
+    let dir = scratch("workerauth");
+    let data = dir.path().join("data");
+    let mut w = WorkerProcess::start(
+        &data,
+        free_port(),
+        &["--token", "t0ken", "--basic-auth", "admin:pw"],
+    );
+    assert_eq!(w.call("GET", "/connectors", None).0, 401);
+    w.auth = Some("Bearer wrong".into());
+    let (status, body) = w.call("GET", "/connectors", None);
+    assert_eq!(status, 401);
+    assert_eq!(body["error_code"], json!(401));
+    w.auth = Some("Bearer t0ken".into());
+    assert_eq!(w.call("GET", "/connectors", None), (200, json!([])));
+    w.auth = Some("Basic YWRtaW46cHc=".into()); // admin:pw
+    assert_eq!(w.call("GET", "/connectors", None).0, 200);
+    w.auth = Some("Basic YWRtaW46bm8=".into()); // admin:no
+    assert_eq!(w.call("GET", "/connectors", None).0, 401);
+    assert!(w.stop().success());
+
+    // Beyond loopback without credentials: refused at start, naming the flag.
+    let out = Command::new(binary())
+        .args([
+            "worker",
+            "--listen",
+            &format!("0.0.0.0:{}", free_port()),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("SPILLWAY_API_TOKEN")
+        .env_remove("SPILLWAY_API_BASIC_AUTH")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--listen") && err.contains("--token"), "{err}");
+}
+
+#[test]
+fn a_connector_that_cannot_log_in_is_failed_with_its_trace_until_fixed() {
+    let db = TestDb::create("workerfail");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let mut source = password_source(&db);
+    source["config"]["database.password"] = json!("wrong-password-9");
+    let dir = scratch("workerfail");
+    let data = dir.path().join("data");
+    let w = WorkerProcess::start(&data, free_port(), &[]);
+    assert_eq!(w.call("POST", "/connectors", Some(&source)).0, 201);
+    let status = w.wait_status(&db.name, "FAILED", |s| s["connector"]["state"] == "FAILED");
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("spillway_pw") && trace.contains("28P01"),
+        "{status}"
+    );
+    assert!(!status.to_string().contains("wrong-password-9"));
+    // The right password through PUT config brings it back.
+    let mut config = source["config"].clone();
+    config["database.password"] = json!(PASSWORD);
+    assert_eq!(
+        w.call(
+            "PUT",
+            &format!("/connectors/{}/config", db.name),
+            Some(&config)
+        )
+        .0,
+        200
+    );
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    wait_until(
+        "the snapshot",
+        || read_topic(&data, &db.topic("t")).len() == 1,
+        || w.logs(),
+    );
+    assert!(!w.logs().contains("wrong-password-9"));
+}
+
+#[test]
+fn a_broker_outage_shows_as_a_retry_and_loses_nothing() {
+    let db = TestDb::create("workerbroker");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let port = free_port();
+    let broker = Broker::start(port);
+    let source = db.connector(&[
+        ("kafka.bootstrap.servers", &broker.address()),
+        ("topic.creation.default.replication.factor", "1"),
+        ("kafka.message.timeout.ms", "3000"),
+    ]);
+    let dir = scratch("workerbroker");
+    let data = dir.path().join("data");
+    let w = WorkerProcess::start(&data, free_port(), &[]);
+    assert_eq!(w.call("POST", "/connectors", Some(&source)).0, 201);
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    let topic = db.topic("t");
+    let ids = |broker: &str| -> Vec<i64> {
+        let mut ids: Vec<i64> = support::kafka::read_kafka_topic(broker, &topic)
+            .iter()
+            .filter_map(|r| r.value.as_ref()?["payload"]["after"]["id"].as_i64())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    wait_until(
+        "the snapshot in the broker",
+        || ids(&broker.address()) == vec![1],
+        || w.logs(),
+    );
+    drop(broker);
+    for i in 2..=6 {
+        db.sql(&format!("INSERT INTO t VALUES ({i})"));
+    }
+    let status = w.wait_status(&db.name, "retrying", |s| {
+        s["tasks"][0]["retrying"].is_string()
+    });
+    assert_eq!(status["connector"]["state"], json!("RUNNING"), "{status}");
+    let broker = Broker::start(port);
+    wait_until(
+        "every change committed during the outage in the restarted broker",
+        || (2..=6).all(|i| ids(&broker.address()).contains(&i)),
+        || format!("{:?}\n{}", ids(&broker.address()), w.logs()),
+    );
+    w.wait_status(&db.name, "no longer retrying", |s| {
+        s["tasks"][0]["retrying"].is_null()
+    });
+}
+
+#[test]
+fn the_connector_cli_deploys_and_operates_a_connector() {
+    let db = TestDb::create("workercli");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let dir = scratch("workercli");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut w = WorkerProcess::start(&data, port, &["--token", "cli-token"]);
+    w.auth = Some("Bearer cli-token".into());
+    // The seed's form: a bare config with its name inside.
+    let mut bare = db.connector(&[])["config"].clone();
+    bare["name"] = json!(db.name);
+    let file = dir.path().join("seed.json");
+    std::fs::write(&file, bare.to_string()).unwrap();
+    let cli = |args: &[&str]| {
+        Command::new(binary())
+            .arg("connector")
+            .args(args)
+            .args(["--url", &format!("http://127.0.0.1:{port}")])
+            .env("SPILLWAY_API_TOKEN", "cli-token")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["create", "--config", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("created connector {}", db.name))
+    );
+    w.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    let list = String::from_utf8_lossy(&cli(&["list"]).stdout).into_owned();
+    assert!(
+        list.starts_with("NAME") && list.contains(&db.name) && list.contains("RUNNING"),
+        "{list}"
+    );
+    let out = cli(&["status", &db.name, "--output", "json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status --output json");
+    assert_eq!(status["connector"]["state"], json!("RUNNING"));
+    let out = cli(&["pause", &db.name]);
+    assert!(out.status.success());
+    assert_eq!(w.state(&db.name), "PAUSED");
+    assert!(cli(&["resume", &db.name]).status.success());
+    let described = String::from_utf8_lossy(&cli(&["describe", &db.name]).stdout).into_owned();
+    assert!(
+        described.contains("database.dbname") && described.contains(&db.name),
+        "{described}"
+    );
+    // Validation prints a line per bad key and exits 2.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({"name": "x", "connector.class": "io.debezium.connector.postgresql.PostgresConnector", "database.port": "nope"}).to_string(),
+    )
+    .unwrap();
+    let out = cli(&["validate", "--config", bad.to_str().unwrap()]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("database.port") && printed.contains("database.hostname"),
+        "{printed}"
+    );
+    // A refused request says the worker's message; a wrong token is refused.
+    let out = cli(&["status", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Connector nope not found"));
+    let out = Command::new(binary())
+        .args([
+            "connector",
+            "list",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--token",
+            "wrong",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    assert!(cli(&["delete", &db.name]).status.success());
+    assert_eq!(w.call("GET", "/connectors", None), (200, json!([])));
+}
