@@ -21,6 +21,7 @@ pub mod config;
 pub mod convert;
 pub mod event;
 pub mod filter;
+pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod position;

@@ -14,13 +14,16 @@
 
 use crate::ack::AckTracker;
 use crate::event::{ChangeEvent, Op};
+use crate::metrics as metrics_names;
 use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
 use crate::record::{Header, Record};
 use crate::schema::TableSchema;
 use crate::source::{Heartbeat, SourceBatch, StructRecord};
 use crate::stream::{Ack, AckReport, StreamError, StreamWriter};
 use crate::value::Row;
-use std::collections::HashSet;
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 
@@ -106,6 +109,8 @@ pub struct PipelineOptions {
     /// the source's log ([`CONNECTOR_HEADER`], [`POSITION_HEADER`]), so a consumer can drop
     /// the duplicates at-least-once delivery allows after a crash.
     pub position_headers: Option<String>,
+    /// The connector's name, as metrics label their series.
+    pub connector: String,
 }
 
 /// Header naming the connector whose position [`POSITION_HEADER`] gives.
@@ -125,6 +130,7 @@ impl Default for PipelineOptions {
             flush_interval: DEFAULT_OFFSET_FLUSH_INTERVAL,
             extra_headers: Vec::new(),
             position_headers: None,
+            connector: String::new(),
         }
     }
 }
@@ -284,6 +290,7 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut records = Vec::new();
     let mut source_open = true;
+    let mut meter = Meter::new(&options.connector);
 
     let result: Result<(), PipelineError> = async {
         loop {
@@ -292,12 +299,14 @@ where
                 Some(report) = ack_rx.recv() => {
                     report.result?;
                     tracker.ack(report.seq);
+                    meter.acked(report.seq);
                 }
                 batch = batches.recv(), if source_open => {
                     let Some(batch) = batch else {
                         source_open = false;
                         break;
                     };
+                    meter.queue.set(batches.len() as f64);
                     let ts = now_ms();
                     for record in &batch.records {
                         let (key, value) = encoder.struct_record(record)?;
@@ -337,10 +346,11 @@ where
                         }),
                     };
                     let seq = tracker.register(checkpoint);
+                    meter.sent(seq, &batch.events, &records, &options);
                     writer.send(std::mem::take(&mut records), Ack::new(seq, ack_tx.clone())).await?;
                 }
                 _ = tick.tick() => {
-                    commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats).await?;
+                    commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats, &meter).await?;
                 }
             }
         }
@@ -354,6 +364,7 @@ where
     while let Some(report) = ack_rx.recv().await {
         if report.result.is_ok() {
             tracker.ack(report.seq);
+            meter.acked(report.seq);
         }
     }
     commit(
@@ -362,6 +373,7 @@ where
         &mut last_committed,
         &committed,
         &mut stats,
+        &meter,
     )
     .await?;
     result?;
@@ -375,6 +387,7 @@ async fn commit<S: OffsetStore + 'static>(
     last: &mut Option<Offset>,
     committed: &watch::Sender<Option<Offset>>,
     stats: &mut PipelineStats,
+    meter: &Meter,
 ) -> Result<(), OffsetStoreError> {
     let Some(offset) = tracker.committable() else {
         return Ok(());
@@ -389,7 +402,118 @@ async fn commit<S: OffsetStore + 'static>(
     }
     store.commit(offset)?;
     stats.commits += 1;
+    meter.commits.increment(1);
+    meter.position.set(offset.position.log as f64);
     *last = Some(offset.clone());
     committed.send_replace(Some(offset.clone()));
     Ok(())
+}
+
+/// What one batch sent holds, until it is acknowledged.
+struct BatchMeta {
+    /// Events per topic and operation.
+    counts: Vec<(Arc<str>, OpCode, u64)>,
+    records: u64,
+    bytes: u64,
+    /// Commit time in the database of its first streamed change, ms since the epoch.
+    commit_ms: Option<i64>,
+}
+
+/// The pipeline's metrics: counted when the stream acknowledges a batch.
+struct Meter {
+    connector: String,
+    pending: HashMap<u64, BatchMeta>,
+    events: HashMap<(Arc<str>, OpCode), Counter>,
+    records: Counter,
+    bytes: Counter,
+    lag: Histogram,
+    position: Gauge,
+    commits: Counter,
+    queue: Gauge,
+}
+
+impl Meter {
+    fn new(connector: &str) -> Meter {
+        let label = || [("connector", connector.to_string())];
+        Meter {
+            connector: connector.to_string(),
+            pending: HashMap::new(),
+            events: HashMap::new(),
+            records: counter!(metrics_names::RECORDS, &label()),
+            bytes: counter!(metrics_names::BYTES, &label()),
+            lag: histogram!(metrics_names::LAG, &label()),
+            position: gauge!(metrics_names::POSITION, &label()),
+            commits: counter!(metrics_names::COMMITS, &label()),
+            queue: gauge!(metrics_names::QUEUE, &label()),
+        }
+    }
+
+    fn sent(
+        &mut self,
+        seq: u64,
+        events: &[ChangeEvent],
+        records: &[Record],
+        options: &PipelineOptions,
+    ) {
+        let mut counts: Vec<(Arc<str>, OpCode, u64)> = Vec::new();
+        let mut commit_ms = None;
+        for event in events {
+            let op = event.op.code();
+            if options.skipped_operations.contains(op) {
+                continue;
+            }
+            if commit_ms.is_none() && event.op != Op::Read {
+                commit_ms = source_ts_ms(event);
+            }
+            match counts.last_mut() {
+                Some((topic, o, n)) if *o == op && Arc::ptr_eq(topic, &event.table.topic) => {
+                    *n += 1
+                }
+                _ => counts.push((event.table.topic.clone(), op, 1)),
+            }
+        }
+        self.pending.insert(
+            seq,
+            BatchMeta {
+                counts,
+                records: records.len() as u64,
+                bytes: records.iter().map(|r| r.size_hint() as u64).sum(),
+                commit_ms,
+            },
+        );
+    }
+
+    fn acked(&mut self, seq: u64) {
+        let Some(meta) = self.pending.remove(&seq) else {
+            return;
+        };
+        for (topic, op, n) in meta.counts {
+            let connector = &self.connector;
+            self.events
+                .entry((topic.clone(), op))
+                .or_insert_with(|| {
+                    counter!(metrics_names::EVENTS, "connector" => connector.clone(), "topic" => topic.to_string(), "op" => op)
+                })
+                .increment(n);
+        }
+        self.records.increment(meta.records);
+        self.bytes.increment(meta.bytes);
+        if let Some(ms) = meta.commit_ms {
+            self.lag.record((now_ms() - ms).max(0) as f64 / 1000.0);
+        }
+    }
+}
+
+/// The `ts_ms` of an event's source block: when the database committed the change.
+fn source_ts_ms(event: &ChangeEvent) -> Option<i64> {
+    let i = event
+        .source
+        .schema
+        .fields()
+        .iter()
+        .position(|f| f.name == "ts_ms")?;
+    match event.source.values.get(i)? {
+        crate::Value::Int(ms) => Some(*ms),
+        _ => None,
+    }
 }

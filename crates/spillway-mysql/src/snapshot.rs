@@ -158,6 +158,16 @@ pub async fn read_tables(
             table.id.table.replace('`', "``")
         );
         info!(table = %table.id, "snapshot of table started");
+        let estimated: Option<u64> = conn
+            .exec_first(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&table.id.database, &table.id.table),
+            )
+            .await
+            .ok()
+            .flatten();
+        let progress =
+            spillway_core::metrics::snapshot_table(&config.name, &table.id.to_string(), estimated);
         let decoders: Vec<_> = table.decoders.iter().filter(|d| d.included).collect();
         let mut first_in_table = true;
         let mut stream = conn
@@ -186,6 +196,7 @@ pub async fn read_tables(
             }
             pending = Some((index, Row(values), first_in_table));
             first_in_table = false;
+            progress.add(1);
             if events.len() >= BATCH {
                 send(batches, &mut events, None).await?;
                 if *shutdown.borrow() {
@@ -194,7 +205,8 @@ pub async fn read_tables(
             }
         }
         drop(stream);
-        info!(table = %table.id, "snapshot of table done");
+        progress.finish();
+        info!(table = %table.id, rows = progress.rows(), "snapshot of table done");
     }
     if let Some((t, r, f)) = pending.take() {
         emit(t, r, f, true, true, &mut events);

@@ -174,6 +174,8 @@ impl MysqlSource {
             by = %if by_gtid { "gtid" } else { "file and position" },
             "streaming changes"
         );
+        let watcher = tokio::spawn(watch_binlog_files(config.clone(), ctx.committed.clone()));
+        let _watcher = AbortOnDrop(watcher);
         let binlog_conn = connection::connect(config).await?;
         let mut stream = open_binlog(binlog_conn, config, &facts, &start, by_gtid).await?;
         let mut streamer = Streamer::new(
@@ -367,6 +369,47 @@ async fn open_binlog(
         request.with_gtid().with_gtid_set(set.to_sids())
     };
     conn.get_binlog_stream(request).await.map_err(binlog_error)
+}
+
+/// How often the binlog files ahead of the connector are counted.
+const FILES_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Ends a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Counts, for as long as streaming runs, the binlog files the server has after the one
+/// of the committed position ([`BINLOG_BEHIND`](spillway_core::metrics::BINLOG_BEHIND)).
+async fn watch_binlog_files(
+    config: MysqlConfig,
+    committed: tokio::sync::watch::Receiver<Option<spillway_core::Offset>>,
+) {
+    let gauge =
+        metrics::gauge!(spillway_core::metrics::BINLOG_BEHIND, "connector" => config.name.clone());
+    loop {
+        let ours = committed
+            .borrow()
+            .as_ref()
+            .and_then(crate::position::BinlogPosition::from_offset)
+            .map(|p| crate::position::file_sequence(&p.file));
+        if let (Some(ours), Ok(mut conn)) = (ours, connection::connect(&config).await) {
+            if let Ok(files) = binlog_files(&mut conn).await {
+                let newest = files
+                    .iter()
+                    .map(|f| crate::position::file_sequence(f))
+                    .max()
+                    .unwrap_or(ours);
+                gauge.set(newest.saturating_sub(ours) as f64);
+            }
+            let _ = conn.disconnect().await;
+        }
+        tokio::time::sleep(FILES_WATCH_INTERVAL).await;
+    }
 }
 
 /// The binlog files the server still has.

@@ -75,6 +75,23 @@ pub async fn run(
         let schema = &table.schema;
         let table_name = schema.qualified_name();
         info!(table = %table_name, "snapshot of table started");
+        let estimated: Option<i64> = client
+            .query_one(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                &[&format!(
+                    "{}.{}",
+                    quote_ident(schema.schema.as_deref().unwrap_or("public")),
+                    quote_ident(&schema.table)
+                )],
+            )
+            .await
+            .ok()
+            .map(|r| r.get(0));
+        let progress = spillway_core::metrics::snapshot_table(
+            &config.name,
+            &table_name,
+            estimated.filter(|e| *e >= 0).map(|e| e as u64),
+        );
         let columns: Vec<String> = table
             .schema
             .columns
@@ -124,10 +141,13 @@ pub async fn run(
                 table_rows += 1;
             }
             carry.drain(..start);
+            progress.add(table_rows - progress.rows());
             if *shutdown.borrow() {
                 return Ok(SnapshotOutcome::Interrupted);
             }
         }
+        progress.add(table_rows - progress.rows());
+        progress.finish();
         info!(table = %table_name, rows = table_rows, "snapshot of table done");
     }
     if let Some(p) = pending.take() {

@@ -307,7 +307,10 @@ impl PostgresSource {
             ctx.shutdown.clone(),
             start_lsn,
         );
-        streamer.run(&mut stream).await?;
+        tokio::select! {
+            result = streamer.run(&mut stream) => result?,
+            never = watch_slot(&client, config) => match never {},
+        }
         if config.slot_drop_on_stop {
             drop(stream);
             if let Err(e) = drop_slot_with(&client, &config.slot_name).await {
@@ -315,6 +318,36 @@ impl PostgresSource {
             }
         }
         Ok(())
+    }
+}
+
+/// How often the WAL a slot holds back is measured.
+const SLOT_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Measures, for as long as streaming runs, how much WAL the slot holds back
+/// ([`SLOT_RETAINED`](spillway_core::metrics::SLOT_RETAINED)).
+async fn watch_slot(
+    client: &tokio_postgres::Client,
+    config: &PostgresConfig,
+) -> std::convert::Infallible {
+    let gauge = metrics::gauge!(
+        spillway_core::metrics::SLOT_RETAINED,
+        "connector" => config.name.clone(),
+        "slot" => config.slot_name.clone()
+    );
+    loop {
+        if let Ok(row) = client
+            .query_one(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                &[&config.slot_name],
+            )
+            .await
+        {
+            if let Some(bytes) = row.get::<_, Option<i64>>(0) {
+                gauge.set(bytes as f64);
+            }
+        }
+        tokio::time::sleep(SLOT_WATCH_INTERVAL).await;
     }
 }
 

@@ -441,6 +441,13 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
             self.positions.insert(tp.clone(), *next);
         }
         self.reader.processed(&offsets);
+        let labels = [("connector", self.config.name.clone())];
+        metrics::counter!(spillway_core::metrics::PROJECTION_RECORDS, &labels)
+            .increment(records.len() as u64);
+        if let Some(newest) = records.iter().map(|r| r.timestamp_ms).max() {
+            let lag = (spillway_core::pipeline::now_ms() - newest).max(0) as f64 / 1000.0;
+            metrics::gauge!(spillway_core::metrics::PROJECTION_LAG, &labels).set(lag);
+        }
         self.stats.records += records.len() as u64;
         self.stats.batches += 1;
         Ok(())

@@ -1,4 +1,5 @@
-//! The HTTP API of `spillway run`: pull queries against projections.
+//! The HTTP API of `spillway run`: pull queries against projections, `GET /metrics` and
+//! `GET /health`.
 //!
 //! `POST /query` with `{"sql": "SELECT …"}` (also `"ksql"`, as ksqlDB's `/query` takes it;
 //! `"projection"` names one when several run, `"limit"` lowers the row limit) answers
@@ -38,6 +39,8 @@ fn router(projections: Vec<(String, TargetUrl)>) -> Router {
             get(|| async { Json(json!({"version": env!("CARGO_PKG_VERSION")})) }),
         )
         .route("/query", post(query))
+        .route("/metrics", get(crate::metrics::serve))
+        .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
         .with_state(Arc::new(Api { projections }))
 }
 

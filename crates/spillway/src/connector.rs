@@ -179,6 +179,7 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     };
     validate_name(&name)?;
     let mut pipeline = pipeline_options(config)?;
+    pipeline.connector = name.clone();
     if config.bool(&["extended.headers.enabled"], true)? {
         pipeline.extra_headers = context_headers(&logical_name, kind);
     }
@@ -285,6 +286,7 @@ fn pipeline_options(config: &ConfigMap) -> Result<PipelineOptions, ConfigError> 
         flush_interval: config.millis(&["offset.flush.interval.ms"], defaults.flush_interval)?,
         extra_headers: Vec::new(),
         position_headers: None,
+        connector: String::new(),
     })
 }
 

@@ -9,6 +9,8 @@ mod client;
 mod connector;
 mod format;
 mod logging;
+mod metrics;
+mod progress;
 mod query;
 mod run;
 mod tail;
@@ -93,6 +95,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if matches!(cli.command, Command::Run(_) | Command::Worker(_)) {
+        metrics::install();
+    }
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args).await,

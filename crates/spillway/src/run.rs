@@ -39,11 +39,14 @@ pub struct RunArgs {
     configs: Vec<PathBuf>,
     #[command(flatten)]
     data: DataDirArg,
-    /// Address of the HTTP API (`POST /query` against projections), served when a
-    /// projection runs [default: 127.0.0.1:8083; if that is taken, the API is left out
-    /// with a warning]
+    /// Address of the HTTP API (`POST /query` against projections, `GET /metrics`,
+    /// `GET /health`), served when given or when a projection runs [default:
+    /// 127.0.0.1:8083; if that is taken, the API is left out with a warning]
     #[arg(long)]
     listen: Option<String>,
+    /// No progress bars: snapshot progress as log lines every 10 s (as in a pipe).
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Batches queued between source and pipeline.
@@ -100,9 +103,10 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
             Connector::Source(_) => None,
         })
         .collect();
-    if !projections.is_empty() {
+    if !projections.is_empty() || args.listen.is_some() {
         api::start(args.listen.as_deref(), projections, shutdown_rx.clone()).await?;
     }
+    tokio::spawn(crate::progress::show(args.quiet, shutdown_rx.clone()));
     let mut tasks = tokio::task::JoinSet::new();
     for l in loaded {
         let data_dir = data_dir.clone();
@@ -181,13 +185,29 @@ async fn run_connector<F, Fut>(
     name: &str,
     shutdown_rx: watch::Receiver<bool>,
     observer: &Observer,
-    mut attempt_once: F,
+    attempt_once: F,
 ) -> Result<(), CliError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), Failure>>,
 {
     info!(connector = %name, "connector starting");
+    spillway_core::metrics::up(name, true);
+    let result = attempts(name, shutdown_rx, observer, attempt_once).await;
+    spillway_core::metrics::up(name, false);
+    result
+}
+
+async fn attempts<F, Fut>(
+    name: &str,
+    shutdown_rx: watch::Receiver<bool>,
+    observer: &Observer,
+    mut attempt_once: F,
+) -> Result<(), CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
     let mut backoff = Duration::from_secs(1);
     let mut attempt = 0u32;
     loop {
@@ -218,6 +238,7 @@ where
                     backoff = Duration::from_secs(1);
                 }
                 warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                spillway_core::metrics::restarted(name);
                 observer(Event::Retrying(format!("{e:#}")));
                 let mut shutdown = shutdown_rx.clone();
                 tokio::select! {

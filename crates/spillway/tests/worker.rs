@@ -629,3 +629,123 @@ fn the_connector_cli_deploys_and_operates_a_connector() {
     assert!(cli(&["delete", &db.name]).status.success());
     assert_eq!(w.call("GET", "/connectors", None), (200, json!([])));
 }
+
+/// The samples of `/metrics` as Prometheus parses them.
+fn scrape(w: &WorkerProcess) -> prometheus_parse::Scrape {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(&format!("{}/metrics", w.url))
+        .call()
+        .expect("GET /metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.body_mut().read_to_string().expect("metrics text");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("Prometheus text format")
+}
+
+/// The value of the sample named `name` whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            prometheus_parse::Value::Summary(_) => f64::NAN,
+        })
+}
+
+#[test]
+fn metrics_are_scraped_and_the_lag_histogram_moves_with_writes() {
+    let db = TestDb::create("workermetrics");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'x' FROM generate_series(1, 25) i; ANALYZE t");
+    let dir = scratch("workermetrics");
+    let data = dir.path().join("data");
+    let w = WorkerProcess::start(&data, free_port(), &[]);
+    assert_eq!(
+        w.call("POST", "/connectors", Some(&db.connector(&[]))).0,
+        201
+    );
+    let sink = projection("proj", &format!("{}\\.public\\.t", db.name), &[]);
+    assert_eq!(w.call("POST", "/connectors", Some(&sink)).0, 201);
+    let name = db.name.as_str();
+    let topic = db.topic("t");
+    let snapshot = [("connector", name), ("topic", topic.as_str()), ("op", "r")];
+    wait_until(
+        "the snapshot counted",
+        || sample(&scrape(&w), "spillway_source_events_total", &snapshot) == Some(25.0),
+        || w.logs(),
+    );
+    let s = scrape(&w);
+    assert_eq!(
+        sample(
+            &s,
+            "spillway_snapshot_rows",
+            &[("connector", name), ("table", "public.t")]
+        ),
+        Some(25.0)
+    );
+    assert_eq!(
+        sample(
+            &s,
+            "spillway_snapshot_rows_estimated",
+            &[("connector", name), ("table", "public.t")]
+        ),
+        Some(25.0)
+    );
+    assert_eq!(
+        sample(&s, "spillway_connector_up", &[("connector", name)]),
+        Some(1.0)
+    );
+    assert!(sample(
+        &s,
+        "spillway_postgres_slot_retained_wal_bytes",
+        &[("connector", name)]
+    )
+    .is_some());
+    assert!(sample(&s, "spillway_stream_bytes_total", &[("connector", name)]).unwrap() > 0.0);
+    let lag_count = |s: &prometheus_parse::Scrape| {
+        sample(s, "spillway_end_to_end_lag_seconds", &[("connector", name)]).unwrap_or(0.0)
+    };
+    let before = lag_count(&s);
+    for i in 26..=30 {
+        db.sql(&format!("INSERT INTO t VALUES ({i}, 'y')"));
+    }
+    let created = [("connector", name), ("topic", topic.as_str()), ("op", "c")];
+    wait_until(
+        "the inserts counted and the lag histogram moved",
+        || {
+            let s = scrape(&w);
+            sample(&s, "spillway_source_events_total", &created) == Some(5.0)
+                && lag_count(&s) > before
+        },
+        || w.logs(),
+    );
+    wait_until(
+        "the projection counted",
+        || {
+            sample(
+                &scrape(&w),
+                "spillway_projection_records_total",
+                &[("connector", "proj")],
+            ) == Some(30.0)
+        },
+        || w.logs(),
+    );
+    let s = scrape(&w);
+    assert!(sample(
+        &s,
+        "spillway_projection_lag_seconds",
+        &[("connector", "proj")]
+    )
+    .is_some());
+    assert!(sample(&s, "spillway_source_position", &[("connector", name)]).unwrap() > 0.0);
+    let (status, health) = w.call("GET", "/health", None);
+    assert_eq!((status, health), (200, json!({"status": "UP"})));
+}

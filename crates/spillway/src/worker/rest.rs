@@ -76,6 +76,7 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
         .route("/connectors/{name}/config", get(config).put(put_config))
