@@ -725,6 +725,16 @@ fn truncate(s: &str, n: usize) -> &str {
 /// Classifies an error of the binlog connection.
 pub fn binlog_error(error: mysql_async::Error) -> MysqlError {
     match &error {
+        // MariaDB's ER_SLAVE_SAME_ID (MySQL says it with 1236): a replica with this
+        // connector's server id connected after it, and the server dropped this one.
+        mysql_async::Error::Server(e)
+            if e.code == 4052 || e.message.contains("same server_uuid/server_id") =>
+        {
+            MysqlError::preflight(
+                format!("the server dropped this connector's binlog stream: {}", e.message),
+                "another replica (or connector) uses the same server id: give each one its own database.server.id",
+            )
+        }
         mysql_async::Error::Server(e) if e.code == 1236 => MysqlError::Purged {
             position: e.message.clone(),
         },
