@@ -749,3 +749,80 @@ fn metrics_are_scraped_and_the_lag_histogram_moves_with_writes() {
     let (status, health) = w.call("GET", "/health", None);
     assert_eq!((status, health), (200, json!({"status": "UP"})));
 }
+
+#[test]
+fn configs_kept_in_kafka_let_a_worker_on_another_machine_take_over() {
+    let db = TestDb::create("workerkafka");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let broker = support::kafka::BROKER;
+    let configs_topic = format!("{}.configs", db.name);
+    let kafka_args = [
+        "--kafka-bootstrap-servers",
+        broker,
+        "--config-storage-topic",
+        configs_topic.as_str(),
+    ];
+    let source = db.connector(&[
+        ("kafka.bootstrap.servers", broker),
+        ("offset.storage.topic", &format!("{}.offsets", db.name)),
+    ]);
+    let paused = projection("paused-proj", "nothing\\.to\\.read", &[]);
+    let deleted = projection("deleted-proj", "nothing\\.to\\.read", &[]);
+    let dir = scratch("workerkafka");
+    let mut first = WorkerProcess::start(&dir.path().join("one/data"), free_port(), &kafka_args);
+    for c in [&source, &paused, &deleted] {
+        assert_eq!(first.call("POST", "/connectors", Some(c)).0, 201);
+    }
+    assert_eq!(
+        first.call("PUT", "/connectors/paused-proj/pause", None).0,
+        202
+    );
+    assert_eq!(
+        first.call("DELETE", "/connectors/deleted-proj", None).0,
+        204
+    );
+    first.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    let topic = db.topic("t");
+    let ids = || -> Vec<i64> {
+        let mut ids: Vec<i64> = support::kafka::read_kafka_topic(broker, &topic)
+            .iter()
+            .filter_map(|r| r.value.as_ref()?["payload"]["after"]["id"].as_i64())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    wait_until(
+        "the snapshot in Kafka",
+        || ids() == vec![1],
+        || first.logs(),
+    );
+    assert!(first.stop().success(), "{}", first.logs());
+
+    // Another machine: an empty data directory, the same cluster.
+    db.sql("INSERT INTO t VALUES (2)");
+    let second = WorkerProcess::start(&dir.path().join("two/data"), free_port(), &kafka_args);
+    let (_, names) = second.call("GET", "/connectors", None);
+    assert_eq!(
+        names,
+        json!(["paused-proj".to_string(), db.name.clone()]),
+        "{}",
+        second.logs()
+    );
+    assert_eq!(second.state("paused-proj"), "PAUSED");
+    second.wait_status(&db.name, "RUNNING", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
+    wait_until(
+        "the change made between the workers",
+        || ids() == vec![1, 2],
+        || second.logs(),
+    );
+    assert!(
+        !second.logs().contains("snapshot started"),
+        "{}",
+        second.logs()
+    );
+}

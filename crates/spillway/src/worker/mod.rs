@@ -46,6 +46,13 @@ pub struct WorkerArgs {
     /// Require HTTP basic auth with `user:password`.
     #[arg(long, env = "SPILLWAY_API_BASIC_AUTH", hide_env_values = true)]
     basic_auth: Option<String>,
+    /// Keep connector configs and states in a Kafka topic of this cluster too (as Kafka
+    /// Connect's config topic), so a worker on another machine takes them over.
+    #[arg(long)]
+    kafka_bootstrap_servers: Option<String>,
+    /// The topic of `--kafka-bootstrap-servers` the configs go to (one partition, kept).
+    #[arg(long, default_value = "spillway-configs")]
+    config_storage_topic: String,
 }
 
 /// Runs the worker until SIGINT or SIGTERM: restores the kept connectors, serves the API,
@@ -90,7 +97,39 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(args.listen.clone());
-    let worker = Worker::new(data_dir.clone(), id.clone(), shutdown_rx.clone());
+    let configs = match &args.kafka_bootstrap_servers {
+        None => None,
+        Some(servers) => {
+            let map = spillway_core::ConfigMap::from_pairs([(
+                "kafka.bootstrap.servers",
+                servers.as_str(),
+            )]);
+            let options = spillway_kafka::KafkaOptions::from_config(&map)
+                .map_err(|e| {
+                    CliError::Config(
+                        e.to_string()
+                            .replace("`kafka.bootstrap.servers`", "--kafka-bootstrap-servers"),
+                    )
+                })?
+                .ok_or_else(|| {
+                    CliError::Config("--kafka-bootstrap-servers: give host:port".to_string())
+                })?;
+            let store = spillway_kafka::KafkaStateStore::new(
+                options,
+                [(CONFIG_LOG.to_string(), args.config_storage_topic.clone())]
+                    .into_iter()
+                    .collect(),
+                "spillway".to_string(),
+            );
+            use spillway_core::state::StateStore;
+            let log = store
+                .open(CONFIG_LOG)
+                .map_err(|e| CliError::Runtime(anyhow::anyhow!(e)))?;
+            info!(servers = %servers, topic = %args.config_storage_topic, "connector configs kept in Kafka");
+            Some(Mutex::new(log))
+        }
+    };
+    let worker = Worker::new(data_dir.clone(), id.clone(), shutdown_rx.clone(), configs);
     info!(url = %format!("http://{id}"), data_dir = %data_dir.display(), auth = auth.required(), "worker REST API serving");
     worker.restore().await?;
     let app = rest::router(worker.clone(), auth);
@@ -108,6 +147,8 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
 
 /// How a secret is shown in responses.
 pub const MASK: &str = "********";
+/// The state log connector configs go to with `--kafka-bootstrap-servers`.
+const CONFIG_LOG: &str = "connector-configs";
 
 /// What the operator asked a connector to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +230,8 @@ pub struct Worker {
     /// The embedded schema registry, once a connector needs it.
     registry: tokio::sync::Mutex<Option<Arc<Registry>>>,
     shutdown: watch::Receiver<bool>,
+    /// With a Kafka cluster: every config and state change, one JSON line each.
+    configs: Option<Mutex<Box<dyn spillway_core::state::StateLog>>>,
 }
 
 fn state_path(data_dir: &Path, name: &str) -> PathBuf {
@@ -226,18 +269,93 @@ pub fn masked(config: &Value) -> Value {
 
 impl Worker {
     /// A worker over `data_dir`, known as `id`; nothing runs yet.
-    pub fn new(data_dir: PathBuf, id: String, shutdown: watch::Receiver<bool>) -> Arc<Worker> {
+    pub fn new(
+        data_dir: PathBuf,
+        id: String,
+        shutdown: watch::Receiver<bool>,
+        configs: Option<Mutex<Box<dyn spillway_core::state::StateLog>>>,
+    ) -> Arc<Worker> {
         Arc::new(Worker {
             data_dir,
             id,
             connectors: tokio::sync::Mutex::new(BTreeMap::new()),
             registry: tokio::sync::Mutex::new(None),
             shutdown,
+            configs,
         })
+    }
+
+    /// Records a connector's config (`None`: deleted) and state in the Kafka config log.
+    fn record(
+        &self,
+        name: &str,
+        document: Option<&Value>,
+        target: Target,
+    ) -> Result<(), WorkerError> {
+        let Some(log) = &self.configs else {
+            return Ok(());
+        };
+        let line =
+            json!({"connector": name, "config": document, "state": target.as_str()}).to_string();
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        tokio::task::block_in_place(|| log.append(&line)).map_err(|e| {
+            WorkerError::Internal(format!("cannot record connector {name} in Kafka: {e}"))
+        })
+    }
+
+    /// Makes the data directory hold the configs and states the Kafka config log has.
+    fn take_over_from_kafka(&self) -> Result<(), CliError> {
+        let Some(log) = &self.configs else {
+            return Ok(());
+        };
+        let lines = {
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            tokio::task::block_in_place(|| log.read())
+                .map_err(|e| CliError::Runtime(anyhow::anyhow!(e)))?
+        };
+        let mut latest: BTreeMap<String, (Value, Target)> = BTreeMap::new();
+        for line in lines {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let Some(name) = entry["connector"].as_str() else {
+                continue;
+            };
+            if entry["config"].is_null() {
+                latest.remove(name);
+            } else {
+                let target = Target::parse(entry["state"].as_str().unwrap_or(""));
+                latest.insert(name.to_string(), (entry["config"].clone(), target));
+            }
+        }
+        let dir = self.data_dir.join("connectors");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.filter_map(|e| e.ok()) {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let name = file.trim_end_matches(".json").trim_end_matches(".state");
+                if !latest.contains_key(name) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        for (name, (document, target)) in latest {
+            match parse_document(&document) {
+                Ok(loaded) => {
+                    connector::store(&self.data_dir, &loaded)?;
+                    self.persist_target(&name, target)
+                        .map_err(|e| CliError::Runtime(anyhow::anyhow!("{e:?}")))?;
+                }
+                Err(e) => {
+                    warn!(connector = %name, error = ?e, "config from Kafka is not valid; not started")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs again the connectors kept in the data directory, in the state they were left.
     pub async fn restore(self: &Arc<Self>) -> Result<(), CliError> {
+        self.take_over_from_kafka()?;
         let dir = self.data_dir.join("connectors");
         let mut names: Vec<String> = match std::fs::read_dir(&dir) {
             Ok(entries) => entries
@@ -413,6 +531,7 @@ impl Worker {
         connector::store(&self.data_dir, &loaded)
             .map_err(|e| WorkerError::Internal(error_text(e)))?;
         self.persist_target(&name, Target::Running)?;
+        self.record(&name, Some(&loaded.document), Target::Running)?;
         let info = info_of(&name, &loaded.document, kind_of(&loaded.connector));
         self.install(loaded, Target::Running).await;
         info!(connector = %name, "connector created");
@@ -458,6 +577,7 @@ impl Worker {
         connector::store(&self.data_dir, &loaded)
             .map_err(|e| WorkerError::Internal(error_text(e)))?;
         self.persist_target(name, target)?;
+        self.record(name, Some(&loaded.document), target)?;
         let info = info_of(name, &loaded.document, kind_of(&loaded.connector));
         self.install(loaded, target).await;
         Ok((info, existing.is_none()))
@@ -472,6 +592,7 @@ impl Worker {
         let mut connectors = self.connectors.lock().await;
         let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         self.persist_target(name, target)?;
+        self.record(name, Some(&managed.document), target)?;
         managed.target = target;
         match target {
             Target::Running => {
@@ -516,6 +637,7 @@ impl Worker {
             .ok_or_else(|| not_found(name))?;
         Worker::halt(managed.run).await;
         release_slot(&managed.document).await;
+        self.record(name, None, Target::Stopped)?;
         for path in [
             connector::stored_path(&self.data_dir, name),
             state_path(&self.data_dir, name),
