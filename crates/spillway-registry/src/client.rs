@@ -153,8 +153,8 @@ fn refusal(status: u16, body: &Value) -> String {
     }
 }
 
-/// Percent-encodes a path segment (subjects may hold any character).
-fn encode_segment(s: &str) -> String {
+/// Percent-encodes a URL path segment (subjects, connector names may hold any character).
+pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -15,7 +15,7 @@ mod decode;
 pub mod server;
 mod store;
 
-pub use client::{RemoteRegistry, RemoteRegistryOptions};
+pub use client::{encode_segment, RemoteRegistry, RemoteRegistryOptions};
 pub use decode::{avro_integer, avro_to_json, AvroDecoder};
 pub use store::{Compatibility, Registry, SubjectVersion};
 

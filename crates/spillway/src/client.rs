@@ -6,6 +6,7 @@ use crate::CliError;
 use anyhow::anyhow;
 use base64::Engine;
 use serde_json::{json, Value};
+use spillway_registry::encode_segment;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -188,18 +189,6 @@ fn read_config(path: &Path) -> Result<Value, CliError> {
     Ok(json!({"name": name, "config": value}))
 }
 
-fn path_segment(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Rows as an aligned table.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = headers
@@ -286,10 +275,14 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
             print(&all, table(&["NAME", "TYPE", "STATE", "CLASS"], &rows));
         }
         ConnectorCommand::Describe { name } => {
-            let info = client.call("GET", &format!("/connectors/{}", path_segment(name)), None)?;
+            let info = client.call(
+                "GET",
+                &format!("/connectors/{}", encode_segment(name)),
+                None,
+            )?;
             let status = client.call(
                 "GET",
-                &format!("/connectors/{}/status", path_segment(name)),
+                &format!("/connectors/{}/status", encode_segment(name)),
                 None,
             )?;
             let rows: Vec<Vec<String>> = info["config"]
@@ -308,7 +301,7 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
         ConnectorCommand::Status { name } => {
             let status = client.call(
                 "GET",
-                &format!("/connectors/{}/status", path_segment(name)),
+                &format!("/connectors/{}/status", encode_segment(name)),
                 None,
             )?;
             let task = &status["tasks"][0];
@@ -342,7 +335,7 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
             };
             client.call(
                 method,
-                &format!("/connectors/{}{action}", path_segment(name)),
+                &format!("/connectors/{}{action}", encode_segment(name)),
                 None,
             )?;
             print(
@@ -364,7 +357,7 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
                 "PUT",
                 &format!(
                     "/connector-plugins/{}/config/validate",
-                    path_segment(&class)
+                    encode_segment(&class)
                 ),
                 Some(&body),
             )?;
@@ -401,7 +394,7 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
         ConnectorCommand::Offsets { name } => {
             let offsets = client.call(
                 "GET",
-                &format!("/connectors/{}/offsets", path_segment(name)),
+                &format!("/connectors/{}/offsets", encode_segment(name)),
                 None,
             )?;
             let rows: Vec<Vec<String>> = offsets["offsets"]
