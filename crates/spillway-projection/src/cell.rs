@@ -60,6 +60,20 @@ impl Cell {
     }
 }
 
+/// The largest decimal scale a value may have (PostgreSQL's numeric allows 1000): a
+/// larger one from a record is refused rather than written out digit by digit.
+pub const MAX_SCALE: u32 = 1000;
+
+/// The exact text of an unscaled decimal, refusing scales past [`MAX_SCALE`].
+pub fn decimal(unscaled: &[u8], scale: u32) -> Result<Cell, String> {
+    if scale > MAX_SCALE {
+        return Err(format!(
+            "a decimal scale of {scale} is out of range (at most {MAX_SCALE})"
+        ));
+    }
+    Ok(Cell::Text(decimal_text(unscaled, scale)))
+}
+
 /// What decoding needs besides the column: the placeholder of unavailable values.
 pub struct CellContext<'a> {
     pub placeholder: &'a str,
@@ -135,7 +149,7 @@ fn from_avro_typed(ty: &ColumnType, value: &Avro, cx: &CellContext<'_>) -> Resul
         }
         ColumnType::Decimal { scale, .. } => match value {
             Avro::BigDecimal(d) => Cell::Text(d.to_string()),
-            _ => Cell::Text(decimal_text(&bytes(value).ok_or_else(mismatch)?, *scale)),
+            _ => decimal(&bytes(value).ok_or_else(mismatch)?, *scale)?,
         },
         ColumnType::VariableDecimal => match value {
             Avro::Record(fields) => {
@@ -149,7 +163,9 @@ fn from_avro_typed(ty: &ColumnType, value: &Avro, cx: &CellContext<'_>) -> Resul
                     .find(|(n, _)| n == "value")
                     .and_then(|(_, v)| bytes(v))
                     .ok_or_else(mismatch)?;
-                Cell::Text(decimal_text(&unscaled, scale as u32))
+                let scale = u32::try_from(scale)
+                    .map_err(|_| format!("a decimal scale of {scale} is out of range"))?;
+                decimal(&unscaled, scale)?
             }
             _ => return Err(mismatch()),
         },

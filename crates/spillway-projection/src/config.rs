@@ -43,6 +43,14 @@ impl Topics {
         }
     }
 
+    /// Whether a topic a regular expression matches is a broker's or spillway's own
+    /// (`__consumer_offsets`, `spillway-offsets`, `spillway-configs`, `spillway-state.*`),
+    /// whose records are not rows: a regex never takes those (a listed name always does).
+    pub fn skips_internal(&self, topic: &str) -> bool {
+        matches!(self, Topics::Regex(_))
+            && (topic.starts_with("__") || topic.starts_with("spillway-"))
+    }
+
     /// As the config said it, for messages.
     pub fn describe(&self) -> String {
         match self {

@@ -67,23 +67,32 @@ pub enum SchemaSource {
 }
 
 impl SchemaSource {
-    fn schema(&mut self, id: u32) -> Result<String, String> {
+    /// The schema with `id`; the flag says whether the failure may pass (a registry that
+    /// did not answer).
+    fn schema(&mut self, id: u32) -> Result<String, (String, bool)> {
         match self {
-            SchemaSource::Remote(remote) => remote.schema(id),
+            SchemaSource::Remote(remote) => remote.schema(id).map_err(|reason| {
+                // Refusals (no such id) stay; an unreachable registry is retried.
+                let transient = reason.contains("unreachable");
+                (reason, transient)
+            }),
             SchemaSource::Embedded { dir, registry } => {
                 if let Some(text) = registry.as_ref().and_then(|r| r.schema(id)) {
                     return Ok(text);
                 }
                 let reopened = Registry::open(dir).map_err(|e| {
-                    format!("cannot read the schema registry in {}: {e}", dir.display())
+                    let reason =
+                        format!("cannot read the schema registry in {}: {e}", dir.display());
+                    (reason, false)
                 })?;
                 let text = reopened.schema(id);
                 *registry = Some(reopened);
                 text.ok_or_else(|| {
-                    format!(
+                    let reason = format!(
                         "schema id {id} is not in the embedded registry at {} (set schema.registry.url when another registry holds it)",
                         dir.display()
-                    )
+                    );
+                    (reason, false)
                 })
             }
         }
@@ -145,6 +154,8 @@ pub struct Decoder {
     key_prefixes: HashMap<Arc<str>, KnownPrefix>,
     avro_plans: HashMap<u32, Arc<AvroPlan>>,
     schemas: SchemaSource,
+    /// Whether the last failure may pass by itself.
+    transient: bool,
 }
 
 /// The JSON converter's envelope, borrowed.
@@ -167,11 +178,19 @@ impl Decoder {
             key_prefixes: HashMap::new(),
             avro_plans: HashMap::new(),
             schemas,
+            transient: false,
         }
+    }
+
+    /// Whether the last decoding failure may pass by itself (a schema registry that did not
+    /// answer), so the record is worth trying again later.
+    pub fn last_failure_is_transient(&self) -> bool {
+        self.transient
     }
 
     /// What `record` asks of its table.
     pub fn decode(&mut self, record: &StreamRecord) -> Result<Change, String> {
+        self.transient = false;
         let key = match record.key.as_deref() {
             None => None,
             Some(bytes) => match self.decode_struct(&record.topic, bytes, false)? {
@@ -333,7 +352,10 @@ impl Decoder {
         let plan = match self.avro_plans.get(&id) {
             Some(plan) => plan.clone(),
             None => {
-                let text = self.schemas.schema(id)?;
+                let text = self.schemas.schema(id).map_err(|(reason, transient)| {
+                    self.transient = transient;
+                    reason
+                })?;
                 let schema = Schema::parse_str(&text)
                     .map_err(|e| format!("schema {id} is not Avro: {e}"))?;
                 let node: Json = serde_json::from_str(&text)

@@ -2,13 +2,12 @@
 //! field's column type, so no `serde_json::Value` tree is built per record and field names
 //! are compared where they lie in the record's bytes.
 
-use crate::cell::{Cell, CellContext};
+use crate::cell::{decimal, Cell, CellContext};
 use crate::shape::{Column, ColumnType};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use spillway_core::convert::decimal_text;
 use std::fmt;
 
 /// The `before`, `after` and `op` of a Debezium change event's payload.
@@ -300,7 +299,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
                 }
             }
             ColumnType::Decimal { scale, .. } => {
-                Cell::Text(decimal_text(&base64_bytes(v)?, *scale))
+                decimal(&base64_bytes(v)?, *scale).map_err(E::custom)?
             }
             // Non-finite floats are strings in JSON.
             ColumnType::Float32 | ColumnType::Float64 => Cell::Float(match v {
@@ -358,7 +357,7 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
         }
         match (scale, value) {
             (Some(scale), Some(value)) => {
-                Ok(Cell::Text(decimal_text(&base64_bytes(&value)?, scale)))
+                decimal(&base64_bytes(&value)?, scale).map_err(de::Error::custom)
             }
             _ => Err(self.mismatch("a decimal without scale or value")),
         }
@@ -436,6 +435,12 @@ mod tests {
         assert!(matches!(cell(ColumnType::Float64, "\"NaN\""), Ok(Cell::Float(f)) if f.is_nan()));
         let e = cell(ColumnType::Int32, "\"x\"").unwrap_err();
         assert!(e.contains("Int32"), "{e}");
+        let e = cell(
+            ColumnType::VariableDecimal,
+            r#"{"scale": 4294967295, "value": "AQ=="}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
         assert!(cell(ColumnType::Bytes, "\"not base64!\"")
             .unwrap_err()
             .contains("base64"));

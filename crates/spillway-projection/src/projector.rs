@@ -40,6 +40,8 @@ pub enum ProjectionError {
         partition: u32,
         offset: u64,
         reason: String,
+        /// It may decode later (its schema registry did not answer).
+        transient: bool,
     },
     /// The target refused a batch or a table does not fit its records.
     #[error("projection {connector}: {source} (batch of {topics})")]
@@ -62,7 +64,7 @@ impl ProjectionError {
     /// Whether a retry from the committed offsets may succeed (connection trouble).
     pub fn is_transient(&self) -> bool {
         match self {
-            ProjectionError::Record { .. } => false,
+            ProjectionError::Record { transient, .. } => *transient,
             ProjectionError::Target { source, .. } => source.is_transient(),
             ProjectionError::Stream { source, .. } => matches!(source, StreamError::Unavailable(_)),
         }
@@ -199,7 +201,7 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
             .map_err(|e| self.stream_error(e))?;
         let mut changed = false;
         for (topic, partitions) in &topics {
-            if !self.config.topics.matches(topic) {
+            if !self.config.topics.matches(topic) || self.config.topics.skips_internal(topic) {
                 continue;
             }
             for partition in 0..*partitions {
@@ -251,6 +253,7 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
             partition: record.partition,
             offset: record.offset,
             reason: reason.into(),
+            transient: false,
         }
     }
 
@@ -304,10 +307,13 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
                 continue;
             }
             topics.insert(record.topic.clone(), ());
-            let change = self
-                .decoder
-                .decode(record)
-                .map_err(|e| self.record_error(record, e))?;
+            let change = self.decoder.decode(record).map_err(|e| {
+                let mut error = self.record_error(record, e);
+                if let ProjectionError::Record { transient, .. } = &mut error {
+                    *transient = self.decoder.last_failure_is_transient();
+                }
+                error
+            })?;
             let table = self.config.table_for(&record.topic);
             match change {
                 Change::Write { key, after } => {
@@ -408,9 +414,11 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
                 .await
                 .map_err(|e| self.target_error(e, &topic_list))?;
         }
-        // Tables that only see deletes: their key must be the table's.
+        // Tables that only see deletes or truncates: the target applies changes only to
+        // tables it knows, so every existing one is looked up (a missing one has nothing
+        // to delete or truncate); a delete's key must be the table's.
         for (table, changes) in batch.tables() {
-            if changes.key_columns.is_empty() || self.tables.contains_key(table) {
+            if changes.is_empty() || self.tables.contains_key(table) {
                 continue;
             }
             if let Some(info) = self
@@ -419,9 +427,12 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
                 .await
                 .map_err(|e| self.target_error(e, &topic_list))?
             {
-                let key: Vec<String> = changes.key_columns.iter().map(|c| c.name.clone()).collect();
-                check_table(table, &info, &changes.key_columns, &key, true)
-                    .map_err(|e| self.target_error(e, &topic_list))?;
+                if !changes.key_columns.is_empty() {
+                    let key: Vec<String> =
+                        changes.key_columns.iter().map(|c| c.name.clone()).collect();
+                    check_table(table, &info, &changes.key_columns, &key, true)
+                        .map_err(|e| self.target_error(e, &topic_list))?;
+                }
                 self.tables.insert(table.to_string(), info);
             }
         }

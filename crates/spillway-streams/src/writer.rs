@@ -120,7 +120,17 @@ impl LogWriter {
                 partitions: options.default_partitions,
             });
         }
-        let writer = LogWriter::open(data_dir, options)?;
+        // The last handle of an earlier writer may still be closing (its thread holds the
+        // lock until it has written what it had): wait a little for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let writer = loop {
+            match LogWriter::open(data_dir, options) {
+                Err(LogError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         open.insert(key, Arc::downgrade(&writer.shared));
         Ok(writer)
     }

@@ -216,11 +216,22 @@ fn pg_text(ty: &ColumnType, cell: &Cell, column: &str) -> Result<Option<String>,
     }))
 }
 
-/// `$n::type` of a column: the table's declared type when it has the column.
+/// The type a column's text values are cast to: the table's declared type when it has the
+/// column, except that character and bit types are cast without their length (an explicit
+/// cast to `varchar(n)`, `char(n)` or `bit(n)` cuts a longer value silently; the insert's
+/// own conversion refuses it instead).
 fn cast(info: &TableInfo, column: &Column) -> String {
-    info.column(&column.name)
-        .map(str::to_string)
-        .unwrap_or_else(|| postgres_type(&column.ty))
+    let Some(declared) = info.column(&column.name) else {
+        return postgres_type(&column.ty);
+    };
+    let array = if declared.ends_with("[]") { "[]" } else { "" };
+    if declared.starts_with("character") {
+        format!("text{array}")
+    } else if declared.starts_with("bit") {
+        format!("bit varying{array}")
+    } else {
+        declared.to_string()
+    }
 }
 
 impl PostgresTargetClient {
@@ -351,15 +362,20 @@ impl Target for PostgresTargetClient {
             )
             .await
             .map_err(|e| self.error("read offsets", &e))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    TopicPartition::new(r.get::<_, String>(0), r.get::<_, i32>(1).max(0) as u32),
-                    r.get::<_, i64>(2).max(0) as u64,
-                )
+        rows.iter()
+            .map(|r| -> Result<(TopicPartition, u64), tokio_postgres::Error> {
+                Ok((
+                    TopicPartition::new(r.try_get::<_, String>(0)?, r.try_get::<_, i32>(1)?.max(0) as u32),
+                    r.try_get::<_, i64>(2)?.max(0) as u64,
+                ))
             })
-            .collect())
+            .collect::<Result<HashMap<_, _>, _>>()
+            .map_err(|e| {
+                TargetError::Refused(format!(
+                    "PostgreSQL {}: the offsets table {table} does not have the columns spillway writes (topic text, partition integer, next_offset bigint): {e}",
+                    self.display
+                ))
+            })
     }
 
     async fn describe(&mut self, table: &str) -> Result<Option<TableInfo>, TargetError> {

@@ -227,6 +227,9 @@ pub struct Worker {
     /// Where the REST API listens, as status reports name the worker.
     pub id: String,
     connectors: tokio::sync::Mutex<BTreeMap<String, Managed>>,
+    /// Held by every change of connectors (create, config, state, restart, delete), so they
+    /// happen one at a time; `connectors` is only held briefly, never while a run stops.
+    ops: tokio::sync::Mutex<()>,
     /// The embedded schema registry, once a connector needs it.
     registry: tokio::sync::Mutex<Option<Arc<Registry>>>,
     shutdown: watch::Receiver<bool>,
@@ -279,6 +282,7 @@ impl Worker {
             data_dir,
             id,
             connectors: tokio::sync::Mutex::new(BTreeMap::new()),
+            ops: tokio::sync::Mutex::new(()),
             registry: tokio::sync::Mutex::new(None),
             shutdown,
             configs,
@@ -455,8 +459,16 @@ impl Worker {
             });
             // The worker's own shutdown stops every connector too.
             let stop = either_stop(stop_rx, global);
-            let result =
-                run::run_one(&connector, &data_dir, registry.as_ref(), stop, observer).await;
+            // In a task of its own, so a panic shows as a failure, not a run that never ends.
+            let run = tokio::spawn(async move {
+                run::run_one(&connector, &data_dir, registry.as_ref(), stop, observer).await
+            });
+            let result = match run.await {
+                Ok(result) => result,
+                Err(e) => Err(CliError::Runtime(anyhow::anyhow!(
+                    "the connector's run failed: {e}"
+                ))),
+            };
             let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
             s.retrying = None;
             match result {
@@ -509,18 +521,23 @@ impl Worker {
 
     /// Stops every connector (the worker is shutting down); their target states stay.
     pub async fn shutdown(&self) {
-        let mut connectors = self.connectors.lock().await;
-        for managed in connectors.values_mut() {
-            let ran = managed.run.is_some();
-            Worker::halt(managed.run.take()).await;
-            if ran {
-                release_slot(&managed.document).await;
-            }
+        let _op = self.ops.lock().await;
+        let runs: Vec<(RunHandle, Value)> = {
+            let mut connectors = self.connectors.lock().await;
+            connectors
+                .values_mut()
+                .filter_map(|m| m.run.take().map(|r| (r, m.document.clone())))
+                .collect()
+        };
+        for (run, document) in runs {
+            Worker::halt(Some(run)).await;
+            release_slot(&document).await;
         }
     }
 
     /// Creates a connector from `{"name", "config"}` and starts it.
     pub async fn create(self: &Arc<Self>, document: &Value) -> Result<Value, WorkerError> {
+        let _op = self.ops.lock().await;
         let loaded = parse_document(document)?;
         let name = loaded.connector.name().to_string();
         if self.connectors.lock().await.contains_key(&name) {
@@ -545,6 +562,7 @@ impl Worker {
         name: &str,
         config: &Value,
     ) -> Result<(Value, bool), WorkerError> {
+        let _op = self.ops.lock().await;
         let mut config = config.clone();
         let (existing, target) = {
             let connectors = self.connectors.lock().await;
@@ -570,14 +588,15 @@ impl Worker {
             }
         }
         let loaded = parse_document(&json!({"name": name, "config": config}))?;
-        let old = self.connectors.lock().await.remove(name);
-        if let Some(old) = old {
-            Worker::halt(old.run).await;
-        }
+        // Kept first: if that fails, the old config still runs.
         connector::store(&self.data_dir, &loaded)
             .map_err(|e| WorkerError::Internal(error_text(e)))?;
         self.persist_target(name, target)?;
         self.record(name, Some(&loaded.document), target)?;
+        let old = self.connectors.lock().await.remove(name);
+        if let Some(old) = old {
+            Worker::halt(old.run).await;
+        }
         let info = info_of(name, &loaded.document, kind_of(&loaded.connector));
         self.install(loaded, target).await;
         Ok((info, existing.is_none()))
@@ -589,28 +608,51 @@ impl Worker {
         name: &str,
         target: Target,
     ) -> Result<(), WorkerError> {
-        let mut connectors = self.connectors.lock().await;
-        let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
-        self.persist_target(name, target)?;
-        self.record(name, Some(&managed.document), target)?;
-        managed.target = target;
+        let _op = self.ops.lock().await;
+        self.set_target_now(name, target).await
+    }
+
+    async fn set_target_now(
+        self: &Arc<Self>,
+        name: &str,
+        target: Target,
+    ) -> Result<(), WorkerError> {
+        let (document, status, old_run, running) = {
+            let mut connectors = self.connectors.lock().await;
+            let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+            self.persist_target(name, target)?;
+            self.record(name, Some(&managed.document), target)?;
+            managed.target = target;
+            let running = managed.run.as_ref().is_some_and(|r| !r.task.is_finished());
+            let old_run = if target == Target::Running && running {
+                None
+            } else {
+                managed.run.take()
+            };
+            (
+                managed.document.clone(),
+                managed.status.clone(),
+                old_run,
+                running,
+            )
+        };
+        // The run ends without the connectors lock held: status answers meanwhile.
+        Worker::halt(old_run).await;
         match target {
-            Target::Running => {
-                let running = managed.run.as_ref().is_some_and(|r| !r.task.is_finished());
-                if !running {
-                    let loaded = parse_document(&managed.document)?;
-                    let status = managed.status.clone();
-                    *status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new("UNASSIGNED");
-                    managed.run = Some(self.spawn(loaded.connector, status).await);
+            Target::Running if !running => {
+                let loaded = parse_document(&document)?;
+                *status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new("UNASSIGNED");
+                let run = self.spawn(loaded.connector, status).await;
+                if let Some(managed) = self.connectors.lock().await.get_mut(name) {
+                    managed.run = Some(run);
                 }
             }
+            Target::Running => {}
             Target::Paused | Target::Stopped => {
-                Worker::halt(managed.run.take()).await;
                 if target == Target::Stopped {
-                    release_slot(&managed.document).await;
+                    release_slot(&document).await;
                 }
-                *managed.status.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Status::new(target.as_str());
+                *status.lock().unwrap_or_else(|e| e.into_inner()) = Status::new(target.as_str());
             }
         }
         info!(connector = %name, state = target.as_str(), "connector state changed");
@@ -619,16 +661,19 @@ impl Worker {
 
     /// Restarts a connector: ends its run (or its failure) and starts it again, running.
     pub async fn restart(self: &Arc<Self>, name: &str) -> Result<(), WorkerError> {
-        {
+        let _op = self.ops.lock().await;
+        let run = {
             let mut connectors = self.connectors.lock().await;
             let managed = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
-            Worker::halt(managed.run.take()).await;
-        }
-        self.set_target(name, Target::Running).await
+            managed.run.take()
+        };
+        Worker::halt(run).await;
+        self.set_target_now(name, Target::Running).await
     }
 
     /// Deletes a connector: ends its run and forgets its config and state. Offsets stay.
     pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
+        let _op = self.ops.lock().await;
         let managed = self
             .connectors
             .lock()

@@ -19,9 +19,6 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 use spillway_core::{ConfigMap, OffsetStore};
-use spillway_projection::target::postgres::PostgresTargetClient;
-use spillway_projection::target::sqlite::SqliteTarget;
-use spillway_projection::target::Target as _;
 use spillway_projection::TargetUrl;
 use std::sync::Arc;
 
@@ -313,39 +310,48 @@ async fn offsets(
     Ok(Json(json!({"offsets": offsets})))
 }
 
+/// A projection's offsets, read with a read-only query of its offsets table (none while
+/// the table is not there yet).
 async fn projection_offsets(
     spec: &ProjectionSpec,
     data_dir: &std::path::Path,
 ) -> Result<Value, WorkerError> {
-    let name = &spec.config.name;
-    let table = &spec.config.offsets_table;
-    let failed = |e: spillway_projection::target::TargetError| WorkerError::Internal(e.to_string());
-    let stored = match target_of(spec, data_dir) {
-        TargetUrl::Sqlite(path) => {
-            if !path.exists() {
-                return Ok(json!([]));
-            }
-            SqliteTarget::open(&path, table)
-                .map_err(failed)?
-                .load_offsets(name)
-                .await
-                .map_err(failed)?
+    let url = target_of(spec, data_dir);
+    if let TargetUrl::Sqlite(path) = &url {
+        if !path.exists() {
+            return Ok(json!([]));
         }
-        TargetUrl::Postgres(pg) => PostgresTargetClient::connect(&pg, table)
-            .await
-            .map_err(failed)?
-            .load_offsets(name)
-            .await
-            .map_err(failed)?,
+    }
+    let sql = format!(
+        "SELECT topic, partition, next_offset FROM \"{}\" WHERE connector = '{}' ORDER BY topic, partition",
+        spec.config.offsets_table.replace('"', "\"\""),
+        spec.config.name.replace('\'', "''")
+    );
+    let limits = spillway_projection::QueryLimits {
+        max_rows: 100_000,
+        timeout: std::time::Duration::from_secs(10),
     };
-    let mut list: Vec<_> = stored.into_iter().collect();
-    list.sort();
+    let rows = match spillway_projection::run_query(&url, &sql, limits).await {
+        Ok(result) => result.rows,
+        // The table is made by the projection's first run.
+        Err(spillway_projection::QueryError::Invalid(m))
+            if m.contains("no such table") || m.contains("does not exist") =>
+        {
+            Vec::new()
+        }
+        Err(e) => {
+            return Err(WorkerError::Internal(format!(
+                "cannot read the offsets of {}: {e}",
+                spec.config.name
+            )))
+        }
+    };
     Ok(Value::Array(
-        list.into_iter()
-            .map(|(tp, next)| {
+        rows.into_iter()
+            .map(|r| {
                 json!({
-                    "partition": {"kafka_topic": tp.topic, "kafka_partition": tp.partition},
-                    "offset": {"kafka_offset": next},
+                    "partition": {"kafka_topic": r[0], "kafka_partition": r[1]},
+                    "offset": {"kafka_offset": r[2]},
                 })
             })
             .collect(),
