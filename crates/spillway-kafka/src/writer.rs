@@ -88,6 +88,11 @@ impl KafkaWriter {
         for (k, v) in &options.producer {
             config.set(k, v);
         }
+        // With topic.creation.enable=false a missing topic is an error: the producer's
+        // metadata requests must not make a broker create it on the side.
+        if !options.create_topics && !options.producer.contains_key("allow.auto.create.topics") {
+            config.set("allow.auto.create.topics", "false");
+        }
         let producer: FutureProducer<QuietContext> = config
             .create_with_context(QuietContext::default())
             .map_err(|e| StreamError::Rejected(format!("cannot create the Kafka producer: {e}")))?;

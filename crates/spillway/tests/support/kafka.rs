@@ -174,7 +174,13 @@ pub fn which_tansu() -> std::path::PathBuf {
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .chain([std::path::PathBuf::from(home).join(".cargo/bin")])
+        .chain([
+            std::env::var_os("SPILLWAY_CACHE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from(&home).join(".cache/spillway"))
+                .join("tansu"),
+            std::path::PathBuf::from(&home).join(".cargo/bin"),
+        ])
         .map(|d| d.join("tansu"))
         .find(|p| p.is_file())
         .expect("tansu is installed by scripts/setup.sh")
