@@ -754,7 +754,13 @@ fn serve_registry(dir: &Path) -> Result<std::net::SocketAddr> {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
             let (_keep, never) = tokio::sync::watch::channel(false);
-            let _ = spillway_registry::server::serve(listener, registry, None, never).await;
+            let _ = spillway_registry::server::serve(
+                listener,
+                registry,
+                spillway_registry::server::Access::default(),
+                never,
+            )
+            .await;
         });
     });
     Ok(addr)

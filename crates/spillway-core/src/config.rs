@@ -6,9 +6,9 @@
 //! reported by [`ConfigMap::unused_keys`] so the caller can warn about them.
 
 use crate::filter::{anchored, NameFilter};
+use crate::secret::printable;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::time::Duration;
 
 /// A configuration mistake, naming the key.
@@ -16,9 +16,9 @@ use std::time::Duration;
 pub enum ConfigError {
     #[error("connector config is not valid JSON: {0}")]
     Syntax(String),
-    #[error("missing required key `{key}`{hint}")]
+    #[error("missing required key `{}`{hint}", printable(key))]
     Missing { key: String, hint: String },
-    #[error("invalid value {value:?} for `{key}`: {reason}")]
+    #[error("invalid value {value:?} for `{}`: {reason}", printable(key))]
     Invalid {
         key: String,
         value: String,
@@ -45,44 +45,35 @@ impl ConfigError {
     }
 }
 
-/// A secret string that never prints.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub use crate::secret::{is_secret_key, Secret};
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
+/// Largest config or certificate file read: a path that names a device or an endless pipe
+/// is refused instead of read forever.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-    /// The secret itself, for handing to a client library.
-    pub fn expose(&self) -> &str {
-        &self.0
+/// Reads a file a config names (a connector config, a certificate, a key), at most
+/// [`MAX_FILE_BYTES`] of it: a larger one, or an endless one such as `/dev/zero`, is an
+/// error saying so.
+pub fn read_file_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it holds more than {} MiB, more than a config or certificate file can",
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
     }
+    Ok(data)
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"********\"")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
-
-/// Whether a key holds a secret (`*.password`, `*.secret`, `*.api.key`, `*.user.info` and
-/// similar).
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.ends_with("password")
-        || k.ends_with("secret")
-        || k.ends_with("api.key")
-        || k.ends_with("user.info")
-        || k.ends_with(".key.password")
-        || k.contains("sasl.jaas.config")
-}
+/// Longest duration a `*.ms` setting takes: 2^31 - 1 ms (about 24.8 days), as Kafka's
+/// `int` settings and PostgreSQL's timeouts.
+pub const MAX_MILLIS: u64 = i32::MAX as u64;
 
 /// A connector's configuration map.
 #[derive(Debug, Clone)]
@@ -271,9 +262,21 @@ impl ConfigMap {
         }
     }
 
-    /// A duration given in milliseconds.
+    /// A duration given in milliseconds: from 1 ms to [`MAX_MILLIS`] (a zero interval
+    /// would spin or stop a timer).
     pub fn millis(&self, keys: &[&str], default: Duration) -> Result<Duration, ConfigError> {
-        let ms = self.u64_in(keys, default.as_millis() as u64, 0, u64::from(u32::MAX))?;
+        self.millis_in(keys, default, 1, MAX_MILLIS)
+    }
+
+    /// A duration given in milliseconds within `[min, max]`.
+    pub fn millis_in(
+        &self,
+        keys: &[&str],
+        default: Duration,
+        min: u64,
+        max: u64,
+    ) -> Result<Duration, ConfigError> {
+        let ms = self.u64_in(keys, default.as_millis() as u64, min, max)?;
         Ok(Duration::from_millis(ms))
     }
 
@@ -445,12 +448,29 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("hunter2");
-        assert!(!format!("{s} {s:?}").contains("hunter2"));
-        assert!(is_secret_key("database.password"));
-        assert!(is_secret_key("kafka.api.secret"));
-        assert!(is_secret_key("kafka.api.key"));
-        assert!(!is_secret_key("database.user"));
+    fn durations_are_range_checked() {
+        let c = ConfigMap::from_pairs([("a.ms", "0"), ("b.ms", "99999999999"), ("c.ms", "-1")]);
+        for key in ["a.ms", "b.ms", "c.ms"] {
+            let e = c.millis(&[key], Duration::from_secs(1)).unwrap_err();
+            assert_eq!(e.key(), Some(key), "{e}");
+        }
+        assert_eq!(
+            c.millis_in(&["a.ms"], Duration::from_secs(1), 0, 10)
+                .unwrap(),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn keys_print_without_control_characters() {
+        let c = ConfigMap::from_pairs([("bad\nkey", "x\ny")]);
+        let e = c.bool(&["bad\nkey"], true).unwrap_err();
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn files_are_read_with_a_cap() {
+        let e = read_file_capped(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("MiB"), "{e}");
     }
 }

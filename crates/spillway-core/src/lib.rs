@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod position;
 pub mod record;
 pub mod schema;
+pub mod secret;
 pub mod source;
 pub mod state;
 pub mod stream;

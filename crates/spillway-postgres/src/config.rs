@@ -271,7 +271,12 @@ impl PostgresConfig {
                     .unwrap_or_else(|| "__debezium-heartbeat".to_string())
             ),
             slot_max_retries: config.u64_in(&["slot.max.retries"], 6, 0, 1000)? as u32,
-            slot_retry_delay: config.millis(&["slot.retry.delay.ms"], Duration::from_secs(10))?,
+            slot_retry_delay: config.millis_in(
+                &["slot.retry.delay.ms"],
+                Duration::from_secs(10),
+                0,
+                spillway_core::config::MAX_MILLIS,
+            )?,
             status_interval: config
                 .millis(&["status.update.interval.ms"], DEFAULT_STATUS_INTERVAL)?,
             types: TypeOptions {

@@ -18,6 +18,24 @@ pub const DEFAULT_PLACEHOLDER: &str = "__debezium_unavailable_value";
 /// Where the committed offsets are kept in the target database.
 pub const DEFAULT_OFFSETS_TABLE: &str = "spillway_offsets";
 
+/// The key naming the role queries of a PostgreSQL projection run as.
+pub const QUERY_ROLE_KEY: &str = "spillway.query.role";
+
+/// `spillway_query_<connector>`, cut to PostgreSQL's 63 bytes (with a hash of the whole
+/// name where cut, so that long names stay apart).
+pub fn default_query_role(connector: &str) -> String {
+    let role = format!("spillway_query_{connector}");
+    if role.len() <= 63 {
+        return role;
+    }
+    let hash = crc32fast::hash(connector.as_bytes());
+    let mut cut = 63 - 9;
+    while !role.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash:08x}", &role[..cut])
+}
+
 /// Whether a class names a projection.
 pub fn handles(class: &str) -> bool {
     CONNECTOR_CLASSES
@@ -75,6 +93,9 @@ pub enum TargetUrl {
 pub struct PostgresTarget {
     pub config: tokio_postgres::Config,
     pub display: String,
+    /// The role queries run as (`SET ROLE`): one that may only read the projection's
+    /// tables. `None` for a URL given directly to a query, which runs as its own user.
+    pub query_role: Option<String>,
 }
 
 impl TargetUrl {
@@ -149,6 +170,7 @@ impl TargetUrl {
             return Ok(TargetUrl::Postgres(Box::new(PostgresTarget {
                 config,
                 display: mask_password(bare),
+                query_role: None,
             })));
         }
         Err(ConfigError::invalid(
@@ -159,33 +181,9 @@ impl TargetUrl {
     }
 }
 
-/// A URL with any password replaced by `****`.
+/// A URL with any password replaced by `********`.
 pub fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = match authority.rfind('@') {
-        Some(at) => match authority[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:****{}{}",
-                &url[..scheme_end + 3],
-                &authority[..colon],
-                &authority[at..],
-                &rest[authority_end..]
-            ),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    };
-    // `password=` in the query string.
-    if let Some(q) = out.find("password=") {
-        let end = out[q..].find('&').map_or(out.len(), |e| q + e);
-        out.replace_range(q + "password=".len()..end, "****");
-    }
-    out
+    spillway_core::secret::mask_in_text(url).into_owned()
 }
 
 /// `insert.mode`.
@@ -295,10 +293,28 @@ impl ProjectionConfig {
         };
         let username = config.string(&["connection.username", "connection.user"]);
         let password = config.secret(&["connection.password"]);
-        let target = config
+        let mut target = config
             .string(&["connection.url"])
             .map(|url| TargetUrl::parse(&url, username.as_deref(), password.as_ref()))
             .transpose()?;
+        let query_role = match config.lookup(&[QUERY_ROLE_KEY]) {
+            Some((key, role)) => {
+                let role = role.trim();
+                if role.is_empty() || role.len() > 63 || role.chars().any(char::is_control) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        role,
+                        "give a PostgreSQL role name of 1 to 63 bytes",
+                    ));
+                }
+                role.to_string()
+            }
+            None => default_query_role(&name),
+        };
+        match &mut target {
+            Some(TargetUrl::Postgres(pg)) => pg.query_role = Some(query_role),
+            _ => config.accept(&[QUERY_ROLE_KEY]),
+        }
         let insert_mode = config.choice(
             &["insert.mode"],
             &[
@@ -450,7 +466,7 @@ mod tests {
         let t = TargetUrl::parse("jdbc:sqlite:/tmp/x.db", None, None).unwrap();
         assert!(matches!(t, TargetUrl::Sqlite(p) if p == std::path::Path::new("/tmp/x.db")));
         let t = TargetUrl::parse("postgresql://u:secret@127.0.0.1:5432/db", None, None).unwrap();
-        assert_eq!(t.display(), "postgresql://u:****@127.0.0.1:5432/db");
+        assert_eq!(t.display(), "postgresql://u:********@127.0.0.1:5432/db");
         let t = TargetUrl::parse(
             "jdbc:postgresql://127.0.0.1:5432/db",
             Some("u"),
@@ -464,7 +480,7 @@ mod tests {
         assert!(e.to_string().contains("connection.username"), "{e}");
         assert_eq!(
             mask_password("postgresql://h/db?user=a&password=b&x=1"),
-            "postgresql://h/db?user=a&password=****&x=1"
+            "postgresql://h/db?user=a&password=********&x=1"
         );
     }
 

@@ -33,11 +33,68 @@ use tokio::sync::watch;
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// The API's routes over `registry`; with `user_info` (`user:password`), every request
-/// must carry it as HTTP basic auth.
-pub fn router(registry: Arc<Registry>, user_info: Option<String>) -> Router {
-    let expected: Option<Arc<str>> =
-        user_info.map(|u| format!("Basic {}", STANDARD.encode(u)).into());
+/// Who may call the registry's API.
+///
+/// With `user_info` (`user:password`), every request must carry it as HTTP basic auth, as
+/// Confluent's registry with basic auth on. Changes (registering a schema, deleting,
+/// setting a compatibility level) need a credential once any is set: `user_info`, or one of
+/// the `writers` (whole `Authorization` header values, such as the `Bearer` token of the
+/// process serving the registry). Reads need nothing without `user_info`.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// `user:password` every request must carry.
+    pub user_info: Option<String>,
+    /// Further `Authorization` header values accepted for changes.
+    pub writers: Vec<String>,
+}
+
+impl Access {
+    /// Only Confluent-style basic auth, for every request, when given.
+    pub fn basic(user_info: Option<String>) -> Access {
+        Access {
+            user_info,
+            writers: Vec::new(),
+        }
+    }
+}
+
+/// The `Authorization` headers each kind of request accepts; `None`: no credential needed.
+struct Guard {
+    reads: Option<Vec<String>>,
+    writes: Option<Vec<String>>,
+}
+
+impl Guard {
+    fn new(access: Access) -> Guard {
+        let basic = access
+            .user_info
+            .map(|u| format!("Basic {}", STANDARD.encode(u)));
+        let reads = basic.clone().map(|b| vec![b]);
+        let mut writes: Vec<String> = basic.into_iter().collect();
+        writes.extend(access.writers.into_iter().filter(|w| !w.is_empty()));
+        Guard {
+            reads,
+            writes: (!writes.is_empty()).then_some(writes),
+        }
+    }
+}
+
+/// Whether a request changes the registry: `PUT`, `DELETE`, and `POST` of a new version.
+fn changes(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    match *method {
+        Method::PUT | Method::DELETE => true,
+        Method::POST => {
+            path.trim_end_matches('/').ends_with("/versions") && path.starts_with("/subjects/")
+        }
+        Method::GET | Method::HEAD | Method::OPTIONS => false,
+        _ => true,
+    }
+}
+
+/// The API's routes over `registry`, guarded as `access` says.
+pub fn router(registry: Arc<Registry>, access: Access) -> Router {
+    let guard = Arc::new(Guard::new(access));
     let routes = Router::new()
         .route("/", get(|| async { reply(StatusCode::OK, json!({})) }))
         .route(
@@ -82,24 +139,37 @@ pub fn router(registry: Arc<Registry>, user_info: Option<String>) -> Router {
             )
         })
         .with_state(registry);
-    match expected {
-        Some(expected) => routes.layer(middleware::from_fn_with_state(expected, basic_auth)),
-        None => routes,
-    }
+    routes.layer(middleware::from_fn_with_state(guard, authorize))
 }
 
-/// Refuses requests without the expected `Authorization` header, as Confluent's registry
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses requests without an accepted `Authorization` header, as Confluent's registry
 /// does with basic auth on.
-async fn basic_auth(
-    State(expected): State<Arc<str>>,
+async fn authorize(
+    State(guard): State<Arc<Guard>>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> Response {
+    let accepted = if changes(request.method(), request.uri().path()) {
+        &guard.writes
+    } else {
+        &guard.reads
+    };
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if given == Some(&*expected) {
+    let allowed = match accepted {
+        None => true,
+        Some(list) => given.is_some_and(|g| {
+            list.iter()
+                .any(|a| constant_time_eq(a.as_bytes(), g.trim().as_bytes()))
+        }),
+    };
+    if allowed {
         return next.run(request).await;
     }
     let mut response = reply(
@@ -117,10 +187,10 @@ async fn basic_auth(
 pub async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
-    user_info: Option<String>,
+    access: Access,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(registry, user_info))
+    axum::serve(listener, router(registry, access))
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })

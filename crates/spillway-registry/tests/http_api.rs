@@ -32,7 +32,7 @@ async fn serializers_find_what_they_need() {
     let serving = tokio::spawn(server::serve(
         listener,
         registry.clone(),
-        None,
+        server::Access::default(),
         stop_rx.clone(),
     ));
 
@@ -89,9 +89,9 @@ async fn serializers_find_what_they_need() {
     let guarded = format!("http://{}", listener.local_addr().unwrap());
     let serving_guarded = tokio::spawn(server::serve(
         listener,
-        registry,
-        Some("reader:s3cret".to_string()),
-        stop_rx,
+        registry.clone(),
+        server::Access::basic(Some("reader:s3cret".to_string())),
+        stop_rx.clone(),
     ));
     let g = guarded.clone();
     tokio::task::spawn_blocking(move || {
@@ -120,8 +120,78 @@ async fn serializers_find_what_they_need() {
     .await
     .unwrap();
 
+    // With only the serving process's token: reads stay open, changes need the token.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let writers_only = format!("http://{}", listener.local_addr().unwrap());
+    let serving_writers = tokio::spawn(server::serve(
+        listener,
+        registry,
+        server::Access {
+            user_info: None,
+            writers: vec!["Bearer t0ken".to_string()],
+        },
+        stop_rx,
+    ));
+    let w = writers_only.clone();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        assert_eq!(get(&format!("{w}/subjects")).0, 200);
+        let body = serde_json::json!({ "schema": VALUE }).to_string();
+        let register = |auth: Option<&str>| {
+            let mut request = agent
+                .post(&format!("{w}/subjects/other-value/versions"))
+                .header("Content-Type", "application/json");
+            if let Some(auth) = auth {
+                request = request.header("Authorization", auth);
+            }
+            request.send(body.as_str()).unwrap().status().as_u16()
+        };
+        assert_eq!(register(None), 401, "a change without the token");
+        assert_eq!(register(Some("Bearer wrong")), 401);
+        assert_eq!(register(Some("Bearer t0ken")), 200);
+        // A look-up is a read.
+        let lookup = agent
+            .post(&format!("{w}/subjects/other-value"))
+            .header("Content-Type", "application/json")
+            .send(body.as_str())
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(lookup, 200);
+        for (method, path) in [
+            ("DELETE", "/subjects/other-value"),
+            ("DELETE", "/subjects/other-value/versions/1"),
+            ("PUT", "/config"),
+            ("PUT", "/config/other-value"),
+            ("DELETE", "/config"),
+        ] {
+            let url = format!("{w}{path}");
+            let status = match method {
+                "DELETE" => agent.delete(&url).call(),
+                _ => agent
+                    .put(&url)
+                    .header("Content-Type", "application/json")
+                    .send(r#"{"compatibility":"NONE"}"#),
+            }
+            .unwrap()
+            .status()
+            .as_u16();
+            assert_eq!(status, 401, "{method} {path} without the token");
+        }
+        assert_eq!(
+            get(&format!("{w}/subjects")).1,
+            serde_json::json!(["other-value", "p.s.t-value"])
+        );
+    })
+    .await
+    .unwrap();
+
     // Nothing listening: the client names the registry and gives up after its attempts.
     stop_tx.send_replace(true);
+    serving_writers.await.unwrap().unwrap();
     serving_guarded.await.unwrap().unwrap();
     serving.await.unwrap().unwrap();
     let error = tokio::task::spawn_blocking(move || {

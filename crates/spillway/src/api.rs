@@ -8,8 +8,9 @@
 //! Connect's REST API writes them.
 
 use crate::CliError;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,12 +28,179 @@ pub const MAX_ROWS: usize = 10_000;
 /// How long a query may run.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The credentials an HTTP API requires: `--token` and `--basic-auth` (or
+/// `SPILLWAY_API_TOKEN`, `SPILLWAY_API_BASIC_AUTH`), shared by `spillway run` and
+/// `spillway worker`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AuthArgs {
+    /// Require `Authorization: Bearer TOKEN` on every request (needed to listen beyond
+    /// loopback, with or instead of --basic-auth).
+    #[arg(long, env = "SPILLWAY_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Require HTTP basic auth with `user:password` (both non-empty).
+    #[arg(long, env = "SPILLWAY_API_BASIC_AUTH", hide_env_values = true)]
+    pub basic_auth: Option<String>,
+}
+
+/// Who may call an HTTP API.
+#[derive(Clone, Debug, Default)]
+pub struct Auth {
+    /// `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `user:password` for `Authorization: Basic`.
+    pub basic: Option<String>,
+}
+
+impl Auth {
+    /// The credentials the flags give, refusing empty ones (exit 2 naming the flag).
+    pub fn from_args(args: &AuthArgs) -> Result<Auth, CliError> {
+        let token = match args.token.as_deref() {
+            None => None,
+            Some(t) if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(CliError::Config(
+                    "--token: give a non-empty token without spaces or control characters"
+                        .to_string(),
+                ))
+            }
+            Some(t) => Some(t.to_string()),
+        };
+        let basic = match args.basic_auth.as_deref() {
+            None => None,
+            Some(b) => match b.split_once(':') {
+                Some((user, password))
+                    if !user.trim().is_empty()
+                        && !password.is_empty()
+                        && !b.chars().any(char::is_control) =>
+                {
+                    Some(b.to_string())
+                }
+                _ => {
+                    return Err(CliError::Config(
+                        "--basic-auth: give user:password, both non-empty".to_string(),
+                    ))
+                }
+            },
+        };
+        Ok(Auth { token, basic })
+    }
+
+    /// Whether any credential is required.
+    pub fn required(&self) -> bool {
+        self.token.is_some() || self.basic.is_some()
+    }
+
+    /// The `Authorization` header values that pass.
+    pub fn headers(&self) -> Vec<String> {
+        use base64::Engine;
+        let mut headers = Vec::new();
+        if let Some(token) = &self.token {
+            headers.push(format!("Bearer {token}"));
+        }
+        if let Some(basic) = &self.basic {
+            headers.push(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(basic)
+            ));
+        }
+        headers
+    }
+
+    /// Whether an `Authorization` header passes.
+    pub fn allows(&self, header: Option<&str>) -> bool {
+        if !self.required() {
+            return true;
+        }
+        let Some(header) = header else {
+            return false;
+        };
+        if let (Some(token), Some(given)) = (&self.token, header.strip_prefix("Bearer ")) {
+            if constant_time_eq(token.as_bytes(), given.trim().as_bytes()) {
+                return true;
+            }
+        }
+        if let (Some(basic), Some(given)) = (&self.basic, header.strip_prefix("Basic ")) {
+            use base64::Engine;
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) {
+                return constant_time_eq(basic.as_bytes(), &decoded);
+            }
+        }
+        false
+    }
+
+    /// The middleware body: passes the request on, or answers 401.
+    pub async fn check(&self, request: Request, next: Next) -> Response {
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if self.allows(header) {
+            return next.run(request).await;
+        }
+        let mut response = failure(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: send Authorization: Bearer <token> or Basic credentials",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"spillway\""),
+        );
+        response
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The one listening policy of every HTTP surface: loopback needs nothing, any other
+/// address needs credentials. `flag` names the setting in the error (exit 2).
+pub fn check_listen(
+    flag: &str,
+    address: std::net::SocketAddr,
+    credentials: bool,
+    how: &str,
+) -> Result<(), CliError> {
+    if address.ip().is_loopback() || credentials {
+        return Ok(());
+    }
+    Err(CliError::Config(format!(
+        "{flag}: {address} is reachable from other machines; {how}"
+    )))
+}
+
+/// What `--listen` flags need beyond loopback.
+pub const LISTEN_NEEDS_AUTH: &str =
+    "give --token or --basic-auth (SPILLWAY_API_TOKEN, SPILLWAY_API_BASIC_AUTH) to require credentials";
+
+/// Resolves a `--listen` value to the one address it names.
+pub async fn listen_address(flag: &str, text: &str) -> Result<std::net::SocketAddr, CliError> {
+    let mut addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host(text)
+        .await
+        .map_err(|_| {
+            CliError::Config(format!(
+                "{flag}: {:?} is not an address to listen on (HOST:PORT)",
+                spillway_core::secret::printable(text)
+            ))
+        })?
+        .collect();
+    // Every address a name resolves to must pass the policy; the first is bound.
+    addresses.dedup();
+    match addresses.iter().find(|a| !a.ip().is_loopback()) {
+        Some(a) => Ok(*a),
+        None => addresses.first().copied().ok_or_else(|| {
+            CliError::Config(format!("{flag}: {text:?} names no address to listen on"))
+        }),
+    }
+}
+
 struct Api {
     projections: Vec<(String, TargetUrl)>,
+    auth: Auth,
 }
 
 /// The API's routes.
-fn router(projections: Vec<(String, TargetUrl)>) -> Router {
+fn router(projections: Vec<(String, TargetUrl)>, auth: Auth) -> Router {
+    let api = Arc::new(Api { projections, auth });
     Router::new()
         .route(
             "/",
@@ -41,21 +209,32 @@ fn router(projections: Vec<(String, TargetUrl)>) -> Router {
         .route("/query", post(query))
         .route("/metrics", get(crate::metrics::serve))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
-        .with_state(Arc::new(Api { projections }))
+        .layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .with_state(api)
+}
+
+async fn authenticate(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    api.auth.check(request, next).await
 }
 
 /// Binds `listen` (or [`DEFAULT_LISTEN`]) and serves the API until shutdown. An address
-/// given that cannot be bound is an error; the default one taken is a warning.
+/// given that cannot be bound is an error; the default one taken is a warning. Beyond
+/// loopback, `auth` must require credentials.
 pub async fn start(
     listen: Option<&str>,
+    auth: Auth,
     projections: Vec<(String, TargetUrl)>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), CliError> {
-    let address = listen.unwrap_or(DEFAULT_LISTEN);
+    let address = match listen {
+        Some(text) => listen_address("--listen", text).await?,
+        None => DEFAULT_LISTEN.parse().expect("a socket address"),
+    };
+    check_listen("--listen", address, auth.required(), LISTEN_NEEDS_AUTH)?;
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
         Err(e) if listen.is_none() => {
-            warn!(address, error = %e, "http api not served: its default address is taken (give another with --listen)");
+            warn!(%address, error = %e, "http api not served: its default address is taken (give another with --listen)");
             return Ok(());
         }
         Err(e) => {
@@ -68,8 +247,8 @@ pub async fn start(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| address.to_string());
-    info!(url = %format!("http://{address}"), "http api serving (POST /query)");
-    let app = router(projections);
+    info!(url = %format!("http://{address}"), auth = auth.required(), "http api serving (POST /query)");
+    let app = router(projections, auth);
     tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -146,17 +325,27 @@ pub async fn answer(projections: &[(String, TargetUrl)], body: &[u8]) -> Respons
             }
         },
     };
-    let max_rows = request
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(MAX_ROWS, |l| (l as usize).min(MAX_ROWS));
-    let limits = QueryLimits {
-        max_rows,
-        timeout: QUERY_TIMEOUT,
+    let max_rows = match request.get("limit") {
+        None | Some(Value::Null) => MAX_ROWS,
+        Some(limit) => match limit.as_u64() {
+            Some(l) if (1..=MAX_ROWS as u64).contains(&l) => l as usize,
+            _ => {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("\"limit\" must be a whole number from 1 to {MAX_ROWS}"),
+                )
+            }
+        },
     };
+    let limits = QueryLimits::new(max_rows, QUERY_TIMEOUT);
     match run_query(target, sql, limits).await {
         Ok(result) => Json(result).into_response(),
-        Err(e @ QueryError::NotReadOnly(_)) => failure(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e @ (QueryError::NotReadOnly(_) | QueryError::Forbidden(_))) => {
+            failure(StatusCode::FORBIDDEN, e.to_string())
+        }
+        Err(e @ QueryError::TooLarge { .. }) => {
+            failure(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        }
         Err(e @ QueryError::Invalid(_)) => failure(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e @ QueryError::Timeout(_)) => failure(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
         Err(e @ QueryError::Unavailable(_)) => {

@@ -162,9 +162,7 @@ impl Client {
 /// A config file as `{"name", "config"}`: a bare map takes its `name` key, else the file's
 /// stem.
 fn read_config(path: &Path) -> Result<Value, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
-    })?;
+    let text = crate::connector::read_config_text(path)?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| CliError::Config(format!("{}: not valid JSON: {e}", path.display())))?;
     if value.get("config").is_some_and(Value::is_object) {

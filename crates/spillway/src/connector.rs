@@ -50,9 +50,7 @@ pub struct Loaded {
 /// Reads a config file holding one connector, bare or `{"name", "config"}`, or a JSON array
 /// of them.
 pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
-    })?;
+    let text = read_config_text(path)?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         CliError::Config(format!(
             "{}: connector config is not valid JSON: {e}",
@@ -60,6 +58,12 @@ pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
         ))
     })?;
     let items = match value {
+        serde_json::Value::Array(items) if items.is_empty() => {
+            return Err(CliError::Config(format!(
+                "{}: the array holds no connector; give at least one config",
+                path.display()
+            )))
+        }
         serde_json::Value::Array(items) => items,
         single => vec![single],
     };
@@ -86,6 +90,24 @@ pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
             })
         })
         .collect()
+}
+
+/// The text of a connector config file, read with a size cap (a device or an endless pipe
+/// is refused, not read forever).
+pub fn read_config_text(path: &Path) -> Result<String, CliError> {
+    let bytes = spillway_core::config::read_file_capped(path).map_err(|e| {
+        CliError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::Config(format!("config file {} is not UTF-8 text", path.display()))
+    })?;
+    if text.trim().is_empty() {
+        return Err(CliError::Config(format!(
+            "config file {} is empty; give a connector config",
+            path.display()
+        )));
+    }
+    Ok(text)
 }
 
 /// A source or a projection, by `connector.class`.
@@ -240,16 +262,23 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     Ok(spec)
 }
 
-fn validate_name(name: &str) -> Result<(), ConfigError> {
-    if name.is_empty()
-        || !name
+/// Longest connector name: it names files in the data directory.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Checks a connector name: 1 to [`MAX_NAME_LEN`] characters of `[A-Za-z0-9._-]`, starting
+/// with a letter or digit (so never `.`, `..` or a hidden file's name).
+pub fn validate_name(name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid {
         return Err(ConfigError::invalid(
             "name",
             name,
-            "a connector name may contain only letters, digits, '.', '_' and '-'",
+            format!("a connector name is 1 to {MAX_NAME_LEN} letters, digits, '.', '_' and '-', starting with a letter or digit"),
         ));
     }
     Ok(())
@@ -367,6 +396,7 @@ pub fn store(data_dir: &Path, loaded: &Loaded) -> Result<(), CliError> {
 
 /// A projection whose config `spillway run` kept in the data directory.
 pub fn stored_projection(data_dir: &Path, name: &str) -> Result<ProjectionSpec, CliError> {
+    validate_name(name).map_err(|e| CliError::Config(format!("--projection: {e}")))?;
     let path = stored_path(data_dir, name);
     if !path.exists() {
         let known: Vec<String> = std::fs::read_dir(data_dir.join("connectors"))

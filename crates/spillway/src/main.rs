@@ -18,6 +18,7 @@ mod topics;
 mod worker;
 
 use clap::{Parser, Subcommand};
+use spillway_core::secret::printable_lines;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,6 +83,12 @@ impl From<anyhow::Error> for CliError {
 }
 
 fn main() -> ExitCode {
+    // Everything spillway creates holds credentials or copies of rows (connector configs,
+    // log segments, offsets, projections): owner-only, whatever the caller's umask.
+    // SAFETY: umask only sets this process's file mode mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -111,11 +118,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Config(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", printable_lines(&message));
             ExitCode::from(2)
         }
         Err(CliError::Runtime(error)) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", printable_lines(&format!("{error:#}")));
             ExitCode::from(1)
         }
     }

@@ -22,12 +22,12 @@ pub struct QueryArgs {
     /// Output: an aligned table, or the JSON `POST /query` answers.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Rows printed at most.
-    #[arg(long, default_value_t = 1000)]
-    limit: usize,
-    /// Seconds the query may run.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    /// Rows printed at most (1 to 1000000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=spillway_projection::query::MAX_ROWS as u64))]
+    limit: u64,
+    /// Seconds the query may run (more than 0, at most 3600).
+    #[arg(long, default_value = "30", value_parser = query_seconds)]
+    timeout: Duration,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,14 +50,11 @@ pub async fn query(args: QueryArgs) -> Result<(), CliError> {
             ))
         }
     };
-    let limits = QueryLimits {
-        max_rows: args.limit,
-        timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
-    };
+    let limits = QueryLimits::new(args.limit as usize, args.timeout);
     let result = run_query(&target, &args.sql, limits)
         .await
         .map_err(|e| match e {
-            QueryError::Unavailable(_) | QueryError::Timeout(_) => {
+            QueryError::Unavailable(_) | QueryError::Timeout(_) | QueryError::TooLarge { .. } => {
                 CliError::Runtime(anyhow::anyhow!(e))
             }
             other => CliError::Config(other.to_string()),
@@ -71,6 +68,26 @@ pub async fn query(args: QueryArgs) -> Result<(), CliError> {
         Format::Table => out.write_all(table(&result).as_bytes()),
     };
     written.map_err(|e| CliError::Runtime(anyhow::anyhow!("cannot write to stdout: {e}")))
+}
+
+/// Seconds as `--timeout` takes them for a query: more than 0, at most an hour.
+fn query_seconds(text: &str) -> Result<Duration, String> {
+    seconds(text, spillway_projection::query::MAX_TIMEOUT)
+}
+
+/// A number of seconds, more than 0 and at most `max` (finite: no `inf`, no `NaN`).
+pub fn seconds(text: &str, max: Duration) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !value.is_finite() || value <= 0.0 || value > max.as_secs_f64() {
+        return Err(format!(
+            "give more than 0 and at most {} seconds",
+            max.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(value).max(Duration::from_millis(1)))
 }
 
 fn cell_text(value: &Value) -> String {

@@ -44,6 +44,8 @@ pub struct RunArgs {
     /// 127.0.0.1:8083; if that is taken, the API is left out with a warning]
     #[arg(long)]
     listen: Option<String>,
+    #[command(flatten)]
+    auth: api::AuthArgs,
     /// No progress bars: snapshot progress as log lines every 10 s (as in a pipe).
     #[arg(long)]
     quiet: bool,
@@ -64,6 +66,7 @@ enum Failure {
 }
 
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let auth = api::Auth::from_args(&args.auth)?;
     let mut loaded = Vec::new();
     for path in &args.configs {
         loaded.extend(connector::load_all(path)?);
@@ -90,9 +93,9 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     for l in &loaded {
         if let Connector::Source(spec) = &l.connector {
             if registry.is_none() {
-                registry = start_registry(spec, &data_dir, shutdown_rx.clone()).await?;
+                registry = start_registry(spec, &data_dir, &auth, shutdown_rx.clone()).await?;
             } else if let Some(RegistrySpec::Remote(options)) = &spec.format.registry {
-                info!(connector = %spec.name, url = %options.urls.join(","), "schema registry (remote)");
+                info!(connector = %spec.name, url = %spillway_core::secret::mask_in_text(&options.urls.join(",")), "schema registry (remote)");
             }
         }
     }
@@ -104,7 +107,13 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         })
         .collect();
     if !projections.is_empty() || args.listen.is_some() {
-        api::start(args.listen.as_deref(), projections, shutdown_rx.clone()).await?;
+        api::start(
+            args.listen.as_deref(),
+            auth,
+            projections,
+            shutdown_rx.clone(),
+        )
+        .await?;
     }
     tokio::spawn(crate::progress::show(args.quiet, shutdown_rx.clone()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -360,6 +369,7 @@ async fn project_with<T: Target>(
 pub async fn start_registry(
     spec: &ConnectorSpec,
     data_dir: &Path,
+    auth: &api::Auth,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Option<Arc<Registry>>, CliError> {
     match &spec.format.registry {
@@ -376,10 +386,13 @@ pub async fn start_registry(
             })?;
             info!(url = %format!("http://{listen}"), store = %data_dir.join("registry").display(), "schema registry (embedded) serving");
             let served = registry.clone();
-            let user_info = user_info.as_ref().map(|s| s.expose().to_string());
+            let access = spillway_registry::server::Access {
+                user_info: user_info.as_ref().map(|s| s.expose().to_string()),
+                writers: auth.headers(),
+            };
             tokio::spawn(async move {
                 if let Err(e) =
-                    spillway_registry::server::serve(listener, served, user_info, shutdown).await
+                    spillway_registry::server::serve(listener, served, access, shutdown).await
                 {
                     error!(error = %e, "embedded schema registry stopped");
                 }
@@ -387,7 +400,7 @@ pub async fn start_registry(
             Ok(Some(registry))
         }
         Some(RegistrySpec::Remote(options)) => {
-            info!(url = %options.urls.join(","), "schema registry (remote)");
+            info!(url = %spillway_core::secret::mask_in_text(&options.urls.join(",")), "schema registry (remote)");
             Ok(None)
         }
         None => Ok(None),

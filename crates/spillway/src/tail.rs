@@ -23,21 +23,25 @@ pub struct TailArgs {
     /// Stop after this many records.
     #[arg(long)]
     max: Option<u64>,
-    /// Stop after this many seconds in all.
-    #[arg(long)]
-    timeout: Option<f64>,
+    /// Stop after this many seconds in all (more than 0, at most a year).
+    #[arg(long, value_parser = tail_seconds)]
+    timeout: Option<Duration>,
     /// Keep waiting for new records.
     #[arg(long)]
     follow: bool,
 }
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Longest `--timeout`: a year.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn tail_seconds(text: &str) -> Result<Duration, String> {
+    crate::query::seconds(text, MAX_TIMEOUT)
+}
 const READ_CHUNK: usize = 1000;
 
 pub async fn tail(args: TailArgs) -> Result<(), CliError> {
-    let deadline = args
-        .timeout
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let deadline = args.timeout.map(|t| Instant::now() + t);
     let reader = LogReader::open(&args.data.data_dir)
         .with_context(|| format!("cannot open the log in {}", args.data.data_dir.display()))?;
     // Wait for the topic to appear when following.

@@ -531,3 +531,188 @@ fn avro_read_from_kafka_folds_into_the_same_table_as_json_from_the_embedded_log(
     );
     assert!(sw.stop().success(), "{}", sw.logs());
 }
+
+/// Runs `f` on a runtime of its own (the tests here are plain threads).
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
+#[test]
+fn queries_of_a_postgres_projection_cannot_signal_replicate_or_read_files_even_as_a_superuser() {
+    use spillway_projection::query::postgres::Session;
+    use spillway_projection::{QueryLimits, TargetUrl};
+    let db = TestDb::create("projrole");
+    let (target, url) = pg_target("projrolet");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY, name text)");
+    db.sql("INSERT INTO t VALUES (1, 'a')");
+    let dir = scratch("projrole");
+    let data = dir.path().join("data");
+    let name = format!("rolep{}", std::process::id());
+    let proj = projection(
+        &name,
+        &format!("{}\\.public\\.t", db.name),
+        &[("connection.url", &url)],
+    );
+    let port = support::free_port();
+    let mut sw = Spillway::start_with(
+        &json!([db.connector(&[]), proj]),
+        &data,
+        &["--listen", &format!("127.0.0.1:{port}")],
+    );
+    wait_for_log(&sw, "streaming changes", WAIT);
+    let table = format!("{}_public_t", db.name);
+    let count = format!("SELECT count(*) FROM \"{table}\"");
+    wait_until(
+        WAIT,
+        "the row in the projection",
+        || try_rows(&data, &name, &count) == Some(vec![vec![json!(1)]]),
+        || sw.logs(),
+    );
+    let walsender = || {
+        psql(
+            "postgres",
+            &format!(
+                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{}' AND active",
+                db.name
+            ),
+        )
+    };
+    let pid = walsender();
+    assert!(!pid.is_empty(), "the capture's walsender");
+    let evil_slot = format!("evil_{}", std::process::id());
+    let attempts = [
+        format!("SELECT pg_terminate_backend({pid})"),
+        format!("SELECT pg_create_logical_replication_slot('{evil_slot}', 'pgoutput')"),
+        "SELECT pg_read_file('/etc/hostname')".to_string(),
+        "SELECT * FROM pg_ls_dir('.')".to_string(),
+    ];
+    // The API and the CLI refuse them before they reach the server.
+    for sql in &attempts {
+        let (status, body) = http_post_json(
+            &format!("http://127.0.0.1:{port}/query"),
+            &json!({ "sql": sql }),
+        );
+        assert_eq!(status, 403, "{sql}: {body}");
+        let out = query_output(&data, &["--projection", &name], sql);
+        assert_eq!(out.status.code(), Some(2), "{sql}: {out:?}");
+    }
+    // Beneath that check, the role queries run as may do none of it either, although the
+    // projection's URL names a superuser.
+    let TargetUrl::Postgres(mut pg) = TargetUrl::parse(&url, None, None).unwrap() else {
+        panic!("a PostgreSQL target")
+    };
+    pg.query_role = Some(spillway_projection::config::default_query_role(&name));
+    let run_raw = |sql: String| {
+        let pg = pg.clone();
+        block_on(async move {
+            let session = Session::open(&pg, QueryLimits::default())
+                .await
+                .unwrap_or_else(|e| panic!("a query session: {e}"));
+            session.client.simple_query(&sql).await.map(|_| ())
+        })
+    };
+    for sql in attempts.iter().cloned().chain([
+        format!("DELETE FROM \"{table}\""),
+        "SELECT count(*) FROM pg_authid".to_string(),
+    ]) {
+        let e = run_raw(sql.clone()).expect_err(&sql);
+        let code = e.as_db_error().map(|d| d.code().code().to_string());
+        assert!(
+            matches!(code.as_deref(), Some("42501" | "25006")),
+            "{sql}: {e:?}"
+        );
+    }
+    run_raw(count.clone()).expect("the query role reads the projection's table");
+    assert_eq!(walsender(), pid, "the capture's walsender was signalled");
+    assert_eq!(
+        psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{evil_slot}'")
+        ),
+        "0"
+    );
+    assert!(sw.is_running(), "{}", sw.logs());
+    db.sql("INSERT INTO t VALUES (2, 'b')");
+    wait_until(
+        WAIT,
+        "capture going on",
+        || try_rows(&data, &name, &count) == Some(vec![vec![json!(2)]]),
+        || sw.logs(),
+    );
+    // A URL given straight to `spillway query` must not be a superuser's either.
+    let out = query_output(&data, &["--url", &url], "SELECT 1");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("superuser"));
+    assert!(sw.stop().success(), "{}", sw.logs());
+    drop(target);
+    drop_role(&spillway_projection::config::default_query_role(&name));
+}
+
+/// Drops a query role a test's projection created (once the databases it was granted
+/// privileges in are gone).
+fn drop_role(role: &str) {
+    psql("postgres", &format!("DROP ROLE IF EXISTS \"{role}\""));
+}
+
+#[test]
+fn a_query_role_that_could_do_more_than_read_stops_the_projection() {
+    let (_target, url) = pg_target("projsuperrole");
+    let dir = scratch("projsuperrole");
+    let data = dir.path().join("data");
+    let proj = projection(
+        "superrole",
+        "nothing\\..*",
+        &[
+            ("connection.url", &url),
+            ("spillway.query.role", "postgres"),
+        ],
+    );
+    let mut sw = Spillway::start(&proj, &data);
+    let status = sw.wait_exit(WAIT);
+    assert_eq!(status.code(), Some(1), "{}", sw.logs());
+    assert!(
+        sw.logs().contains("spillway.query.role") && sw.logs().contains("superuser"),
+        "{}",
+        sw.logs()
+    );
+}
+
+#[test]
+fn postgres_projections_started_together_on_one_database_all_start() {
+    for round in 0..3 {
+        let (target, url) = pg_target(&format!("projrace{round}"));
+        let dir = scratch(&format!("projrace{round}"));
+        let mut runs: Vec<Spillway> = (0..3)
+            .map(|i| {
+                let proj = projection(
+                    &format!("race{round}x{i}p{}", std::process::id()),
+                    "nothing\\..*",
+                    &[("connection.url", &url)],
+                );
+                Spillway::start(&proj, &dir.path().join(format!("data{i}")))
+            })
+            .collect();
+        for sw in &runs {
+            wait_for_log(sw, "projection resuming from the offsets", WAIT);
+        }
+        for sw in &mut runs {
+            assert!(sw.is_running(), "round {round}: {}", sw.logs());
+            assert!(sw.stop().success(), "round {round}: {}", sw.logs());
+        }
+        assert_eq!(
+            target.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'spillway_offsets'"),
+            "1"
+        );
+        drop(target);
+        for i in 0..3 {
+            drop_role(&spillway_projection::config::default_query_role(&format!(
+                "race{round}x{i}p{}",
+                std::process::id()
+            )));
+        }
+    }
+}

@@ -267,7 +267,7 @@ fn setup_error(key: TlsSetting, path: &Path, detail: impl Into<String>) -> TlsSe
 }
 
 fn read_file(key: TlsSetting, path: &Path) -> Result<Vec<u8>, TlsSetupError> {
-    std::fs::read(path)
+    spillway_core::config::read_file_capped(path)
         .map_err(|e| setup_error(key, path, format!("cannot read {}: {e}", path.display())))
 }
 

@@ -28,8 +28,14 @@ pub struct PostgresTargetClient {
     client: Client,
     display: String,
     offsets_table: String,
+    /// The role queries run as, granted `SELECT` on every table the projection writes.
+    query_role: Option<String>,
     statements: HashMap<String, Statement>,
 }
+
+/// The advisory lock (class, object) held while projections set up a database: creating
+/// the offsets table and the query role, and granting, one projection at a time.
+const SETUP_LOCK: (i32, i32) = (0x5350_4c57, 1);
 
 /// Sorts a PostgreSQL error: connection trouble and conflicts between transactions are
 /// worth a retry, the rest is a refusal.
@@ -90,12 +96,179 @@ impl PostgresTargetClient {
             client,
             display: target.display.clone(),
             offsets_table: offsets_table.to_string(),
+            query_role: target.query_role.clone(),
             statements: HashMap::new(),
         })
     }
 
     fn error(&self, action: &str, e: &tokio_postgres::Error) -> TargetError {
         pg_error(&self.display, action, e)
+    }
+
+    /// Creates the offsets table and the query role when missing, under an advisory lock
+    /// so that projections starting together on one database do not race (concurrent
+    /// `CREATE TABLE IF NOT EXISTS` and `GRANT` fail on the catalog's unique keys).
+    async fn set_up(&mut self) -> Result<(), TargetError> {
+        let table = quote(&self.offsets_table);
+        let created = self
+            .client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({}, {});
+                 CREATE TABLE IF NOT EXISTS {table} (connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (connector, topic, partition))",
+                SETUP_LOCK.0, SETUP_LOCK.1
+            ))
+            .await;
+        if let Err(e) = created {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(self.error("create the offsets table", &e));
+        }
+        let prepared = match self.query_role.clone() {
+            Some(role) => self.prepare_query_role(&role).await,
+            None => Ok(()),
+        };
+        let end = if prepared.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let ended = self.client.batch_execute(end).await;
+        prepared?;
+        ended.map_err(|e| self.error("create the offsets table", &e))
+    }
+
+    /// Makes `role` a role that may only read: created `NOLOGIN` when missing (where this
+    /// user may create roles), refused when it could do more, granted to this user (for
+    /// `SET ROLE`), given `USAGE` on the schema and `SELECT` on the offsets table.
+    async fn prepare_query_role(&mut self, role: &str) -> Result<(), TargetError> {
+        let me = self
+            .client
+            .query_one(
+                "SELECT current_user::text, rolsuper, rolcreaterole, current_schema()::text FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(|e| self.error("read the projection user's role", &e))?;
+        let (user, superuser, createrole, schema): (String, bool, bool, Option<String>) =
+            (me.get(0), me.get(1), me.get(2), me.get(3));
+        let quoted = quote(role);
+        let refused =
+            |what: String| TargetError::Refused(format!("PostgreSQL {}: {what}", self.display));
+        let existing = self
+            .client
+            .query_opt(
+                "SELECT rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error("look up the query role", &e))?;
+        match existing {
+            None if !(superuser || createrole) => {
+                return Err(refused(format!(
+                    "the query role {role:?} does not exist and user {user:?} may not create roles; as a superuser run CREATE ROLE {quoted} NOLOGIN; GRANT {quoted} TO {}; (or set spillway.query.role to a role that may only read, which {user:?} is a member of)",
+                    quote(&user)
+                )))
+            }
+            None => {
+                // Roles belong to the whole server, so a projection on another database may
+                // create the same one meanwhile: that one is as good.
+                let created = self
+                    .client
+                    .batch_execute(&format!(
+                        "SAVEPOINT spillway_role; CREATE ROLE {quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS; RELEASE SAVEPOINT spillway_role"
+                    ))
+                    .await;
+                match created {
+                    Ok(()) => {
+                        tracing::info!(role, target = %self.display, "created the query role of the projection")
+                    }
+                    Err(e)
+                        if matches!(
+                            e.as_db_error().map(|d| d.code().code()),
+                            Some("42710" | "23505")
+                        ) =>
+                    {
+                        self.client
+                            .batch_execute("ROLLBACK TO SAVEPOINT spillway_role")
+                            .await
+                            .map_err(|e| self.error("create the query role", &e))?;
+                    }
+                    Err(e) => {
+                        return Err(self.error(&format!("create the query role {role:?}"), &e))
+                    }
+                }
+            }
+            Some(row) => {
+                let (rolsuper, replication, bypass): (bool, bool, bool) =
+                    (row.get(0), row.get(1), row.get(2));
+                if rolsuper || replication || bypass {
+                    return Err(refused(format!(
+                        "spillway.query.role {role:?} is a superuser or may replicate or bypass row security; queries need a role that may only read the projection's tables"
+                    )));
+                }
+            }
+        }
+        if !superuser {
+            let member: bool = self
+                .client
+                .query_one("SELECT pg_has_role(current_user, $1, 'MEMBER')", &[&role])
+                .await
+                .map_err(|e| self.error("check membership in the query role", &e))?
+                .get(0);
+            if !member {
+                self.client
+                    .batch_execute(&format!("GRANT {quoted} TO {}", quote(&user)))
+                    .await
+                    .map_err(|e| {
+                        refused(format!(
+                            "user {user:?} cannot take the query role {role:?} ({}); as a superuser run GRANT {quoted} TO {}",
+                            self.error("grant the query role", &e),
+                            quote(&user)
+                        ))
+                    })?;
+            }
+        }
+        if let Some(schema) = schema {
+            let usage: bool = self
+                .client
+                .query_one(
+                    "SELECT has_schema_privilege($1, $2, 'USAGE')",
+                    &[&role, &schema],
+                )
+                .await
+                .map_err(|e| self.error("check the query role's schema privilege", &e))?
+                .get(0);
+            if !usage {
+                self.client
+                    .batch_execute(&format!(
+                        "GRANT USAGE ON SCHEMA {} TO {quoted}",
+                        quote(&schema)
+                    ))
+                    .await
+                    .map_err(|e| {
+                        self.error(
+                            &format!("grant the query role usage of schema {schema:?}"),
+                            &e,
+                        )
+                    })?;
+            }
+        }
+        let offsets = self.offsets_table.clone();
+        self.grant_select(&offsets).await
+    }
+
+    /// Grants the query role `SELECT` on `table`.
+    async fn grant_select(&mut self, table: &str) -> Result<(), TargetError> {
+        let Some(role) = &self.query_role else {
+            return Ok(());
+        };
+        self.client
+            .batch_execute(&format!(
+                "GRANT SELECT ON TABLE {} TO {}",
+                quote(table),
+                quote(role)
+            ))
+            .await
+            .map_err(|e| self.error(&format!("grant the query role SELECT on {table:?}"), &e))
     }
 }
 
@@ -347,13 +520,8 @@ impl Target for PostgresTargetClient {
         &mut self,
         connector: &str,
     ) -> Result<HashMap<TopicPartition, u64>, TargetError> {
+        self.set_up().await?;
         let table = quote(&self.offsets_table);
-        self.client
-            .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {table} (connector text NOT NULL, topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (connector, topic, partition))"
-            ))
-            .await
-            .map_err(|e| self.error("create the offsets table", &e))?;
         let rows = self
             .client
             .query(
@@ -392,6 +560,28 @@ impl Target for PostgresTargetClient {
         if columns.is_empty() {
             return Ok(None);
         }
+        // A table made by an earlier run, or by hand: the query role may read it too.
+        if let Some(role) = self.query_role.clone() {
+            let granted: bool = self
+                .client
+                .query_one(
+                    "SELECT has_table_privilege($1, to_regclass($2), 'SELECT')",
+                    &[&role, &name],
+                )
+                .await
+                .map_err(|e| {
+                    self.error(
+                        &format!("check the query role's privilege on {table:?}"),
+                        &e,
+                    )
+                })?
+                .get(0);
+            if !granted {
+                if let Err(e) = self.grant_select(table).await {
+                    warn!(table, role, error = %e, "the query role cannot read this table");
+                }
+            }
+        }
         let key = self
             .client
             .query(
@@ -418,7 +608,8 @@ impl Target for PostgresTargetClient {
         self.client
             .batch_execute(&create_table_sql(table, columns, key, postgres_type))
             .await
-            .map_err(|e| self.error(&format!("create table {table:?}"), &e))
+            .map_err(|e| self.error(&format!("create table {table:?}"), &e))?;
+        self.grant_select(table).await
     }
 
     async fn add_columns(&mut self, table: &str, columns: &[Column]) -> Result<(), TargetError> {

@@ -16,14 +16,17 @@
 //! its offsets. A failure that is not retried leaves the connector `FAILED` with the error
 //! as its trace until it is restarted or its config changes.
 
+mod paths;
 pub mod rest;
+mod secrets;
+
+pub use secrets::masked;
 
 use crate::connector::{self, Connector, Loaded, SourceConfig};
 use crate::format::RegistrySpec;
 use crate::run::{self, Event};
 use crate::CliError;
 use serde_json::{json, Value};
-use spillway_core::config::is_secret_key;
 use spillway_registry::Registry;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,12 +43,8 @@ pub struct WorkerArgs {
     listen: String,
     #[command(flatten)]
     data: crate::DataDirArg,
-    /// Require `Authorization: Bearer TOKEN` on every request.
-    #[arg(long, env = "SPILLWAY_API_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Require HTTP basic auth with `user:password`.
-    #[arg(long, env = "SPILLWAY_API_BASIC_AUTH", hide_env_values = true)]
-    basic_auth: Option<String>,
+    #[command(flatten)]
+    auth: crate::api::AuthArgs,
     /// Keep connector configs and states in a Kafka topic of this cluster too (as Kafka
     /// Connect's config topic), so a worker on another machine takes them over.
     #[arg(long)]
@@ -53,6 +52,10 @@ pub struct WorkerArgs {
     /// The topic of `--kafka-bootstrap-servers` the configs go to (one partition, kept).
     #[arg(long, default_value = "spillway-configs")]
     config_storage_topic: String,
+    /// A directory outside the data directory where connectors created over the API may
+    /// name files (sqlite: targets, certificates); repeat for several.
+    #[arg(long = "allow-path")]
+    allow_paths: Vec<PathBuf>,
 }
 
 /// Runs the worker until SIGINT or SIGTERM: restores the kept connectors, serves the API,
@@ -62,32 +65,14 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
     let data_dir = args.data.data_dir;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
-    let address: std::net::SocketAddr = tokio::net::lookup_host(&args.listen)
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            CliError::Config(format!(
-                "--listen: {:?} is not an address to listen on",
-                args.listen
-            ))
-        })?;
-    let auth = rest::Auth {
-        token: args.token.filter(|t| !t.is_empty()),
-        basic: args.basic_auth.filter(|b| !b.is_empty()),
-    };
-    if let Some(basic) = &auth.basic {
-        if !basic.contains(':') {
-            return Err(CliError::Config(
-                "--basic-auth: give user:password".to_string(),
-            ));
-        }
-    }
-    if !address.ip().is_loopback() && !auth.required() {
-        return Err(CliError::Config(format!(
-            "--listen: {address} is reachable from other machines; give --token or --basic-auth (SPILLWAY_API_TOKEN, SPILLWAY_API_BASIC_AUTH) to require credentials"
-        )));
-    }
+    let auth = crate::api::Auth::from_args(&args.auth)?;
+    let address = crate::api::listen_address("--listen", &args.listen).await?;
+    crate::api::check_listen(
+        "--listen",
+        address,
+        auth.required(),
+        crate::api::LISTEN_NEEDS_AUTH,
+    )?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| CliError::Config(format!("--listen: cannot listen on {address}: {e}")))?;
@@ -129,7 +114,16 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
             Some(Mutex::new(log))
         }
     };
-    let worker = Worker::new(data_dir.clone(), id.clone(), shutdown_rx.clone(), configs);
+    let paths = paths::PathPolicy::new(&data_dir, &args.allow_paths)
+        .map_err(|e| CliError::Config(format!("--allow-path: {e}")))?;
+    let worker = Worker::new(
+        data_dir.clone(),
+        id.clone(),
+        auth.clone(),
+        paths,
+        shutdown_rx.clone(),
+        configs,
+    );
     info!(url = %format!("http://{id}"), data_dir = %data_dir.display(), auth = auth.required(), "worker REST API serving");
     worker.restore().await?;
     let app = rest::router(worker.clone(), auth);
@@ -145,8 +139,6 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// How a secret is shown in responses.
-pub const MASK: &str = "********";
 /// The state log connector configs go to with `--kafka-bootstrap-servers`.
 const CONFIG_LOG: &str = "connector-configs";
 
@@ -232,6 +224,10 @@ pub struct Worker {
     ops: tokio::sync::Mutex<()>,
     /// The embedded schema registry, once a connector needs it.
     registry: tokio::sync::Mutex<Option<Arc<Registry>>>,
+    /// The REST API's credentials, also needed for changes to the embedded registry.
+    auth: crate::api::Auth,
+    /// Where configs may name files.
+    paths: paths::PathPolicy,
     shutdown: watch::Receiver<bool>,
     /// With a Kafka cluster: every config and state change, one JSON line each.
     configs: Option<Mutex<Box<dyn spillway_core::state::StateLog>>>,
@@ -249,32 +245,13 @@ fn kind_of(connector: &Connector) -> &'static str {
     }
 }
 
-/// A config map with its secrets masked (keys named as secrets, passwords in URLs).
-pub fn masked(config: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    if let Some(map) = config.as_object() {
-        for (k, v) in map {
-            let shown = if is_secret_key(k) {
-                json!(MASK)
-            } else if k.ends_with(".url") || k.ends_with("url") {
-                match v.as_str() {
-                    Some(url) => json!(spillway_projection::config::mask_password(url)),
-                    None => v.clone(),
-                }
-            } else {
-                v.clone()
-            };
-            out.insert(k.clone(), shown);
-        }
-    }
-    Value::Object(out)
-}
-
 impl Worker {
     /// A worker over `data_dir`, known as `id`; nothing runs yet.
     pub fn new(
         data_dir: PathBuf,
         id: String,
+        auth: crate::api::Auth,
+        paths: paths::PathPolicy,
         shutdown: watch::Receiver<bool>,
         configs: Option<Mutex<Box<dyn spillway_core::state::StateLog>>>,
     ) -> Arc<Worker> {
@@ -284,9 +261,19 @@ impl Worker {
             connectors: tokio::sync::Mutex::new(BTreeMap::new()),
             ops: tokio::sync::Mutex::new(()),
             registry: tokio::sync::Mutex::new(None),
+            auth,
+            paths,
             shutdown,
             configs,
         })
+    }
+
+    /// A connector from a config that came over the API or from the Kafka config topic:
+    /// parsed, and refused when it names files outside the allowed directories.
+    fn accept(&self, document: &Value) -> Result<Loaded, WorkerError> {
+        self.paths
+            .check(document.get("config").unwrap_or(document))?;
+        parse_document(document)
     }
 
     /// Records a connector's config (`None`: deleted) and state in the Kafka config log.
@@ -343,7 +330,10 @@ impl Worker {
             }
         }
         for (name, (document, target)) in latest {
-            match parse_document(&document) {
+            match self.accept(&document) {
+                Ok(loaded) if loaded.connector.name() != name => {
+                    warn!(connector = %spillway_core::secret::printable(&name), "config from Kafka names another connector; not started")
+                }
                 Ok(loaded) => {
                     connector::store(&self.data_dir, &loaded)?;
                     self.persist_target(&name, target)
@@ -378,6 +368,10 @@ impl Worker {
         for name in names {
             let path = connector::stored_path(&self.data_dir, &name);
             let loaded = match connector::load_all(&path) {
+                Ok(l) if l.len() == 1 && self.paths.check(&l[0].document["config"]).is_err() => {
+                    warn!(connector = %name, "kept connector config names files outside the allowed directories; not started");
+                    continue;
+                }
                 Ok(mut l) if l.len() == 1 => l.remove(0),
                 Ok(_) => continue,
                 Err(e) => {
@@ -501,7 +495,8 @@ impl Worker {
         }
         let mut registry = self.registry.lock().await;
         if registry.is_none() {
-            match run::start_registry(spec, &self.data_dir, self.shutdown.clone()).await {
+            match run::start_registry(spec, &self.data_dir, &self.auth, self.shutdown.clone()).await
+            {
                 Ok(r) => *registry = r,
                 Err(e) => {
                     warn!(connector = %spec.name, error = %error_text(e), "embedded schema registry not started")
@@ -538,7 +533,7 @@ impl Worker {
     /// Creates a connector from `{"name", "config"}` and starts it.
     pub async fn create(self: &Arc<Self>, document: &Value) -> Result<Value, WorkerError> {
         let _op = self.ops.lock().await;
-        let loaded = parse_document(document)?;
+        let loaded = self.accept(document)?;
         let name = loaded.connector.name().to_string();
         if self.connectors.lock().await.contains_key(&name) {
             return Err(WorkerError::Conflict(format!(
@@ -571,15 +566,7 @@ impl Worker {
                 None => (None, Target::Running),
             }
         };
-        if let (Some(old), Some(map)) = (&existing, config.as_object_mut()) {
-            for (k, v) in map.iter_mut() {
-                if v.as_str() == Some(MASK) {
-                    if let Some(stored) = old.get(k) {
-                        *v = stored.clone();
-                    }
-                }
-            }
-        }
+        secrets::restore_masked(existing.as_ref(), &mut config)?;
         if let Some(given) = config.get("name").and_then(Value::as_str) {
             if given != name {
                 return Err(WorkerError::BadRequest(format!(
@@ -587,7 +574,7 @@ impl Worker {
                 )));
             }
         }
-        let loaded = parse_document(&json!({"name": name, "config": config}))?;
+        let loaded = self.accept(&json!({"name": name, "config": config}))?;
         // Kept first: if that fails, the old config still runs.
         connector::store(&self.data_dir, &loaded)
             .map_err(|e| WorkerError::Internal(error_text(e)))?;

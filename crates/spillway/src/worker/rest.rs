@@ -5,62 +5,22 @@
 //! token or basic-auth credentials the API answers anyone who reaches it, so it must listen
 //! on loopback; with them, every request needs them.
 
-use super::{masked, parse_document, Target, Worker, WorkerError, MASK};
-use crate::api::{answer, failure};
+use super::{masked, parse_document, Target, Worker, WorkerError};
+use crate::api::{answer, failure, Auth};
 use crate::connector::{Connector, ProjectionSpec};
 use crate::run::target_of;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use base64::Engine;
 use serde_json::{json, Value};
+use spillway_core::secret::MASK;
 use spillway_core::{ConfigMap, OffsetStore};
 use spillway_projection::TargetUrl;
 use std::sync::Arc;
-
-/// Who may call the API.
-#[derive(Clone, Debug, Default)]
-pub struct Auth {
-    /// `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// `user:password` for `Authorization: Basic`.
-    pub basic: Option<String>,
-}
-
-impl Auth {
-    /// Whether any credential is required.
-    pub fn required(&self) -> bool {
-        self.token.is_some() || self.basic.is_some()
-    }
-
-    fn allows(&self, header: Option<&str>) -> bool {
-        if !self.required() {
-            return true;
-        }
-        let Some(header) = header else {
-            return false;
-        };
-        if let (Some(token), Some(given)) = (&self.token, header.strip_prefix("Bearer ")) {
-            if constant_time_eq(token.as_bytes(), given.trim().as_bytes()) {
-                return true;
-            }
-        }
-        if let (Some(basic), Some(given)) = (&self.basic, header.strip_prefix("Basic ")) {
-            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) {
-                return constant_time_eq(basic.as_bytes(), &decoded);
-            }
-        }
-        false
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 struct App {
     worker: Arc<Worker>,
@@ -93,22 +53,7 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
 }
 
 async fn authenticate(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if app.auth.allows(header) {
-        return next.run(request).await;
-    }
-    let mut response = failure(
-        StatusCode::UNAUTHORIZED,
-        "authentication required: send Authorization: Bearer <token> or Basic credentials",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Basic realm=\"spillway\""),
-    );
-    response
+    app.auth.check(request, next).await
 }
 
 impl IntoResponse for WorkerError {
@@ -327,10 +272,7 @@ async fn projection_offsets(
         spec.config.offsets_table.replace('"', "\"\""),
         spec.config.name.replace('\'', "''")
     );
-    let limits = spillway_projection::QueryLimits {
-        max_rows: 100_000,
-        timeout: std::time::Duration::from_secs(10),
-    };
+    let limits = spillway_projection::QueryLimits::new(100_000, std::time::Duration::from_secs(10));
     let rows = match spillway_projection::run_query(&url, &sql, limits).await {
         Ok(result) => result.rows,
         // The table is made by the projection's first run.
