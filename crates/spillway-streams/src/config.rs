@@ -4,7 +4,14 @@
 //! <data_dir>/topics.lock                                   held by the one writer
 //! <data_dir>/topics/<topic>/topic.json                     {"partitions": N}
 //! <data_dir>/topics/<topic>/<partition>/<base>.log         segments, base offset in 20 digits
+//! <data_dir>/topics/<topic>/<partition>/durable            the durable offset (below)
 //! ```
+//!
+//! The durable offset of a partition is the offset the next record will get as of the last
+//! group commit: every record below it was fsynced and acknowledged. The writer rewrites it
+//! in place after each group's fsync (and fsyncs it on a timer, at every new segment and on
+//! close). Readers return no record at or past it, as Kafka's consumers read only to the
+//! high watermark; damage below it is never a torn write, so it is reported, not cut.
 
 use crate::error::LogError;
 use serde::{Deserialize, Serialize};
@@ -26,6 +33,9 @@ pub const MAX_PARTITIONS: u32 = 10_000;
 pub const MAX_TOPIC_LEN: usize = 249;
 
 const TOPIC_META: &str = "topic.json";
+const DURABLE_FILE: &str = "durable";
+/// Bytes of the durable offset file: 20 digits and a newline.
+pub(crate) const DURABLE_LEN: usize = 21;
 const SEGMENT_SUFFIX: &str = ".log";
 
 /// How the log writer creates topics and sizes segments.
@@ -146,6 +156,39 @@ pub(crate) fn list_segments(partition_dir: &Path) -> Result<Vec<u64>, LogError> 
     }
     bases.sort_unstable();
     Ok(bases)
+}
+
+/// `<partition_dir>/durable`.
+pub(crate) fn durable_path(partition_dir: &Path) -> PathBuf {
+    partition_dir.join(DURABLE_FILE)
+}
+
+/// The durable offset as the file holds it.
+pub(crate) fn encode_durable(offset: u64) -> [u8; DURABLE_LEN] {
+    let mut out = [b'0'; DURABLE_LEN];
+    let digits = format!("{offset:020}");
+    out[..20].copy_from_slice(&digits.as_bytes()[..20]);
+    out[20] = b'\n';
+    out
+}
+
+/// Reads the durable offset from the file's bytes; `None` when they are not one.
+pub(crate) fn decode_durable(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() != DURABLE_LEN || bytes[20] != b'\n' {
+        return None;
+    }
+    std::str::from_utf8(&bytes[..20]).ok()?.parse().ok()
+}
+
+/// A partition's durable offset; `None` when the log predates the file or it is damaged
+/// (the checks that need it are then skipped, never guessed).
+pub(crate) fn read_durable(partition_dir: &Path) -> Result<Option<u64>, LogError> {
+    let path = durable_path(partition_dir);
+    match fs::read(&path) {
+        Ok(bytes) => Ok(decode_durable(&bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LogError::io("read", &path, e)),
+    }
 }
 
 /// The contents of `topic.json`.

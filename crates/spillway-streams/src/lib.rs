@@ -16,9 +16,13 @@
 //! numbers, compression and varint deltas the log has no use for; a length prefix and a
 //! checksum per record are all that is needed to find record boundaries, to read while
 //! another process writes (an incomplete record is simply not returned yet) and to tell
-//! a torn tail after a crash from data, which [`LogWriter::open`] then truncates. Only the
-//! last segment of a partition can have a torn tail, because the writer syncs a segment
-//! before starting the next one; damage anywhere else is reported, never skipped.
+//! a torn tail after a crash from data. Only the last segment of a partition can have a
+//! torn tail, because the writer syncs a segment before starting the next one, and only
+//! past the partition's durable offset (see [`config`]), which the writer moves after each
+//! group's fsync: [`LogWriter::open`] cuts such a tail and refuses any other damage
+//! ([`LogError::Damaged`]), which readers report too. [`verify`] reads a whole log for
+//! damage and [`repair`] keeps every readable record of a damaged one, never reusing an
+//! offset.
 //!
 //! [`LogConsumer`] implements [`StreamReader`](spillway_core::StreamReader) on a
 //! [`LogReader`]: it follows assigned partitions from given offsets, for projections.
@@ -33,6 +37,7 @@ mod consumer;
 mod error;
 mod offsets;
 pub mod reader;
+pub mod repair;
 pub mod segment;
 mod writer;
 
@@ -41,5 +46,6 @@ pub use consumer::LogConsumer;
 pub use error::LogError;
 pub use offsets::FileOffsetStore;
 pub use reader::{LogReader, PartitionInfo};
+pub use repair::{repair, verify, Damage, PartitionCheck};
 pub use segment::{StoredRecord, MAX_RECORD_BYTES};
 pub use writer::{LogWriter, QUEUE_BATCHES, QUEUE_BYTES};

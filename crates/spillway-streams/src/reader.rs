@@ -1,9 +1,13 @@
 //! Reading the log, possibly while a writer in another process appends to it.
 //!
-//! The reader never returns a record that is not completely written: in the last segment of
-//! a partition it stops at the first incomplete or damaged record, which is either still
-//! being written or a torn tail the writer will truncate when it next opens. In an earlier
-//! segment, which the writer made durable before moving on, such a record is an error.
+//! The reader returns only records below the partition's durable offset (every one of them
+//! fsynced and acknowledged), as Kafka's consumers read only up to the high watermark. A
+//! damaged record below it, in any segment, is an error naming the topic, partition,
+//! offset and file ([`LogError::Damaged`]), never the end of a shorter log; past it, in the
+//! last segment, an incomplete record is one still being written or a torn tail the writer
+//! cuts when it next opens. Offsets grow from record to record and may skip some (a
+//! repaired log). A read from past the end of a partition is an error too
+//! ([`LogError::PastEnd`]): the reader had records the log no longer holds.
 //!
 //! Segments are picked by the base offset in their file names. Within a segment the reader
 //! keeps, in memory, a sparse index (an entry every [`INDEX_INTERVAL`] bytes) and how far it
@@ -11,8 +15,10 @@
 //! was already read.
 
 use crate::config::validate_topic;
-use crate::config::{list_segments, partition_dir, read_meta, segment_path, topics_dir};
-use crate::error::LogError;
+use crate::config::{
+    list_segments, partition_dir, read_durable, read_meta, segment_path, topics_dir,
+};
+use crate::error::{segment_place, LogError};
 use crate::segment::{decode_record, Frame, SegmentScan, StoredRecord};
 use std::collections::HashMap;
 use std::fs;
@@ -180,6 +186,8 @@ impl LogReader {
             return Ok(records);
         }
         let dir = partition_dir(&self.topics_dir.join(topic), partition);
+        // Read before the segments: the records below it are on disk by then.
+        let durable = read_durable(&dir)?;
         let bases = list_segments(&dir)?;
         let first = bases
             .partition_point(|&base| base <= from_offset)
@@ -194,6 +202,7 @@ impl LogReader {
                 base,
                 is_last,
                 from,
+                durable,
                 |offset, start, content| {
                     let record = decode_record(content).map_err(|detail| LogError::Corrupt {
                         path: path.clone(),
@@ -206,6 +215,17 @@ impl LogReader {
             )?;
             if !matches!(end, ScanEnd::End) {
                 break;
+            }
+        }
+        if records.is_empty() {
+            let info = self.info(&mut state, topic, partition)?;
+            if from_offset > info.end_offset {
+                return Err(LogError::PastEnd {
+                    topic: topic.to_string(),
+                    partition,
+                    offset: from_offset,
+                    end: info.end_offset,
+                });
             }
         }
         Ok(records)
@@ -265,18 +285,50 @@ impl LogReader {
         partition: u32,
     ) -> Result<PartitionInfo, LogError> {
         let dir = partition_dir(&self.topics_dir.join(topic), partition);
+        let durable = read_durable(&dir)?;
         let bases = list_segments(&dir)?;
         let (start_offset, end_offset) = match (bases.first(), bases.last()) {
             (Some(&first), Some(&last)) => {
                 let path = segment_path(&dir, last);
-                let mut end = last;
-                scan_segment(state, &path, last, true, u64::MAX, |_, _, _| Ok(true))?;
-                if let Some(index) = state.segments.get(&path) {
-                    end = index.scanned_next;
+                let scanned =
+                    scan_segment(state, &path, last, true, u64::MAX, durable, |_, _, _| {
+                        Ok(true)
+                    })?;
+                let end = state.segments.get(&path).map_or(last, |i| i.scanned_next);
+                if let Some(d) = durable.filter(|d| end < *d && matches!(scanned, ScanEnd::End)) {
+                    let (topic, partition) = segment_place(&path);
+                    return Err(LogError::Damaged {
+                        topic,
+                        partition,
+                        offset: end,
+                        position: state.segments.get(&path).map_or(0, |i| i.scanned_pos),
+                        path,
+                        acknowledged: Some(d),
+                        detail: format!(
+                            "the partition ends at offset {end}, but records up to {} were acknowledged: they are missing",
+                            d - 1
+                        ),
+                    });
                 }
-                (first, end)
+                (first, durable.map_or(end, |d| end.min(d)))
             }
-            _ => (0, 0),
+            _ => match durable.filter(|d| *d > 0) {
+                Some(d) => {
+                    let path = segment_path(&dir, 0);
+                    let (topic, partition) = segment_place(&path);
+                    return Err(LogError::Damaged {
+                        topic,
+                        partition,
+                        offset: 0,
+                        path,
+                        position: 0,
+                        acknowledged: Some(d),
+                        detail: "the partition has no segment, but records were acknowledged"
+                            .to_string(),
+                    });
+                }
+                None => (0, 0),
+            },
         };
         Ok(PartitionInfo {
             topic: topic.to_string(),
@@ -288,13 +340,16 @@ impl LogReader {
 }
 
 /// Scans the segment at `path` (base offset `base`) and calls `visit(offset, start,
-/// content)` for each intact record at or after `from` until it returns `false`.
+/// content)` for each intact record at or after `from` and below `durable` until it
+/// returns `false`.
+#[allow(clippy::too_many_arguments)]
 fn scan_segment(
     state: &mut ReaderState,
     path: &Path,
     base: u64,
     is_last: bool,
     from: u64,
+    durable: Option<u64>,
     mut visit: impl FnMut(u64, u64, &[u8]) -> Result<bool, LogError>,
 ) -> Result<ScanEnd, LogError> {
     let index = state
@@ -312,8 +367,12 @@ fn scan_segment(
     loop {
         let (position, detail) = match scan.next_frame()? {
             Frame::End => return Ok(ScanEnd::End),
-            Frame::Record { offset, start } if offset == expected => {
-                expected += 1;
+            Frame::Record { offset, .. } if durable.is_some_and(|d| offset >= d) => {
+                // Written, not yet acknowledged.
+                return Ok(ScanEnd::Tail);
+            }
+            Frame::Record { offset, start } if offset >= expected => {
+                expected = offset + 1;
                 index.observe(offset, start, scan.position());
                 if offset >= from && !visit(offset, start, scan.content())? {
                     return Ok(ScanEnd::Satisfied);
@@ -322,16 +381,23 @@ fn scan_segment(
             }
             Frame::Record { offset, start } => (
                 start,
-                format!("record has offset {offset} where {expected} was expected"),
+                format!("record has offset {offset} where at least {expected} was expected"),
             ),
             Frame::Torn { position, detail } => (position, detail),
         };
-        if is_last {
+        // Past the durable offset of the last segment: still being written, or a torn
+        // tail the writer will cut.
+        if is_last && durable.is_none_or(|d| expected >= d) {
             return Ok(ScanEnd::Tail);
         }
-        return Err(LogError::Corrupt {
+        let (topic, partition) = segment_place(path);
+        return Err(LogError::Damaged {
+            topic,
+            partition,
+            offset: expected,
             path: scan.path().to_path_buf(),
             position,
+            acknowledged: durable,
             detail,
         });
     }

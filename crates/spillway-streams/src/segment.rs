@@ -15,7 +15,7 @@
 //!      i32 value length (-1 = null), value bytes
 //! ```
 
-use crate::error::LogError;
+use crate::error::{segment_place, LogError};
 use spillway_core::{Header, Record};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -314,9 +314,20 @@ pub(crate) struct SegmentTail {
     pub len: u64,
 }
 
-/// Scans the last segment of a partition from its start and truncates whatever follows the
-/// last intact record whose offset continues the sequence from `base`.
-pub(crate) fn recover_segment(path: &Path, base: u64) -> Result<SegmentTail, LogError> {
+/// Recovers the last segment of a partition: scans it from its start and cuts a torn tail
+/// (records written but never acknowledged, cut short by a crash). Offsets only grow; a
+/// repaired log may skip some.
+///
+/// Damage is cut only when it lies at or past `durable`, the partition's durable offset
+/// (every record below it was acknowledged). Below it, or when the log predates durable
+/// offsets and intact records follow the damage, it is refused with
+/// [`LogError::Damaged`]: cutting there would lose committed records and reuse their
+/// offsets.
+pub(crate) fn recover_segment(
+    path: &Path,
+    base: u64,
+    durable: Option<u64>,
+) -> Result<SegmentTail, LogError> {
     let mut scan = SegmentScan::open(path, 0)?;
     let mut next_offset = base;
     loop {
@@ -327,22 +338,45 @@ pub(crate) fn recover_segment(path: &Path, base: u64) -> Result<SegmentTail, Log
                     len: scan.position(),
                 })
             }
-            Frame::Record { offset, .. } if offset == next_offset => {
-                next_offset += 1;
+            Frame::Record { offset, .. } if offset >= next_offset => {
+                next_offset = offset + 1;
                 continue;
             }
             Frame::Record { offset, start } => (
                 start,
-                format!("record has offset {offset} where {next_offset} was expected"),
+                format!("record has offset {offset} where at least {next_offset} was expected"),
             ),
             Frame::Torn { position, detail } => (position, detail),
         };
+        let damaged = |detail: String| {
+            let (topic, partition) = segment_place(path);
+            LogError::Damaged {
+                topic,
+                partition,
+                offset: next_offset,
+                path: path.to_path_buf(),
+                position,
+                acknowledged: durable,
+                detail,
+            }
+        };
+        match durable {
+            Some(d) if next_offset < d => return Err(damaged(detail)),
+            Some(_) => {}
+            None => {
+                if let Some((at, offset)) = find_intact(path, position + 1, next_offset)? {
+                    return Err(damaged(format!(
+                        "{detail}; an intact record (offset {offset}) follows at byte {at}, so this is not a write cut short by a crash"
+                    )));
+                }
+            }
+        }
         tracing::warn!(
             path = %path.display(),
             position,
             removed_bytes = scan.len() - position,
             next_offset,
-            "truncating a torn or corrupt tail of the log: {detail}"
+            "cutting the torn tail of the log: records written but never acknowledged ({detail})"
         );
         truncate(path, position)?;
         return Ok(SegmentTail {
@@ -350,6 +384,64 @@ pub(crate) fn recover_segment(path: &Path, base: u64) -> Result<SegmentTail, Log
             len: position,
         });
     }
+}
+
+/// Bytes read at a time when looking for intact records past damage.
+const SEARCH_CHUNK: usize = 1 << 20;
+
+/// The first intact record in the file at or after byte `from` whose offset is at least
+/// `min_offset`, as (byte position, offset): a frame whose length fits, whose version is
+/// known, whose offset is plausible and whose checksum matches.
+pub(crate) fn find_intact(
+    path: &Path,
+    from: u64,
+    min_offset: u64,
+) -> Result<Option<(u64, u64)>, LogError> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| LogError::io("inspect segment", path, e))?
+        .len();
+    let header = PREFIX_LEN + 1 + 8;
+    let mut chunk = vec![0u8; SEARCH_CHUNK + header];
+    let mut start = from;
+    let mut frame = Vec::new();
+    while start + header as u64 <= len {
+        let want = ((len - start) as usize).min(chunk.len());
+        file.read_exact_at(&mut chunk[..want], start)
+            .map_err(|e| LogError::io("read segment", path, e))?;
+        let candidates = want.saturating_sub(header - 1);
+        for i in 0..candidates.min(SEARCH_CHUNK) {
+            let at = start + i as u64;
+            let b = &chunk[i..i + header];
+            let length = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if length < MIN_FRAME_LEN
+                || length as usize > MAX_RECORD_BYTES
+                || at + 4 + u64::from(length) > len
+                || b[PREFIX_LEN] != VERSION
+            {
+                continue;
+            }
+            let mut o = [0u8; 8];
+            o.copy_from_slice(&b[PREFIX_LEN + 1..header]);
+            let offset = u64::from_le_bytes(o);
+            // Every record takes at least a minimal frame: offsets cannot run further ahead.
+            let most = min_offset.saturating_add((len - from) / u64::from(MIN_FRAME_LEN) + 1);
+            if offset < min_offset || offset > most {
+                continue;
+            }
+            frame.resize(length as usize - 4, 0);
+            file.read_exact_at(&mut frame, at + PREFIX_LEN as u64)
+                .map_err(|e| LogError::io("read segment", path, e))?;
+            let crc = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            if crc32fast::hash(&frame) == crc {
+                return Ok(Some((at, offset)));
+            }
+        }
+        start += SEARCH_CHUNK as u64;
+    }
+    Ok(None)
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), LogError> {
@@ -441,6 +533,49 @@ mod tests {
         ];
         for content in garbage {
             assert!(decode_record(content).is_err());
+        }
+    }
+
+    #[test]
+    fn damaged_segments_of_any_shape_are_scanned_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.log");
+        let mut intact = Vec::new();
+        for offset in 0..20 {
+            encode_record(
+                &mut intact,
+                offset,
+                &record(Some(b"k"), Some(b"value"), vec![]),
+            );
+        }
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        for round in 0..300 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bytes = intact.clone();
+            // Flip, cut or scramble: damage of every kind, anywhere.
+            match round % 3 {
+                0 => {
+                    let at = (state as usize) % bytes.len();
+                    bytes[at] ^= 1 << (state % 8);
+                }
+                1 => bytes.truncate((state as usize) % bytes.len()),
+                _ => {
+                    let at = (state as usize) % bytes.len();
+                    for (i, b) in bytes[at..].iter_mut().enumerate().take(64) {
+                        *b = (state >> (i % 56)) as u8;
+                    }
+                }
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let found = find_intact(&path, (state % 7) as u64, 0).unwrap();
+            if let Some((at, offset)) = found {
+                assert!(offset < 20 && at < bytes.len() as u64);
+            }
+            let _ = recover_segment(&path, 0, Some(state % 25));
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = recover_segment(&path, 0, None);
         }
     }
 }

@@ -8,10 +8,11 @@
 //! batches' acknowledgements. After a failure it resolves every later batch with an error.
 
 use crate::config::{
-    ensure_dir, list_segments, lock_path, partition_dir, read_meta, segment_path, sync_dir,
-    topics_dir, validate_topic, write_meta, LogOptions, TopicMeta,
+    durable_path, encode_durable, ensure_dir, list_segments, lock_path, partition_dir,
+    read_durable, read_meta, segment_path, sync_dir, topics_dir, validate_topic, write_meta,
+    LogOptions, TopicMeta,
 };
-use crate::error::LogError;
+use crate::error::{segment_place, LogError};
 use crate::segment::{encode_record, encoded_len, recover_segment, MAX_RECORD_BYTES};
 use spillway_core::record::partition_for_key;
 use spillway_core::{Ack, Record, StreamError, StreamWriter};
@@ -32,6 +33,11 @@ pub const QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A partition buffer whose capacity grew beyond this is released after each group.
 const KEEP_BUFFER: usize = 16 * 1024 * 1024;
+
+/// How often the durable offsets written after each group are fsynced (they are also
+/// fsynced when a segment rolls and when the log closes). Between two syncs a crash of the
+/// machine (not of the process) may leave one lower than it was, never higher.
+const DURABLE_SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 enum Command {
     Append {
@@ -260,6 +266,8 @@ struct Appender {
     /// Partitions with staged records, as (topic index, partition).
     touched: Vec<(usize, usize)>,
     failure: Option<Failure>,
+    /// When the durable offsets were last fsynced.
+    durable_synced: std::time::Instant,
 }
 
 impl Appender {
@@ -275,6 +283,7 @@ impl Appender {
             topics: Vec::new(),
             touched: Vec::new(),
             failure: None,
+            durable_synced: std::time::Instant::now(),
         };
         let entries = fs::read_dir(&appender.topics_dir)
             .map_err(|e| LogError::io("list topics in", &appender.topics_dir, e))?;
@@ -444,7 +453,8 @@ impl Appender {
         Ok(())
     }
 
-    /// Writes each touched partition's buffer, then syncs each of their segments once.
+    /// Writes each touched partition's buffer, syncs each of their segments once, then
+    /// moves their durable offsets.
     fn write_staged(&mut self) -> Result<(), Failure> {
         for &(t, p) in &self.touched {
             self.topics[t][p]
@@ -453,6 +463,23 @@ impl Appender {
         }
         for &(t, p) in &self.touched {
             self.topics[t][p].sync().map_err(Failure::from_log)?;
+        }
+        for &(t, p) in &self.touched {
+            self.topics[t][p]
+                .mark_durable()
+                .map_err(Failure::from_log)?;
+        }
+        if self.durable_synced.elapsed() >= DURABLE_SYNC_EVERY {
+            self.sync_durable().map_err(Failure::from_log)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs every durable offset written since the last time.
+    fn sync_durable(&mut self) -> Result<(), LogError> {
+        self.durable_synced = std::time::Instant::now();
+        for partition in self.topics.iter_mut().flatten() {
+            partition.sync_durable()?;
         }
         Ok(())
     }
@@ -470,9 +497,23 @@ impl Appender {
     }
 }
 
+impl Drop for Appender {
+    fn drop(&mut self) {
+        if let Err(e) = self.sync_durable() {
+            tracing::warn!(error = %e, "could not sync the durable offsets of the log on close");
+        }
+    }
+}
+
 /// The tail of one partition: its active segment and the next offset.
 struct PartitionLog {
     dir: PathBuf,
+    /// The partition's durable offset file, rewritten in place.
+    durable_file: File,
+    /// The durable offset last written to it.
+    durable: u64,
+    /// Whether `durable_file` has a write not yet synced.
+    durable_dirty: bool,
     /// Base offset of the active (last) segment.
     base: u64,
     next_offset: u64,
@@ -490,17 +531,64 @@ struct PartitionLog {
 }
 
 impl PartitionLog {
+    /// Opens a partition for appending: recovers its last segment against its durable
+    /// offset, makes what the segment holds durable, and records that as the durable offset.
     fn recover(dir: PathBuf) -> Result<Self, LogError> {
         ensure_dir(&dir)?;
-        let (base, next_offset, written, exists) = match list_segments(&dir)?.last() {
+        let durable = read_durable(&dir)?;
+        let last = list_segments(&dir)?.last().copied();
+        let (base, next_offset, written, exists) = match last {
             None => (0, 0, 0, false),
-            Some(&base) => {
-                let tail = recover_segment(&segment_path(&dir, base), base)?;
+            Some(base) => {
+                let tail = recover_segment(&segment_path(&dir, base), base, durable)?;
                 (base, tail.next_offset, tail.len, true)
             }
         };
+        if let Some(d) = durable.filter(|d| next_offset < *d) {
+            let path = segment_path(&dir, base);
+            let (topic, partition) = segment_place(&path);
+            return Err(LogError::Damaged {
+                topic,
+                partition,
+                offset: next_offset,
+                path,
+                position: written,
+                acknowledged: Some(d),
+                detail: format!(
+                    "the partition ends at offset {next_offset}, but records up to {} were acknowledged: they are missing",
+                    d - 1
+                ),
+            });
+        }
+        // A process killed after its write but before its fsync left data the page cache
+        // still holds: make it durable before counting it so.
+        if exists {
+            let path = segment_path(&dir, base);
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| LogError::io("sync segment", &path, e))?;
+        }
+        let path = durable_path(&dir);
+        let mut durable_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| LogError::io("open the durable offset file", &path, e))?;
+        durable_file
+            .write_all(&encode_durable(next_offset))
+            .and_then(|()| durable_file.set_len(crate::config::DURABLE_LEN as u64))
+            .and_then(|()| durable_file.sync_all())
+            .map_err(|e| LogError::io("write the durable offset file", &path, e))?;
+        if durable.is_none() {
+            sync_dir(&dir)?;
+        }
         Ok(PartitionLog {
             dir,
+            durable_file,
+            durable: next_offset,
+            durable_dirty: false,
             base,
             next_offset,
             written,
@@ -510,6 +598,32 @@ impl PartitionLog {
             touched: false,
             dirty: false,
         })
+    }
+
+    /// Records that every record below the next offset is durable (after their fsync).
+    fn mark_durable(&mut self) -> Result<(), LogError> {
+        use std::os::unix::fs::FileExt;
+        if self.durable == self.next_offset {
+            return Ok(());
+        }
+        self.durable_file
+            .write_all_at(&encode_durable(self.next_offset), 0)
+            .map_err(|e| {
+                LogError::io("write the durable offset file", &durable_path(&self.dir), e)
+            })?;
+        self.durable = self.next_offset;
+        self.durable_dirty = true;
+        Ok(())
+    }
+
+    fn sync_durable(&mut self) -> Result<(), LogError> {
+        if self.durable_dirty {
+            self.durable_file.sync_data().map_err(|e| {
+                LogError::io("sync the durable offset file", &durable_path(&self.dir), e)
+            })?;
+            self.durable_dirty = false;
+        }
+        Ok(())
     }
 
     fn open_file(&mut self) -> Result<&mut File, LogError> {
@@ -568,6 +682,7 @@ impl PartitionLog {
     fn roll(&mut self) -> Result<(), LogError> {
         self.write_pending()?;
         self.sync()?;
+        self.sync_durable()?;
         let base = self.next_offset;
         let path = segment_path(&self.dir, base);
         let file = OpenOptions::new()
@@ -586,7 +701,7 @@ impl PartitionLog {
 }
 
 /// Creates (if needed) and locks the writer's lock file, failing if another holds it.
-fn lock_exclusive(path: &Path) -> Result<File, LogError> {
+pub(crate) fn lock_exclusive(path: &Path) -> Result<File, LogError> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

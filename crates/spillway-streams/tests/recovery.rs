@@ -1,4 +1,6 @@
-//! Recovering from a crash: torn and corrupt tails, damaged earlier segments.
+//! Recovering from a crash and from damage: a torn tail past the durable offset is cut;
+//! damage to acknowledged records stops the writer and every reader with an error naming
+//! it, and a repair keeps every readable record without ever reusing an offset.
 
 mod common;
 
@@ -42,6 +44,12 @@ fn expected(to: u64) -> Vec<(u64, String)> {
     (0..to).map(|i| (i, format!("value-{i}"))).collect()
 }
 
+/// Sets the durable offset of `t`/0, as a crash between a group's write and the update of
+/// its durable offset leaves it: the records from `offset` on were never acknowledged.
+fn unacknowledge_from(dir: &Path, offset: u64) {
+    fs::write(dir.join("topics/t/0/durable"), format!("{offset:020}\n")).unwrap();
+}
+
 /// Reopens the log (recovering it), appends `from..to` and checks the whole partition.
 async fn append_after_recovery(dir: &Path, from: u64, to: u64) {
     let mut writer = LogWriter::open(dir, LogOptions::default()).unwrap();
@@ -81,7 +89,9 @@ async fn a_record_cut_short_by_a_crash_is_dropped_and_offsets_continue_after_the
     write_records(dir.path(), LogOptions::default(), 10).await;
     let path = segment(dir.path(), "t", 0);
     let len = fs::metadata(&path).unwrap().len();
-    // Cut the last record in its middle, as a writer killed during its write leaves it.
+    // Cut the last record in its middle, as a writer killed during its write leaves it:
+    // that record was never acknowledged.
+    unacknowledge_from(dir.path(), 9);
     OpenOptions::new()
         .write(true)
         .open(&path)
@@ -108,9 +118,10 @@ async fn a_tail_cut_inside_the_length_prefix_is_dropped() {
 }
 
 #[tokio::test]
-async fn a_damaged_last_record_is_truncated_with_everything_after_it() {
+async fn a_damaged_unacknowledged_last_record_is_truncated_with_everything_after_it() {
     let dir = tempfile::tempdir().unwrap();
     write_records(dir.path(), LogOptions::default(), 10).await;
+    unacknowledge_from(dir.path(), 9);
     let path = segment(dir.path(), "t", 0);
     let mut bytes = fs::read(&path).unwrap();
     let last = bytes.len() - 3;
@@ -119,6 +130,153 @@ async fn a_damaged_last_record_is_truncated_with_everything_after_it() {
 
     assert_eq!(read_all(dir.path()), expected(9));
     append_after_recovery(dir.path(), 9, 12).await;
+}
+
+/// Flips one byte inside record `offset` of `t`/0.
+fn flip_byte_of_record(dir: &Path, offset: u64) -> PathBuf {
+    let path = segment(dir, "t", 0);
+    let mut bytes = fs::read(&path).unwrap();
+    let needle = format!("value-{offset}");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .expect("the record's value");
+    bytes[at + 2] ^= 0x20;
+    fs::write(&path, &bytes).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_flipped_byte_in_acknowledged_records_stops_the_writer_and_readers_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 303).await;
+    let path = flip_byte_of_record(dir.path(), 151);
+    let len = fs::metadata(&path).unwrap().len();
+
+    let named = |e: &LogError| {
+        let text = e.to_string();
+        matches!(
+            e,
+            LogError::Damaged {
+                offset: 151,
+                partition: 0,
+                ..
+            }
+        ) && text.contains("topic t partition 0")
+            && text.contains(&path.display().to_string())
+            && text.contains("spillway topics --verify")
+    };
+    match LogWriter::open(dir.path(), LogOptions::default()) {
+        Err(e) => assert!(named(&e), "{e}"),
+        Ok(_) => panic!("the writer opened a log with damaged acknowledged records"),
+    }
+    assert_eq!(fs::metadata(&path).unwrap().len(), len, "nothing was cut");
+    let reader = LogReader::open(dir.path()).unwrap();
+    let e = reader.read("t", 0, 100, 1000).unwrap_err();
+    assert!(named(&e), "{e}");
+    let e = reader.topics().unwrap_err();
+    assert!(named(&e), "{e}");
+    // Records before the damage are still read, up to it.
+    assert_eq!(reader.read("t", 0, 0, 100).unwrap().len(), 100);
+
+    // Verification names what was lost; repair keeps every readable record at its offset.
+    let checks = spillway_streams::verify(dir.path()).unwrap();
+    assert_eq!(checks.len(), 1);
+    assert!(checks[0].is_damaged());
+    assert_eq!(
+        (checks[0].damage[0].lost_from, checks[0].damage[0].lost_to),
+        (151, Some(152))
+    );
+    let repaired = spillway_streams::repair(dir.path()).unwrap();
+    assert_eq!(repaired[0].damage, checks[0].damage);
+    assert_eq!(repaired[0].records, 302);
+    assert!(spillway_streams::verify(dir.path())
+        .unwrap()
+        .iter()
+        .all(|c| !c.is_damaged()));
+    let all = read_all(dir.path());
+    let mut want = expected(303);
+    want.remove(151);
+    assert_eq!(all, want);
+
+    // New records follow the last one: no offset is used twice.
+    let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+    Acks::new()
+        .write(&mut writer, values(303, 306))
+        .await
+        .unwrap();
+    drop(writer);
+    let tail: Vec<u64> = read_all(dir.path()).iter().map(|r| r.0).skip(300).collect();
+    assert_eq!(tail, vec![301, 302, 303, 304, 305]);
+}
+
+#[tokio::test]
+async fn acknowledged_records_cut_off_the_end_are_reported_and_their_offsets_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 20).await;
+    let path = segment(dir.path(), "t", 0);
+    let len = fs::metadata(&path).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let e = LogWriter::open(dir.path(), LogOptions::default()).unwrap_err();
+    assert!(matches!(e, LogError::Damaged { .. }), "{e}");
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert!(matches!(reader.topics(), Err(LogError::Damaged { .. })));
+
+    let repaired = spillway_streams::repair(dir.path()).unwrap();
+    let lost = &repaired[0].damage;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].lost_to, Some(20));
+    let kept = lost[0].lost_from;
+    assert!(kept > 0 && kept < 20);
+    // A reader that had read everything is not sent back, and new records start at 20.
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.partition_info("t", 0).unwrap().end_offset, 20);
+    assert!(reader.read("t", 0, 20, 10).unwrap().is_empty());
+    let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+    Acks::new()
+        .write(&mut writer, values(20, 22))
+        .await
+        .unwrap();
+    drop(writer);
+    let offsets: Vec<u64> = read_all(dir.path()).iter().map(|r| r.0).collect();
+    let mut want: Vec<u64> = (0..kept).collect();
+    want.extend([20, 21]);
+    assert_eq!(offsets, want);
+}
+
+#[tokio::test]
+async fn a_reader_past_the_end_of_the_log_is_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 10).await;
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert!(reader.read("t", 0, 10, 10).unwrap().is_empty());
+    match reader.read("t", 0, 303, 10) {
+        Err(LogError::PastEnd {
+            offset: 303,
+            end: 10,
+            ..
+        }) => {}
+        other => panic!("expected past-the-end, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn damage_in_a_log_without_durable_offsets_is_cut_only_when_nothing_intact_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), LogOptions::default(), 50).await;
+    fs::remove_file(dir.path().join("topics/t/0/durable")).unwrap();
+    flip_byte_of_record(dir.path(), 20);
+    let e = LogWriter::open(dir.path(), LogOptions::default()).unwrap_err();
+    assert!(
+        matches!(e, LogError::Damaged { offset: 20, .. })
+            && e.to_string().contains("intact record"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -131,14 +289,16 @@ async fn a_wholly_torn_last_segment_after_a_roll_restarts_at_its_base() {
     write_records(dir.path(), tiny, 30).await;
     let mut bases: Vec<u64> = fs::read_dir(dir.path().join("topics/t/0"))
         .unwrap()
-        .map(|e| {
+        .filter_map(|e| {
             let name = e.unwrap().file_name().into_string().unwrap();
-            name.trim_end_matches(".log").parse().unwrap()
+            name.strip_suffix(".log").map(|n| n.parse().unwrap())
         })
         .collect();
     bases.sort();
     let last = *bases.last().unwrap();
     assert!(last > 0);
+    // The last segment's records were never acknowledged.
+    unacknowledge_from(dir.path(), last);
     fs::write(segment(dir.path(), "t", last), b"\x07garbage").unwrap();
 
     assert_eq!(read_all(dir.path()), expected(last));
@@ -167,8 +327,8 @@ async fn a_corrupt_record_in_an_earlier_segment_is_an_error_not_a_gap() {
 
     let reader = LogReader::open(dir.path()).unwrap();
     match reader.read("t", 0, 0, 100) {
-        Err(LogError::Corrupt { path, .. }) => assert_eq!(path, first),
-        other => panic!("expected a corrupt-segment error, got {other:?}"),
+        Err(LogError::Damaged { path, .. }) => assert_eq!(path, first),
+        other => panic!("expected a damaged-segment error, got {other:?}"),
     }
     // Offsets in later segments remain readable.
     let later = reader.read("t", 0, 30, 100).unwrap();
