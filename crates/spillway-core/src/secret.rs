@@ -191,6 +191,11 @@ fn percent_decode(text: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Whether two credentials are equal, in a time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// `text` with control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`…), so that a value
 /// from a config, a server or a request prints as one line and sends no terminal sequence.
 pub fn printable(text: &str) -> Cow<'_, str> {

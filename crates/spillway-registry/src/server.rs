@@ -142,10 +142,6 @@ pub fn router(registry: Arc<Registry>, access: Access) -> Router {
     routes.layer(middleware::from_fn_with_state(guard, authorize))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Refuses requests without an accepted `Authorization` header, as Confluent's registry
 /// does with basic auth on.
 async fn authorize(
@@ -166,7 +162,7 @@ async fn authorize(
         None => true,
         Some(list) => given.is_some_and(|g| {
             list.iter()
-                .any(|a| constant_time_eq(a.as_bytes(), g.trim().as_bytes()))
+                .any(|a| spillway_core::secret::constant_time_eq(a.as_bytes(), g.trim().as_bytes()))
         }),
     };
     if allowed {

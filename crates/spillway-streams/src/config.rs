@@ -118,6 +118,28 @@ pub(crate) fn topics_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("topics")
 }
 
+/// The names of the topic directories in `topics_dir`, sorted: directories whose name is a
+/// valid topic (a missing `topics_dir` has none).
+pub(crate) fn list_topics(topics_dir: &Path) -> Result<Vec<String>, LogError> {
+    let entries = match fs::read_dir(topics_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LogError::io("list topics in", topics_dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LogError::io("list topics in", topics_dir, e))?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+            if validate_topic(name).is_ok() {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// `<data_dir>/topics.lock`.
 pub(crate) fn lock_path(data_dir: &Path) -> PathBuf {
     data_dir.join("topics.lock")

@@ -16,7 +16,7 @@
 
 use crate::config::validate_topic;
 use crate::config::{
-    list_segments, partition_dir, read_durable, read_meta, segment_path, topics_dir,
+    list_segments, list_topics, partition_dir, read_durable, read_meta, segment_path, topics_dir,
 };
 use crate::error::{segment_place, LogError};
 use crate::segment::{decode_record, Frame, SegmentScan, StoredRecord};
@@ -133,22 +133,7 @@ impl LogReader {
 
     /// Every partition of every topic, by topic name then partition.
     pub fn topics(&self) -> Result<Vec<PartitionInfo>, LogError> {
-        let entries = match fs::read_dir(&self.topics_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(LogError::io("list topics in", &self.topics_dir, e)),
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| LogError::io("list topics in", &self.topics_dir, e))?;
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
-                if validate_topic(name).is_ok() {
-                    names.push(name.to_string());
-                }
-            }
-        }
-        names.sort();
+        let names = list_topics(&self.topics_dir)?;
         let mut state = self.lock();
         let mut infos = Vec::new();
         for name in names {
@@ -192,11 +177,13 @@ impl LogReader {
         let first = bases
             .partition_point(|&base| base <= from_offset)
             .saturating_sub(1);
+        // The partition's end, once the last segment has been scanned.
+        let mut end = None;
         for (i, &base) in bases.iter().enumerate().skip(first) {
             let path = segment_path(&dir, base);
             let is_last = i + 1 == bases.len();
             let from = from_offset.max(base);
-            let end = scan_segment(
+            let scan_end = scan_segment(
                 &mut state,
                 &path,
                 base,
@@ -213,18 +200,26 @@ impl LogReader {
                     Ok(records.len() < max_records)
                 },
             )?;
-            if !matches!(end, ScanEnd::End) {
+            if is_last {
+                let scanned = state.segments.get(&path).map_or(base, |i| i.scanned_next);
+                end = Some(durable.map_or(scanned, |d| scanned.min(d)));
+            }
+            if !matches!(scan_end, ScanEnd::End) {
                 break;
             }
         }
         if records.is_empty() {
-            let info = self.info(&mut state, topic, partition)?;
-            if from_offset > info.end_offset {
+            let end = match end {
+                Some(end) => end,
+                None if bases.is_empty() => 0,
+                None => self.info(&mut state, topic, partition)?.end_offset,
+            };
+            if from_offset > end {
                 return Err(LogError::PastEnd {
                     topic: topic.to_string(),
                     partition,
                     offset: from_offset,
-                    end: info.end_offset,
+                    end,
                 });
             }
         }

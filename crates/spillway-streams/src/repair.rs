@@ -14,8 +14,8 @@
 //! they held can be snapshotted again.
 
 use crate::config::{
-    durable_path, encode_durable, list_segments, lock_path, partition_dir, read_durable, read_meta,
-    segment_path, sync_dir, topics_dir, validate_topic,
+    durable_path, encode_durable, list_segments, list_topics, lock_path, partition_dir,
+    read_durable, read_meta, segment_path, sync_dir, topics_dir,
 };
 use crate::error::LogError;
 use crate::segment::{find_intact, Frame, SegmentScan};
@@ -84,22 +84,7 @@ pub fn repair(data_dir: &Path) -> Result<Vec<PartitionCheck>, LogError> {
 
 fn walk(data_dir: &Path, fix: bool) -> Result<Vec<PartitionCheck>, LogError> {
     let topics = topics_dir(data_dir);
-    let mut names = Vec::new();
-    match fs::read_dir(&topics) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|e| LogError::io("list topics in", &topics, e))?;
-                if let Some(name) = entry.file_name().to_str() {
-                    if validate_topic(name).is_ok() && entry.path().is_dir() {
-                        names.push(name.to_string());
-                    }
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(LogError::io("list topics in", &topics, e)),
-    }
-    names.sort();
+    let names = list_topics(&topics)?;
     let mut checks = Vec::new();
     for name in names {
         let dir = topics.join(&name);

@@ -569,7 +569,7 @@ mod tests {
                 }
             }
             std::fs::write(&path, &bytes).unwrap();
-            let found = find_intact(&path, (state % 7) as u64, 0).unwrap();
+            let found = find_intact(&path, state % 7, 0).unwrap();
             if let Some((at, offset)) = found {
                 assert!(offset < 20 && at < bytes.len() as u64);
             }

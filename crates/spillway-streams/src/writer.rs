@@ -8,7 +8,7 @@
 //! batches' acknowledgements. After a failure it resolves every later batch with an error.
 
 use crate::config::{
-    durable_path, encode_durable, ensure_dir, list_segments, lock_path, partition_dir,
+    durable_path, encode_durable, ensure_dir, list_segments, list_topics, lock_path, partition_dir,
     read_durable, read_meta, segment_path, sync_dir, topics_dir, validate_topic, write_meta,
     LogOptions, TopicMeta,
 };
@@ -17,7 +17,7 @@ use crate::segment::{encode_record, encoded_len, recover_segment, MAX_RECORD_BYT
 use spillway_core::record::partition_for_key;
 use spillway_core::{Ack, Record, StreamError, StreamWriter};
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -285,21 +285,7 @@ impl Appender {
             failure: None,
             durable_synced: std::time::Instant::now(),
         };
-        let entries = fs::read_dir(&appender.topics_dir)
-            .map_err(|e| LogError::io("list topics in", &appender.topics_dir, e))?;
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| LogError::io("list topics in", &appender.topics_dir, e))?;
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
-                if validate_topic(name).is_ok() {
-                    names.push(name.to_string());
-                }
-            }
-        }
-        names.sort();
-        for name in names {
+        for name in list_topics(&appender.topics_dir)? {
             let dir = appender.topics_dir.join(&name);
             if let Some(meta) = read_meta(&dir)? {
                 appender.load_topic(Arc::from(name), &dir, meta.partitions)?;

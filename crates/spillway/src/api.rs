@@ -114,14 +114,14 @@ impl Auth {
             return false;
         };
         if let (Some(token), Some(given)) = (&self.token, header.strip_prefix("Bearer ")) {
-            if constant_time_eq(token.as_bytes(), given.trim().as_bytes()) {
+            if spillway_core::secret::constant_time_eq(token.as_bytes(), given.trim().as_bytes()) {
                 return true;
             }
         }
         if let (Some(basic), Some(given)) = (&self.basic, header.strip_prefix("Basic ")) {
             use base64::Engine;
             if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) {
-                return constant_time_eq(basic.as_bytes(), &decoded);
+                return spillway_core::secret::constant_time_eq(basic.as_bytes(), &decoded);
             }
         }
         false
@@ -146,10 +146,6 @@ impl Auth {
         );
         response
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The one listening policy of every HTTP surface: loopback needs nothing, any other
