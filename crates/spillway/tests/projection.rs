@@ -716,3 +716,71 @@ fn postgres_projections_started_together_on_one_database_all_start() {
         }
     }
 }
+
+#[test]
+fn a_projection_whose_user_may_not_create_its_query_role_runs_and_queries_say_what_to_do() {
+    let db = TestDb::create("projnorole");
+    let target = TestDb::create("projnorolet");
+    // The projection's user owns its database but may not create roles.
+    target.sql(&format!(
+        "ALTER DATABASE {} OWNER TO spillway; ALTER SCHEMA public OWNER TO spillway",
+        target.name
+    ));
+    let url = format!("postgresql://spillway@127.0.0.1:5432/{}", target.name);
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.sql("INSERT INTO t VALUES (1), (2)");
+    let dir = scratch("projnorole");
+    let data = dir.path().join("data");
+    let name = format!("norole{}", std::process::id());
+    let role = spillway_projection::config::default_query_role(&name);
+    drop_role(&role);
+    let configs = json!([
+        db.connector(&[]),
+        projection(
+            &name,
+            &format!("{}\\.public\\.t", db.name),
+            &[("connection.url", &url)]
+        ),
+    ]);
+    let mut sw = Spillway::start(&configs, &data);
+    wait_for_log(&sw, "its query role does not exist", WAIT);
+    let copy = format!("{}_public_t", db.name);
+    wait_until(
+        WAIT,
+        "the rows in the projection",
+        || {
+            target.sql(&format!(
+                "SELECT count(*) FROM pg_tables WHERE tablename = '{copy}'"
+            )) == "1"
+                && target.sql(&format!("SELECT count(*) FROM \"{copy}\"")) == "2"
+        },
+        || sw.logs(),
+    );
+    let count = format!("SELECT count(*) FROM \"{copy}\"");
+    let out = query_output(&data, &["--projection", &name], &count);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&role) && err.contains("spillway.query.role"),
+        "{err}"
+    );
+    assert!(sw.stop().success(), "{}", sw.logs());
+
+    // Once an administrator made the role, the projection grants it its tables.
+    psql(
+        "postgres",
+        &format!("CREATE ROLE \"{role}\" NOLOGIN; GRANT \"{role}\" TO spillway"),
+    );
+    let mut sw = Spillway::start(&configs, &data);
+    wait_for_log(&sw, "projection resuming from the offsets", WAIT);
+    db.sql("INSERT INTO t VALUES (3)");
+    wait_until(
+        WAIT,
+        "the query answering through the role",
+        || try_rows(&data, &name, &count) == Some(vec![vec![json!(3)]]),
+        || sw.logs(),
+    );
+    assert!(sw.stop().success(), "{}", sw.logs());
+    drop(target);
+    drop_role(&role);
+}

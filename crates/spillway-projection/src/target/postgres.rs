@@ -30,6 +30,9 @@ pub struct PostgresTargetClient {
     offsets_table: String,
     /// The role queries run as, granted `SELECT` on every table the projection writes.
     query_role: Option<String>,
+    /// Whether the query role exists and this user may grant it (else tables are not
+    /// granted, and queries are refused with the reason until it is set up).
+    query_grants: bool,
     statements: HashMap<String, Statement>,
 }
 
@@ -97,6 +100,7 @@ impl PostgresTargetClient {
             display: target.display.clone(),
             offsets_table: offsets_table.to_string(),
             query_role: target.query_role.clone(),
+            query_grants: false,
             statements: HashMap::new(),
         })
     }
@@ -124,7 +128,7 @@ impl PostgresTargetClient {
         }
         let prepared = match self.query_role.clone() {
             Some(role) => self.prepare_query_role(&role).await,
-            None => Ok(()),
+            None => Ok(false),
         };
         let end = if prepared.is_ok() {
             "COMMIT"
@@ -132,14 +136,42 @@ impl PostgresTargetClient {
             "ROLLBACK"
         };
         let ended = self.client.batch_execute(end).await;
-        prepared?;
-        ended.map_err(|e| self.error("create the offsets table", &e))
+        self.query_grants = prepared?;
+        ended.map_err(|e| self.error("create the offsets table", &e))?;
+        if self.query_grants {
+            let offsets = self.offsets_table.clone();
+            self.grant_select(&offsets).await;
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` inside a savepoint of the open transaction: a refusal (of a grant this
+    /// user may not give) leaves the transaction usable.
+    async fn attempt(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        match self
+            .client
+            .batch_execute(&format!(
+                "SAVEPOINT spillway_attempt; {sql}; RELEASE SAVEPOINT spillway_attempt"
+            ))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self
+                    .client
+                    .batch_execute("ROLLBACK TO SAVEPOINT spillway_attempt")
+                    .await;
+                Err(e)
+            }
+        }
     }
 
     /// Makes `role` a role that may only read: created `NOLOGIN` when missing (where this
     /// user may create roles), refused when it could do more, granted to this user (for
-    /// `SET ROLE`), given `USAGE` on the schema and `SELECT` on the offsets table.
-    async fn prepare_query_role(&mut self, role: &str) -> Result<(), TargetError> {
+    /// `SET ROLE`) and given `USAGE` on the schema. Returns whether it is ready to be
+    /// granted the projection's tables; where this user may not set it up, a warning says
+    /// what to run, the projection goes on, and queries are refused until then.
+    async fn prepare_query_role(&mut self, role: &str) -> Result<bool, TargetError> {
         let me = self
             .client
             .query_one(
@@ -163,18 +195,21 @@ impl PostgresTargetClient {
             .map_err(|e| self.error("look up the query role", &e))?;
         match existing {
             None if !(superuser || createrole) => {
-                return Err(refused(format!(
-                    "the query role {role:?} does not exist and user {user:?} may not create roles; as a superuser run CREATE ROLE {quoted} NOLOGIN; GRANT {quoted} TO {}; (or set spillway.query.role to a role that may only read, which {user:?} is a member of)",
+                warn!(
+                    role,
+                    user = %user,
+                    target = %self.display,
+                    "queries of this projection are refused: its query role does not exist and its user may not create roles; as a superuser run CREATE ROLE {quoted} NOLOGIN; GRANT {quoted} TO {}; (or set spillway.query.role to a role that may only read, which the user is a member of)",
                     quote(&user)
-                )))
+                );
+                return Ok(false);
             }
             None => {
                 // Roles belong to the whole server, so a projection on another database may
                 // create the same one meanwhile: that one is as good.
                 let created = self
-                    .client
-                    .batch_execute(&format!(
-                        "SAVEPOINT spillway_role; CREATE ROLE {quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS; RELEASE SAVEPOINT spillway_role"
+                    .attempt(&format!(
+                        "CREATE ROLE {quoted} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"
                     ))
                     .await;
                 match created {
@@ -185,13 +220,7 @@ impl PostgresTargetClient {
                         if matches!(
                             e.as_db_error().map(|d| d.code().code()),
                             Some("42710" | "23505")
-                        ) =>
-                    {
-                        self.client
-                            .batch_execute("ROLLBACK TO SAVEPOINT spillway_role")
-                            .await
-                            .map_err(|e| self.error("create the query role", &e))?;
-                    }
+                        ) => {}
                     Err(e) => {
                         return Err(self.error(&format!("create the query role {role:?}"), &e))
                     }
@@ -215,16 +244,20 @@ impl PostgresTargetClient {
                 .map_err(|e| self.error("check membership in the query role", &e))?
                 .get(0);
             if !member {
-                self.client
-                    .batch_execute(&format!("GRANT {quoted} TO {}", quote(&user)))
+                if let Err(e) = self
+                    .attempt(&format!("GRANT {quoted} TO {}", quote(&user)))
                     .await
-                    .map_err(|e| {
-                        refused(format!(
-                            "user {user:?} cannot take the query role {role:?} ({}); as a superuser run GRANT {quoted} TO {}",
-                            self.error("grant the query role", &e),
-                            quote(&user)
-                        ))
-                    })?;
+                {
+                    warn!(
+                        role,
+                        user = %user,
+                        target = %self.display,
+                        error = %self.error("grant the query role", &e),
+                        "queries of this projection are refused: its user cannot take its query role; as a superuser run GRANT {quoted} TO {}",
+                        quote(&user)
+                    );
+                    return Ok(false);
+                }
             }
         }
         if let Some(schema) = schema {
@@ -238,37 +271,40 @@ impl PostgresTargetClient {
                 .map_err(|e| self.error("check the query role's schema privilege", &e))?
                 .get(0);
             if !usage {
-                self.client
-                    .batch_execute(&format!(
+                if let Err(e) = self
+                    .attempt(&format!(
                         "GRANT USAGE ON SCHEMA {} TO {quoted}",
                         quote(&schema)
                     ))
                     .await
-                    .map_err(|e| {
-                        self.error(
-                            &format!("grant the query role usage of schema {schema:?}"),
-                            &e,
-                        )
-                    })?;
+                {
+                    warn!(
+                        role,
+                        schema = %schema,
+                        error = %self.error("grant the query role usage of the schema", &e),
+                        "the query role cannot reach the projection's schema; queries of its tables will be refused"
+                    );
+                }
             }
         }
-        let offsets = self.offsets_table.clone();
-        self.grant_select(&offsets).await
+        Ok(true)
     }
 
-    /// Grants the query role `SELECT` on `table`.
-    async fn grant_select(&mut self, table: &str) -> Result<(), TargetError> {
-        let Some(role) = &self.query_role else {
-            return Ok(());
+    /// Grants the query role `SELECT` on `table` (a refusal is a warning: the projection
+    /// goes on, queries of that table are refused).
+    async fn grant_select(&mut self, table: &str) {
+        let Some(role) = self.query_role.as_ref().filter(|_| self.query_grants) else {
+            return;
         };
-        self.client
-            .batch_execute(&format!(
-                "GRANT SELECT ON TABLE {} TO {}",
-                quote(table),
-                quote(role)
-            ))
-            .await
-            .map_err(|e| self.error(&format!("grant the query role SELECT on {table:?}"), &e))
+        let grant = format!("GRANT SELECT ON TABLE {} TO {}", quote(table), quote(role));
+        if let Err(e) = self.client.batch_execute(&grant).await {
+            warn!(
+                table,
+                role = %role,
+                error = %self.error("grant the query role SELECT", &e),
+                "the query role cannot read this table; queries of it will be refused"
+            );
+        }
     }
 }
 
@@ -561,7 +597,7 @@ impl Target for PostgresTargetClient {
             return Ok(None);
         }
         // A table made by an earlier run, or by hand: the query role may read it too.
-        if let Some(role) = self.query_role.clone() {
+        if let Some(role) = self.query_role.clone().filter(|_| self.query_grants) {
             let granted: bool = self
                 .client
                 .query_one(
@@ -577,9 +613,7 @@ impl Target for PostgresTargetClient {
                 })?
                 .get(0);
             if !granted {
-                if let Err(e) = self.grant_select(table).await {
-                    warn!(table, role, error = %e, "the query role cannot read this table");
-                }
+                self.grant_select(table).await;
             }
         }
         let key = self
@@ -609,7 +643,8 @@ impl Target for PostgresTargetClient {
             .batch_execute(&create_table_sql(table, columns, key, postgres_type))
             .await
             .map_err(|e| self.error(&format!("create table {table:?}"), &e))?;
-        self.grant_select(table).await
+        self.grant_select(table).await;
+        Ok(())
     }
 
     async fn add_columns(&mut self, table: &str, columns: &[Column]) -> Result<(), TargetError> {
