@@ -148,15 +148,20 @@ impl Auth {
     }
 }
 
-/// The one listening policy of every HTTP surface: loopback needs nothing, any other
-/// address needs credentials. `flag` names the setting in the error (exit 2).
+/// The one listening policy of every HTTP surface (this API, the worker's, the embedded
+/// registry): loopback needs nothing, any other address needs credentials.
+pub fn may_listen(address: std::net::SocketAddr, credentials: bool) -> bool {
+    address.ip().is_loopback() || credentials
+}
+
+/// [`may_listen`] for a flag: `flag` names the setting in the error (exit 2).
 pub fn check_listen(
     flag: &str,
     address: std::net::SocketAddr,
     credentials: bool,
     how: &str,
 ) -> Result<(), CliError> {
-    if address.ip().is_loopback() || credentials {
+    if may_listen(address, credentials) {
         return Ok(());
     }
     Err(CliError::Config(format!(

@@ -119,7 +119,7 @@ impl FormatSpec {
                     )
                 })?;
                 let user_info = config.secret(&[EMBEDDED_AUTH]);
-                if user_info.is_none() && !listen.ip().is_loopback() {
+                if !crate::api::may_listen(listen, user_info.is_some()) {
                     return Err(ConfigError::invalid(
                         "schema.registry.embedded.listen",
                         text,
