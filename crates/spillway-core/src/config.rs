@@ -361,6 +361,32 @@ impl ConfigMap {
         Ok(())
     }
 
+    /// Refuses the first key no getter asked for that would change what is written or how
+    /// a connector behaves if it were honoured (transforms, predicates, converters' output
+    /// options, error tolerance, config-provider references, ...): taking it as an unknown
+    /// key would silently produce other records than the user configured. Call it after
+    /// every getter; the keys left over change nothing and only deserve a warning.
+    pub fn refuse_unread(&self) -> Result<(), ConfigError> {
+        for key in self.unused_keys() {
+            let value = self.entries.get(&key).map(String::as_str).unwrap_or("");
+            if let Some(reason) = unread_refusal(&key, value) {
+                return Err(ConfigError::invalid(&key, value, reason));
+            }
+        }
+        // A `${provider:path:key}` reference in any value would otherwise be taken literally
+        // (as a password, a host).
+        for (key, value) in &self.entries {
+            if is_provider_reference(value) {
+                return Err(ConfigError::invalid(
+                    key,
+                    value,
+                    "config provider references (${file:...}, ${env:...}, ${directory:...}) are not resolved yet; give the value itself",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Keys present in the map that no getter asked for.
     pub fn unused_keys(&self) -> Vec<String> {
         let used = self.used.borrow();
@@ -370,6 +396,78 @@ impl ConfigMap {
             .cloned()
             .collect()
     }
+}
+
+/// Why an unread key must be refused rather than warned about, if it must.
+fn unread_refusal(key: &str, value: &str) -> Option<String> {
+    let k = key.to_ascii_lowercase();
+    let v = value.trim().to_ascii_lowercase();
+    let not_yet = |what: &str| {
+        Some(format!("{what} are not available yet; without them the records would differ from what is configured"))
+    };
+    if k == "transforms" || k.starts_with("transforms.") {
+        return not_yet("transforms (single message transforms)");
+    }
+    if k == "predicates" || k.starts_with("predicates.") {
+        return not_yet("predicates");
+    }
+    if k == "header.converter" && !v.ends_with("simpleheaderconverter") {
+        return Some(
+            "only Kafka's SimpleHeaderConverter (the default) writes headers here".to_string(),
+        );
+    }
+    if k.ends_with("converter.decimal.format") && v != "base64" {
+        return Some("the JSON converter writes decimals as BASE64 here; set decimal.handling.mode=string or double for readable decimals".to_string());
+    }
+    if k.ends_with("converter.replace.null.with.default") && v != "true" {
+        return not_yet("converter options that change values");
+    }
+    if k == "errors.tolerance" && v != "none" {
+        return Some("a record that fails stops the connector here (errors.tolerance=none); skipping records is not available".to_string());
+    }
+    if k.starts_with("errors.deadletterqueue.") {
+        return not_yet("dead letter queues");
+    }
+    if k.starts_with("producer.override.") {
+        return Some(format!(
+            "give producer settings as kafka.{}",
+            &key["producer.override.".len()..]
+        ));
+    }
+    if k == "exactly.once.support" && v == "required" {
+        return Some("exactly-once delivery is not available with these streams yet".to_string());
+    }
+    if k == "transaction.boundary" && v != "poll" {
+        return not_yet("transaction boundaries other than poll");
+    }
+    if k == "topic.creation.groups"
+        || (k.starts_with("topic.creation.")
+            && !k.starts_with("topic.creation.default.")
+            && k != "topic.creation.enable")
+    {
+        return not_yet("topic creation groups");
+    }
+    if k == "config.providers" || k.starts_with("config.providers.") {
+        return not_yet("config providers");
+    }
+    None
+}
+
+/// Whether a value is a Kafka Connect config-provider reference, `${name:...}`.
+fn is_provider_reference(value: &str) -> bool {
+    let Some(start) = value.find("${") else {
+        return false;
+    };
+    let rest = &value[start + 2..];
+    let Some(colon) = rest.find(':') else {
+        return false;
+    };
+    let name = &rest[..colon];
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && rest[colon..].contains('}')
 }
 
 /// Settings as a message names them: `a="1" and b="2"`.
@@ -466,6 +564,48 @@ mod tests {
         let c = ConfigMap::from_pairs([("bad\nkey", "x\ny")]);
         let e = c.bool(&["bad\nkey"], true).unwrap_err();
         assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn keys_that_would_change_the_records_are_refused_not_ignored() {
+        for (key, value) in [
+            ("transforms", "unwrap"),
+            (
+                "transforms.unwrap.type",
+                "io.debezium.transforms.ExtractNewRecordState",
+            ),
+            ("predicates", "p"),
+            ("header.converter", "org.example.Other"),
+            ("value.converter.decimal.format", "NUMERIC"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+            ("producer.override.compression.type", "zstd"),
+            ("exactly.once.support", "required"),
+            ("topic.creation.groups", "compacted"),
+            ("config.providers", "file"),
+            (
+                "database.password",
+                "${file:/etc/secrets.properties:password}",
+            ),
+            ("database.hostname", "${env:DB_HOST}"),
+        ] {
+            let c = ConfigMap::from_pairs([(key, value)]);
+            let e = c.refuse_unread().unwrap_err();
+            assert_eq!(e.key(), Some(key), "{e}");
+        }
+        for (key, value) in [
+            (
+                "header.converter",
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            ),
+            ("errors.tolerance", "none"),
+            ("errors.log.enable", "true"),
+            ("some.unknown.key", "x"),
+            ("database.password", "pa${ss"),
+        ] {
+            let c = ConfigMap::from_pairs([(key, value)]);
+            assert!(c.refuse_unread().is_ok(), "{key}={value}");
+        }
     }
 
     #[test]

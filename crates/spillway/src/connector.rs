@@ -134,6 +134,7 @@ pub fn parse_projection(config: &ConfigMap) -> Result<ProjectionSpec, ConfigErro
         .collect();
     config.accept_prefix("consumer.override.");
     config.accept(&["connector.class"]);
+    config.refuse_unread()?;
     for key in config.unused_keys() {
         warn!(connector = %projection.name, key = %key, "unknown configuration key is ignored");
     }
@@ -256,6 +257,7 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
             "kafka.bootstrap.servers is not set; these keys are ignored and events go to the embedded log"
         );
     }
+    config.refuse_unread()?;
     for key in config.unused_keys() {
         warn!(key = %key, "unknown configuration key is ignored");
     }

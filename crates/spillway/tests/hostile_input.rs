@@ -555,3 +555,49 @@ fn files_outside_the_data_directory_and_unsafe_names_are_refused_over_rest() {
     );
     assert_eq!(status, 201, "{body}");
 }
+
+#[test]
+fn settings_that_would_change_the_records_are_refused_not_ignored() {
+    let mysql = json!({
+        "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+        "database.hostname": "127.0.0.1",
+        "database.port": "3306",
+        "database.user": "spillway",
+        "database.password": "spillway",
+        "topic.prefix": "hostile",
+        "database.server.id": "4242",
+    });
+    let projection =
+        json!({"name": "p", "config": {"connector.class": "projection", "topics": "a"}});
+    for (config, key, value) in [
+        (source(&[]), "transforms", "unwrap"),
+        (
+            source(&[]),
+            "transforms.unwrap.type",
+            "io.debezium.transforms.ExtractNewRecordState",
+        ),
+        (source(&[]), "predicates", "isTombstone"),
+        (source(&[]), "errors.tolerance", "all"),
+        (source(&[]), "value.converter.decimal.format", "NUMERIC"),
+        (source(&[]), "producer.override.linger.ms", "50"),
+        (
+            source(&[]),
+            "database.password",
+            "${file:/etc/spillway/db.properties:password}",
+        ),
+        (source(&[]), "database.hostname", "${env:DB_HOST}"),
+        (mysql.clone(), "database.ssl.mode", "required"),
+        (mysql.clone(), "database.ssl.mode", "preferred"),
+        (mysql, "transforms", "route"),
+        (projection.clone(), "transforms", "unwrap"),
+        (projection, "errors.deadletterqueue.topic.name", "dlq"),
+    ] {
+        let mut config = config;
+        match config.get_mut("config") {
+            Some(inner) => inner[key] = json!(value),
+            None => config[key] = json!(value),
+        }
+        let out = run_config(&config, "refused");
+        assert_exit(&out, 2, &[&format!("`{key}`")]);
+    }
+}
