@@ -222,6 +222,21 @@ pub fn classify(sql: &str, session_db: &str) -> Option<Ddl> {
     }
 }
 
+/// The table a `TRUNCATE [TABLE] [db.]name` statement empties, run with `session_db` as
+/// default database; `None` for any other statement.
+pub fn truncated_table(sql: &str, session_db: &str) -> Option<TableId> {
+    let mut t = Tokens::new(sql);
+    if t.word()? != "TRUNCATE" {
+        return None;
+    }
+    t.skip_words(&["TABLE"]);
+    let (db, table) = t.name()?;
+    Some(TableId {
+        database: db.unwrap_or_else(|| session_db.to_string()),
+        table,
+    })
+}
+
 fn one(sql: &str, table: &TableId, kind: TableChangeKind) -> Ddl {
     Ddl {
         records: vec![DdlRecord {
@@ -439,5 +454,28 @@ mod tests {
         ] {
             assert_eq!(classify(sql, "db"), None, "{sql}");
         }
+    }
+
+    #[test]
+    fn truncate_names_its_table() {
+        let id = |d: &str, t: &str| TableId {
+            database: d.to_string(),
+            table: t.to_string(),
+        };
+        assert_eq!(
+            truncated_table("TRUNCATE TABLE t", "db"),
+            Some(id("db", "t"))
+        );
+        assert_eq!(
+            truncated_table("truncate `o`.`t t`", "db"),
+            Some(id("o", "t t"))
+        );
+        assert_eq!(
+            truncated_table("/* c */ TRUNCATE TABLE other.t", "db"),
+            Some(id("other", "t"))
+        );
+        assert_eq!(truncated_table("TRUNCATE", "db"), None);
+        assert_eq!(truncated_table("DROP TABLE t", "db"), None);
+        assert_eq!(classify("TRUNCATE TABLE t", "db"), None);
     }
 }

@@ -253,8 +253,15 @@ impl<'a> Streamer<'a> {
                 } else {
                     let db = q.schema().into_owned();
                     let sql = sql.into_owned();
-                    self.statement(&sql, &db, start, end, ts_us, header.server_id())
-                        .await?;
+                    let thread = u64::from(q.thread_id());
+                    if let Some(id) = crate::ddl::truncated_table(&sql, &db) {
+                        self.truncate(&id, start, ts_us, header.server_id(), thread)
+                            .await?;
+                        self.commit(end).await?;
+                    } else {
+                        self.statement(&sql, &db, start, end, ts_us, header.server_id())
+                            .await?;
+                    }
                 }
             }
             Some(EventData::XidEvent(_)) => self.commit(end).await?,
@@ -302,6 +309,65 @@ impl<'a> Streamer<'a> {
             let checkpoint = self.at.checkpoint();
             self.flush(Some(checkpoint)).await?;
         }
+        Ok(())
+    }
+
+    /// `TRUNCATE TABLE` of a captured table: Debezium's truncate event (`op: t`, no key,
+    /// no row), which the pipeline drops unless `skipped.operations` lets it through.
+    async fn truncate(
+        &mut self,
+        id: &TableId,
+        start: u64,
+        ts_us: i64,
+        server_id: u32,
+        thread: u64,
+    ) -> Result<(), MysqlError> {
+        let Some(schema) = self.table(id).await?.map(|t| t.schema.clone()) else {
+            return Ok(());
+        };
+        if self.txn.is_none() {
+            self.begin(start, None, ts_us, Some(thread), server_id);
+        }
+        let file_seq = file_sequence(&self.at.file);
+        let Some(txn) = self.txn.as_mut() else {
+            return Ok(());
+        };
+        let position = Position::stream(file_seq, txn.start, txn.rows);
+        txn.rows += 1;
+        if self.resume.is_some_and(|r| position <= r) {
+            return Ok(());
+        }
+        txn.emitted += 1;
+        let source = source_info(
+            &self.source_schema,
+            SourceFields {
+                connector: self.config.flavor.connector_name(),
+                server_name: &self.config.topic_prefix,
+                db: &schema.database,
+                table: Some(&schema.table),
+                ts_us: txn.ts_us,
+                snapshot: SnapshotMarker::False,
+                server_id: txn.server_id,
+                gtid: txn
+                    .gtid
+                    .as_deref()
+                    .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
+                file: &self.at.file,
+                pos: start,
+                row: 0,
+                // Debezium names no thread for a statement outside BEGIN ... COMMIT.
+                thread: None,
+            },
+        );
+        self.events.push(ChangeEvent {
+            table: schema,
+            op: Op::Truncate,
+            before: None,
+            after: None,
+            source,
+            position,
+            ts_us: now_us(),
+        });
         Ok(())
     }
 
