@@ -81,6 +81,9 @@ pub struct ConfigMap {
     name: Option<String>,
     entries: BTreeMap<String, String>,
     used: RefCell<BTreeSet<String>>,
+    /// Keys whose values were config-provider references, with the reference as written:
+    /// what errors show instead of the resolved value.
+    references: BTreeMap<String, String>,
 }
 
 impl ConfigMap {
@@ -142,6 +145,7 @@ impl ConfigMap {
             name,
             entries,
             used: RefCell::new(BTreeSet::new()),
+            references: BTreeMap::new(),
         };
         config.mark_used("name");
         Ok(config)
@@ -158,6 +162,60 @@ impl ConfigMap {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             used: RefCell::new(BTreeSet::new()),
+            references: BTreeMap::new(),
+        }
+    }
+
+    /// Resolves every `${provider:[path:]key}` reference with the providers this map
+    /// declares (`config.providers*`, when `own_allowed`) over `inherited` (a worker's).
+    /// A reference that cannot be resolved is an error naming its key; errors made later
+    /// through [`ConfigMap::shown_error`] show references, never what they resolved to.
+    pub fn resolve_providers(
+        &mut self,
+        inherited: &crate::providers::Providers,
+        own_allowed: bool,
+    ) -> Result<(), ConfigError> {
+        let own = crate::providers::Providers::from_entries(&self.entries)?;
+        self.accept_prefix(crate::providers::PROVIDERS_KEY);
+        if !own.is_empty() && !own_allowed {
+            return Err(ConfigError::invalid(
+                crate::providers::PROVIDERS_KEY,
+                self.entries
+                    .get(crate::providers::PROVIDERS_KEY)
+                    .map_or("", String::as_str),
+                "config providers are declared once for the worker (spillway worker --worker-config FILE), not by a connector created over its API",
+            ));
+        }
+        let providers = inherited.merged(&own);
+        let mut resolved = Vec::new();
+        for (key, value) in &self.entries {
+            if key.starts_with(crate::providers::PROVIDERS_KEY) {
+                continue;
+            }
+            if let Some(v) = providers.resolve(key, value)? {
+                resolved.push((key.clone(), v));
+            }
+        }
+        for (key, value) in resolved {
+            let reference =
+                std::mem::replace(self.entries.get_mut(&key).expect("a key just read"), value);
+            if key == "name" {
+                self.name = self.entries.get("name").cloned();
+            }
+            self.references.insert(key, reference);
+        }
+        Ok(())
+    }
+
+    /// `error` as it may be shown: the value of a key that came from a config provider
+    /// is the reference, not the secret it resolved to.
+    pub fn shown_error(&self, error: ConfigError) -> ConfigError {
+        match error {
+            ConfigError::Invalid { key, reason, .. } if self.references.contains_key(&key) => {
+                let value = self.references[&key].clone();
+                ConfigError::Invalid { key, value, reason }
+            }
+            other => other,
         }
     }
 
@@ -373,14 +431,14 @@ impl ConfigMap {
                 return Err(ConfigError::invalid(&key, value, reason));
             }
         }
-        // A `${provider:path:key}` reference in any value would otherwise be taken literally
-        // (as a password, a host).
+        // A `${provider:path:key}` reference left unresolved would be taken literally (as a
+        // password, a host).
         for (key, value) in &self.entries {
-            if is_provider_reference(value) {
+            if !self.references.contains_key(key) && crate::providers::has_reference(value) {
                 return Err(ConfigError::invalid(
                     key,
                     value,
-                    "config provider references (${file:...}, ${env:...}, ${directory:...}) are not resolved yet; give the value itself",
+                    "a config provider reference that was not resolved; declare the provider (config.providers) or give the value itself",
                 ));
             }
         }
@@ -447,27 +505,7 @@ fn unread_refusal(key: &str, value: &str) -> Option<String> {
     {
         return not_yet("topic creation groups");
     }
-    if k == "config.providers" || k.starts_with("config.providers.") {
-        return not_yet("config providers");
-    }
     None
-}
-
-/// Whether a value is a Kafka Connect config-provider reference, `${name:...}`.
-fn is_provider_reference(value: &str) -> bool {
-    let Some(start) = value.find("${") else {
-        return false;
-    };
-    let rest = &value[start + 2..];
-    let Some(colon) = rest.find(':') else {
-        return false;
-    };
-    let name = &rest[..colon];
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && rest[colon..].contains('}')
 }
 
 /// Settings as a message names them: `a="1" and b="2"`.
@@ -582,7 +620,6 @@ mod tests {
             ("producer.override.compression.type", "zstd"),
             ("exactly.once.support", "required"),
             ("topic.creation.groups", "compacted"),
-            ("config.providers", "file"),
             (
                 "database.password",
                 "${file:/etc/secrets.properties:password}",

@@ -25,6 +25,8 @@ pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod position;
+pub mod properties;
+pub mod providers;
 pub mod record;
 pub mod schema;
 pub mod secret;

@@ -77,6 +77,11 @@ pub fn is_secret_key(key: &str) -> bool {
 /// A config value as it may be shown: [`MASK`] for a secret key, else the value with any
 /// password it carries masked.
 pub fn shown_value<'a>(key: &str, value: &'a str) -> Cow<'a, str> {
+    // A value that is a config-provider reference and nothing else holds no secret: it
+    // says where the secret is read from, as Kafka Connect shows it.
+    if crate::providers::is_whole_reference(value) {
+        return Cow::Borrowed(value);
+    }
     if is_secret_key(key) {
         Cow::Borrowed(MASK)
     } else {
@@ -316,6 +321,11 @@ mod tests {
             assert_eq!(mask_in_text(given), shown, "{given}");
         }
         assert_eq!(shown_value("database.password", "x"), MASK);
+        assert_eq!(
+            shown_value("database.password", "${file:/s.properties:pw}"),
+            "${file:/s.properties:pw}"
+        );
+        assert_eq!(shown_value("database.password", "x${env:A}"), MASK);
         assert_eq!(shown_value("topic.prefix", "x"), "x");
     }
 

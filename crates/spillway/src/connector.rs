@@ -76,8 +76,7 @@ pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
             } else {
                 path.display().to_string()
             };
-            let config =
-                ConfigMap::from_value(item).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
+            let config = config_of(item).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
             let connector =
                 parse_any(&config).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
             let document = serde_json::json!({
@@ -110,8 +109,34 @@ pub fn read_config_text(path: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// A source or a projection, by `connector.class`.
+/// Where config-provider references are resolved from: `spillway run` lets a connector
+/// declare its own providers; a worker resolves with the providers of its `--worker-config`
+/// only (set once at its start).
+static WORKER_PROVIDERS: std::sync::OnceLock<spillway_core::providers::Providers> =
+    std::sync::OnceLock::new();
+
+/// Makes this process a worker's: connectors resolve references with `providers` only.
+pub fn set_worker_providers(providers: spillway_core::providers::Providers) {
+    let _ = WORKER_PROVIDERS.set(providers);
+}
+
+/// A connector's config map from its JSON, with config-provider references resolved.
+pub fn config_of(value: &serde_json::Value) -> Result<ConfigMap, ConfigError> {
+    let mut config = ConfigMap::from_value(value)?;
+    match WORKER_PROVIDERS.get() {
+        Some(worker) => config.resolve_providers(worker, false)?,
+        None => config.resolve_providers(&Default::default(), true)?,
+    }
+    Ok(config)
+}
+
+/// A source or a projection, by `connector.class`. An error shows a provider reference,
+/// never the value it resolved to.
 pub fn parse_any(config: &ConfigMap) -> Result<Connector, ConfigError> {
+    parse_connector(config).map_err(|e| config.shown_error(e))
+}
+
+fn parse_connector(config: &ConfigMap) -> Result<Connector, ConfigError> {
     let class = config.required(&["connector.class"])?;
     if spillway_projection::config::handles(&class) {
         return parse_projection(config).map(|p| Connector::Projection(Box::new(p)));

@@ -56,6 +56,10 @@ pub struct WorkerArgs {
     /// name files (sqlite: targets, certificates); repeat for several.
     #[arg(long = "allow-path")]
     allow_paths: Vec<PathBuf>,
+    /// A worker properties file declaring Kafka Connect config providers for every
+    /// connector (`config.providers=...`, `config.providers.NAME.class`, `.param.*`).
+    #[arg(long)]
+    worker_config: Option<PathBuf>,
 }
 
 /// Runs the worker until SIGINT or SIGTERM: restores the kept connectors, serves the API,
@@ -66,6 +70,11 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let auth = crate::api::Auth::from_args(&args.auth)?;
+    if let Some(path) = &args.worker_config {
+        connector::set_worker_providers(worker_providers(path)?);
+    } else {
+        connector::set_worker_providers(Default::default());
+    }
     let address = crate::api::listen_address("--listen", &args.listen).await?;
     crate::api::check_listen(
         "--listen",
@@ -137,6 +146,27 @@ pub async fn worker(args: WorkerArgs) -> Result<(), CliError> {
     worker.shutdown().await;
     info!("worker stopped");
     Ok(())
+}
+
+/// The config providers a worker properties file declares; any other key in it is refused
+/// (the worker's own settings are its flags).
+fn worker_providers(path: &Path) -> Result<spillway_core::providers::Providers, CliError> {
+    let at = |e: &dyn std::fmt::Display| {
+        CliError::Config(format!("--worker-config {}: {e}", path.display()))
+    };
+    let bytes = spillway_core::config::read_file_capped(path).map_err(|e| at(&e))?;
+    let text = String::from_utf8(bytes).map_err(|_| at(&"not UTF-8 text"))?;
+    let entries = spillway_core::properties::parse(&text).map_err(|e| at(&e))?;
+    if let Some(key) = entries
+        .keys()
+        .find(|k| !k.starts_with(spillway_core::providers::PROVIDERS_KEY))
+    {
+        return Err(at(&format!(
+            "`{}`: a worker file here declares config providers only (config.providers*); the worker's other settings are its flags",
+            spillway_core::secret::printable(key)
+        )));
+    }
+    spillway_core::providers::Providers::from_entries(&entries).map_err(|e| at(&e))
 }
 
 /// The state log connector configs go to with `--kafka-bootstrap-servers`.
@@ -798,8 +828,8 @@ fn info_of(name: &str, document: &Value, kind: &str) -> Value {
 
 /// A `{"name", "config"}` body (or a bare config with a `name` key) as a connector.
 pub fn parse_document(document: &Value) -> Result<Loaded, WorkerError> {
-    let config = spillway_core::ConfigMap::from_value(document)
-        .map_err(|e| WorkerError::BadRequest(e.to_string()))?;
+    let config =
+        connector::config_of(document).map_err(|e| WorkerError::BadRequest(e.to_string()))?;
     if config.name().is_none() {
         return Err(WorkerError::BadRequest(
             "the connector needs a name: {\"name\": ..., \"config\": {...}}".to_string(),

@@ -18,7 +18,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use spillway_core::secret::MASK;
-use spillway_core::{ConfigMap, OffsetStore};
+use spillway_core::OffsetStore;
 use spillway_projection::TargetUrl;
 use std::sync::Arc;
 
@@ -353,7 +353,7 @@ async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>,
     let mut trial = map.clone();
     let mut errors: Vec<(String, String)> = Vec::new();
     for _ in 0..50 {
-        let config = match ConfigMap::from_value(&Value::Object(trial.clone())) {
+        let config = match crate::connector::config_of(&Value::Object(trial.clone())) {
             Ok(c) => c,
             Err(e) => {
                 errors.push((e.key().unwrap_or("config").to_string(), e.to_string()));
