@@ -21,6 +21,7 @@
 //!
 //! **Schemas** come from `information_schema` and are read again after DDL in the binlog.
 
+pub mod compressed;
 pub mod config;
 pub mod connection;
 pub mod ddl;

@@ -2,6 +2,7 @@
 //! committed per transaction, with the row index inside the transaction for restarts in
 //! its middle.
 
+use crate::compressed;
 use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
 use crate::history::{Entry, SchemaHistory};
@@ -29,6 +30,9 @@ const MAX_BATCH_EVENTS: usize = 1024;
 const IDLE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// MariaDB's GTID event.
 const MARIADB_GTID_EVENT: u8 = 162;
+/// The rows events of MySQL 5.1's pre-GA binlogs (PRE_GA_WRITE/UPDATE/DELETE_ROWS): rows in
+/// a form this reader does not decode, so an error rather than a skip.
+const PRE_GA_ROWS_EVENTS: std::ops::RangeInclusive<u8> = 20..=22;
 
 struct Transaction {
     /// Binlog position of the transaction's first event.
@@ -192,10 +196,49 @@ impl<'a> Streamer<'a> {
             self.at.pos = end.max(self.at.pos);
             return Ok(());
         }
+        // Compressed events go the way of the plain ones they carry.
+        if rows::MARIADB_COMPRESSED_ROWS_EVENTS.contains(&event_type) {
+            let (plain, body) = compressed::mariadb_rows(event_type, event.data())
+                .map_err(|e| self.undecodable(event_type, start, e))?;
+            self.rows(plain, &body, start).await?;
+            self.at.pos = end.max(self.at.pos);
+            return Ok(());
+        }
+        if event_type == compressed::QUERY_COMPRESSED_EVENT {
+            let q = compressed::query(event_type, event.data())
+                .map_err(|e| self.undecodable(event_type, start, e))?;
+            self.query(
+                &q.sql,
+                &q.schema,
+                q.thread_id,
+                start,
+                end,
+                ts_us,
+                header.server_id(),
+            )
+            .await?;
+            self.at.pos = end.max(self.at.pos);
+            return Ok(());
+        }
+        if event_type == compressed::TRANSACTION_PAYLOAD_EVENT {
+            self.payload(event.data(), start, end, ts_us).await?;
+            self.at.pos = end.max(self.at.pos);
+            return Ok(());
+        }
         if rows::is_rows_event(event_type).is_some() {
             self.rows(event_type, event.data(), start).await?;
             self.at.pos = end.max(self.at.pos);
             return Ok(());
+        }
+        if PRE_GA_ROWS_EVENTS.contains(&event_type) {
+            return Err(MysqlError::Binlog {
+                detail: format!(
+                    "{} (type {event_type}) at {}:{start} carries rows in a form this reader does not decode",
+                    crate::mariadb::event_type_name(event_type),
+                    self.at.file
+                ),
+                transient: false,
+            });
         }
         let data = event.read_data().map_err(|e| MysqlError::Binlog {
             detail: format!(
@@ -234,40 +277,134 @@ impl<'a> Streamer<'a> {
                 );
             }
             Some(EventData::QueryEvent(q)) => {
-                let sql = q.query();
-                let trimmed = sql.trim();
-                if trimmed.eq_ignore_ascii_case("BEGIN") {
-                    if let Some(txn) = self.txn.as_mut() {
-                        txn.thread = Some(u64::from(q.thread_id()));
-                    } else {
-                        self.begin(
-                            start,
-                            None,
-                            ts_us,
-                            Some(u64::from(q.thread_id())),
-                            header.server_id(),
-                        );
-                    }
-                } else if trimmed.eq_ignore_ascii_case("COMMIT") {
-                    self.commit(end).await?;
-                } else {
-                    let db = q.schema().into_owned();
-                    let sql = sql.into_owned();
-                    let thread = u64::from(q.thread_id());
-                    if let Some(id) = crate::ddl::truncated_table(&sql, &db) {
-                        self.truncate(&id, start, ts_us, header.server_id(), thread)
-                            .await?;
-                        self.commit(end).await?;
-                    } else {
-                        self.statement(&sql, &db, start, end, ts_us, header.server_id())
-                            .await?;
-                    }
-                }
+                let sql = q.query().into_owned();
+                let db = q.schema().into_owned();
+                self.query(
+                    &sql,
+                    &db,
+                    q.thread_id(),
+                    start,
+                    end,
+                    ts_us,
+                    header.server_id(),
+                )
+                .await?;
             }
             Some(EventData::XidEvent(_)) => self.commit(end).await?,
             _ => {}
         }
         self.at.pos = end.max(self.at.pos);
+        Ok(())
+    }
+
+    /// A compressed event that cannot be decoded: an error naming its type and position.
+    fn undecodable(
+        &self,
+        event_type: u8,
+        start: u64,
+        e: compressed::CompressedError,
+    ) -> MysqlError {
+        MysqlError::Binlog {
+            detail: format!(
+                "cannot decode {} (type {event_type}) at {}:{start}: {e}",
+                crate::mariadb::event_type_name(event_type),
+                self.at.file
+            ),
+            transient: false,
+        }
+    }
+
+    /// A QUERY event: BEGIN, COMMIT, TRUNCATE or another statement (DDL).
+    #[allow(clippy::too_many_arguments)]
+    async fn query(
+        &mut self,
+        sql: &str,
+        db: &str,
+        thread: u32,
+        start: u64,
+        end: u64,
+        ts_us: i64,
+        server_id: u32,
+    ) -> Result<(), MysqlError> {
+        let trimmed = sql.trim();
+        if trimmed.eq_ignore_ascii_case("BEGIN") {
+            if let Some(txn) = self.txn.as_mut() {
+                txn.thread = Some(u64::from(thread));
+            } else {
+                self.begin(start, None, ts_us, Some(u64::from(thread)), server_id);
+            }
+        } else if trimmed.eq_ignore_ascii_case("COMMIT") {
+            self.commit(end).await?;
+        } else if let Some(id) = crate::ddl::truncated_table(sql, db) {
+            self.truncate(&id, start, ts_us, server_id, u64::from(thread))
+                .await?;
+            self.commit(end).await?;
+        } else {
+            self.statement(sql, db, start, end, ts_us, server_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// MySQL 8's TRANSACTION_PAYLOAD_EVENT: the transaction's events, decompressed one at a
+    /// time and handled as if they stood in the binlog at the payload's place.
+    async fn payload(
+        &mut self,
+        body: &[u8],
+        start: u64,
+        end: u64,
+        ts_us: i64,
+    ) -> Result<(), MysqlError> {
+        let payload_type = compressed::TRANSACTION_PAYLOAD_EVENT;
+        let mut events = compressed::payload_events(body)
+            .map_err(|e| self.undecodable(payload_type, start, e))?;
+        loop {
+            let inner = match events.next_event() {
+                Ok(Some(inner)) => inner,
+                Ok(None) => break,
+                Err(e) => return Err(self.undecodable(payload_type, start, e)),
+            };
+            let t = inner.event_type;
+            if t == rows::TABLE_MAP_EVENT {
+                let map = TableMap::decode(&inner.body).map_err(|e| MysqlError::Binlog {
+                    detail: format!(
+                        "cannot decode a table map in the transaction payload at {}:{start}: {e}",
+                        self.at.file
+                    ),
+                    transient: false,
+                })?;
+                self.maps.insert(map.table_id, map);
+            } else if rows::is_rows_event(t).is_some() {
+                self.rows(t, &inner.body, start).await?;
+            } else if t == compressed::QUERY_EVENT {
+                let q = compressed::query(t, &inner.body)
+                    .map_err(|e| self.undecodable(payload_type, start, e))?;
+                self.query(
+                    &q.sql,
+                    &q.schema,
+                    q.thread_id,
+                    start,
+                    end,
+                    ts_us,
+                    inner.server_id,
+                )
+                .await?;
+            } else if t == compressed::XID_EVENT {
+                self.commit(end).await?;
+            } else if PRE_GA_ROWS_EVENTS.contains(&t) {
+                return Err(self.undecodable(
+                    payload_type,
+                    start,
+                    compressed::CompressedError::Invalid {
+                        what: "transaction payload",
+                        detail: format!(
+                            "it holds {} (type {t})",
+                            crate::mariadb::event_type_name(t)
+                        ),
+                    },
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -23,9 +23,9 @@
 //! **Cost.** Nothing is allocated per row but the row's `Vec<Value>` and the strings and
 //! byte vectors inside its values; the table map is parsed once and reused.
 //!
-//! **Refused**, with the server setting that avoids them: MySQL's PARTIAL_UPDATE_ROWS_EVENT
-//! (`binlog_row_value_options=''`) and MariaDB's compressed rows events
-//! (`log_bin_compress=OFF`).
+//! **Refused**, with the server setting that avoids it: MySQL's PARTIAL_UPDATE_ROWS_EVENT
+//! (`binlog_row_value_options=''`). MariaDB's compressed rows events are decoded here once
+//! [`crate::compressed::mariadb_rows`] has uncompressed their row images.
 //!
 //! The formats are those of the MySQL source documentation (`Table_map_event`,
 //! `Rows_event`, `decimal2bin`, `my_time_packed_to_binary`, `json_binary`) and the MariaDB
@@ -966,7 +966,7 @@ impl<'a> RowsEvent<'a> {
                 return Err(RowsError::UnsupportedEvent {
                     event_type,
                     name: "MariaDB compressed rows",
-                    hint: "set log_bin_compress=OFF on the server (events already written compressed stay unreadable)",
+                    hint: "its row images must be uncompressed first (compressed::mariadb_rows)",
                 })
             }
             _ => {}
@@ -3485,7 +3485,7 @@ mod tests {
         );
         for t in 166..=171u8 {
             let err = RowsEvent::decode(t, &[]).unwrap_err();
-            assert!(err.to_string().contains("log_bin_compress=OFF"), "{err}");
+            assert!(err.to_string().contains("uncompressed first"), "{err}");
             assert!(is_rows_event(t).is_some());
         }
         assert_eq!(

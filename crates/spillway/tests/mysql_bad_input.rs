@@ -4,9 +4,9 @@
 mod support;
 
 use serde_json::json;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
-use support::mariadb::{sql, MyDb};
+use support::mariadb::{sql, MyDb, ScratchServer};
 use support::{assert_exit, wait_for_log, write_config, Spillway};
 
 fn run(config: &serde_json::Value, dir: &std::path::Path) -> Output {
@@ -124,106 +124,6 @@ fn a_purged_position_names_the_fix_and_when_needed_takes_a_new_snapshot() {
     assert_eq!(recs.len(), 1, "the new snapshot read the row");
     assert_eq!(recs[0].op(), Some("r"));
     assert!(sw.stop().success());
-}
-
-/// A throwaway MariaDB server on its own port, with the given binlog settings.
-struct ScratchServer {
-    dir: std::path::PathBuf,
-    port: u16,
-    child: std::process::Child,
-}
-
-impl ScratchServer {
-    fn start(tag: &str, settings: &[&str]) -> ScratchServer {
-        let port = support::free_port();
-        let dir = std::path::PathBuf::from(format!("/tmp/spillway-mariadb-{tag}-{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let install = Command::new("mariadb-install-db")
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .args([
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ])
-            .output()
-            .expect("mariadb-install-db (from the MariaDB server package)");
-        assert!(
-            install.status.success(),
-            "mariadb-install-db failed: {}",
-            String::from_utf8_lossy(&install.stderr)
-        );
-        let child = Command::new("/usr/sbin/mariadbd")
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--socket={}", dir.join("sock").display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
-            .arg(format!("--port={port}"))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--user=root",
-                "--skip-name-resolve",
-            ])
-            .args(settings)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("log")).unwrap())
-            .spawn()
-            .expect("start mariadbd");
-        let server = ScratchServer { dir, port, child };
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let ping = Command::new("mariadb-admin")
-                .args(["-h", "127.0.0.1", "-uroot", "--silent"])
-                .arg(format!("-P{port}"))
-                .arg("ping")
-                .output();
-            if ping.is_ok_and(|o| o.status.success()) {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "scratch MariaDB did not start: {}",
-                std::fs::read_to_string(server.dir.join("log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let grant = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-uroot"])
-            .arg(format!("-P{port}"))
-            .args([
-                "-e",
-                "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)",
-            ])
-            .output()
-            .expect("mariadb client");
-        assert!(
-            grant.status.success(),
-            "{}",
-            String::from_utf8_lossy(&grant.stderr)
-        );
-        server
-    }
-
-    fn connector(&self) -> serde_json::Value {
-        json!({
-            "connector.class": "io.debezium.connector.mysql.MySqlConnector",
-            "database.hostname": "127.0.0.1",
-            "database.port": self.port.to_string(),
-            "database.user": "root",
-            "database.server.id": "5555",
-            "topic.prefix": "scratch",
-            "database.include.list": "app",
-        })
-    }
-}
-
-impl Drop for ScratchServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[test]

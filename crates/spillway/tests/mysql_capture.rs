@@ -444,3 +444,79 @@ fn a_restart_after_alters_decodes_each_row_with_the_definition_it_was_written_wi
         .collect();
     assert_eq!(ddl.len(), 3, "{ddl:?}");
 }
+
+#[test]
+fn compressed_binlog_events_are_captured_like_plain_ones() {
+    let server = support::mariadb::ScratchServer::start(
+        "compress",
+        &[
+            "--log-bin=mysql-bin",
+            "--server-id=7",
+            "--binlog-format=ROW",
+            "--binlog-row-image=FULL",
+            "--binlog-row-metadata=FULL",
+            "--log-bin-compress=ON",
+            "--log-bin-compress-min-len=10",
+        ],
+    );
+    server.sql("CREATE TABLE app.c (id INT PRIMARY KEY, body TEXT)");
+    let dir = support::scratch("mycompress");
+    let mut config = server.connector();
+    config["skipped.operations"] = json!("none");
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    wait_for_log(&sw, "streaming changes", WAIT);
+    let long = |c: char| c.to_string().repeat(600);
+    server.sql(&format!(
+        "INSERT INTO app.c VALUES (1, '{a}'), (2, '{b}');
+         UPDATE app.c SET body = '{c}' WHERE id = 1;
+         DELETE FROM app.c WHERE id = 2;
+         ALTER TABLE app.c ADD COLUMN extra INT NOT NULL DEFAULT 5;
+         INSERT INTO app.c VALUES (3, '{d}', 9);
+         TRUNCATE TABLE app.c;",
+        a = long('a'),
+        b = long('b'),
+        c = long('c'),
+        d = long('d')
+    ));
+    // The binlog really holds compressed events of both kinds.
+    let events = server.sql("SHOW BINLOG EVENTS IN 'mysql-bin.000001'");
+    assert!(
+        events.contains("Write_rows_compressed") && events.contains("Query_compressed"),
+        "{events}"
+    );
+    let records = wait_for_records(&sw, "scratch.app.c", 7, WAIT);
+    let seen: Vec<(Option<&str>, Option<i64>, Option<String>)> = records
+        .iter()
+        .map(|r| match r.op() {
+            None => (None, None, None),
+            op => {
+                let row = if op == Some("d") {
+                    r.before()
+                } else {
+                    r.after()
+                };
+                (
+                    op,
+                    row["id"].as_i64(),
+                    row["body"].as_str().map(|b| b.chars().take(3).collect()),
+                )
+            }
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (Some("c"), Some(1), Some("aaa".to_string())),
+            (Some("c"), Some(2), Some("bbb".to_string())),
+            (Some("u"), Some(1), Some("ccc".to_string())),
+            (Some("d"), Some(2), Some("bbb".to_string())),
+            (None, None, None),
+            (Some("c"), Some(3), Some("ddd".to_string())),
+            (Some("t"), None, None),
+        ],
+        "{records:?}"
+    );
+    assert_eq!(records[5].after()["extra"], json!(9));
+    assert_eq!(records[0].after()["body"].as_str().unwrap().len(), 600);
+    assert!(sw.stop().success(), "{}", sw.logs());
+}

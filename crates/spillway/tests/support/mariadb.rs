@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 use std::process::Command;
+use std::time::Duration;
 
 /// Runs SQL as root through the `mariadb` client and returns its tab-separated output.
 pub fn sql(db: &str, sql: &str) -> String {
@@ -98,5 +99,129 @@ impl Drop for MyDb {
             .args(["-h", "127.0.0.1", "-uroot", "-e"])
             .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
             .output();
+    }
+}
+
+/// A throwaway MariaDB server on its own port, with the given binlog settings.
+pub struct ScratchServer {
+    dir: std::path::PathBuf,
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl ScratchServer {
+    pub fn start(tag: &str, settings: &[&str]) -> ScratchServer {
+        let port = super::free_port();
+        let dir = std::path::PathBuf::from(format!("/tmp/spillway-mariadb-{tag}-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let install = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .output()
+            .expect("mariadb-install-db (from the MariaDB server package)");
+        assert!(
+            install.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--port={port}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+            ])
+            .args(settings)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .expect("start mariadbd");
+        let server = ScratchServer { dir, port, child };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let ping = Command::new("mariadb-admin")
+                .args(["-h", "127.0.0.1", "-uroot", "--silent"])
+                .arg(format!("-P{port}"))
+                .arg("ping")
+                .output();
+            if ping.is_ok_and(|o| o.status.success()) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "scratch MariaDB did not start: {}",
+                std::fs::read_to_string(server.dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let grant = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-uroot"])
+            .arg(format!("-P{port}"))
+            .args([
+                "-e",
+                "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)",
+            ])
+            .output()
+            .expect("mariadb client");
+        assert!(
+            grant.status.success(),
+            "{}",
+            String::from_utf8_lossy(&grant.stderr)
+        );
+        server
+    }
+
+    pub fn connector(&self) -> serde_json::Value {
+        json!({
+            "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+            "database.hostname": "127.0.0.1",
+            "database.port": self.port.to_string(),
+            "database.user": "root",
+            "database.server.id": "5555",
+            "topic.prefix": "scratch",
+            "database.include.list": "app",
+        })
+    }
+}
+
+impl ScratchServer {
+    /// Runs SQL as root on this server and returns its tab-separated output.
+    pub fn sql(&self, statements: &str) -> String {
+        let out = Command::new("mariadb")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-uroot",
+                "--batch",
+                "--skip-column-names",
+            ])
+            .arg(format!("-P{}", self.port))
+            .args(["-e", statements])
+            .output()
+            .expect("mariadb client");
+        assert!(
+            out.status.success(),
+            "mariadb failed for {statements:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for ScratchServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
