@@ -234,7 +234,47 @@ else
     my_start
 fi
 
-# The binlog settings change-data-capture needs, in a drop-in the server reads.
+# TLS for the tests of database.ssl.mode: a CA of its own, a server certificate for
+# 127.0.0.1 and localhost, and a client certificate (for a user that REQUIRE X509). The CA
+# certificate and the client's PEM are readable by the tests; the keys of the CA and the
+# server are not.
+my_ssl=/etc/mysql/spillway-ssl
+have openssl || apt_install openssl
+# (Made again when the client certificate lacks its v3 extensions, which rustls needs.)
+if ! openssl x509 -in "$my_ssl/client.pem" -noout -ext extendedKeyUsage 2>/dev/null | grep -q "Client Authentication"; then
+    as_root mkdir -p "$my_ssl"
+    tmp_ssl="$(mktemp -d)"
+    (
+        cd "$tmp_ssl"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=spillway test CA" \
+            -keyout ca-key.pem -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout server-key.pem -out server.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+            -extfile server.ext -out server-cert.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=spillway_x509" \
+            -keyout client-key.pem -out client.csr 2>/dev/null
+        printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >client.ext
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+            -extfile client.ext -out client-cert.pem 2>/dev/null
+        cat client-cert.pem client-key.pem >client.pem
+    ) || die "openssl could not make the MariaDB test certificates"
+    as_root cp "$tmp_ssl"/{ca.pem,ca-key.pem,server-cert.pem,server-key.pem,client.pem} "$my_ssl/"
+    rm -rf "$tmp_ssl"
+    as_root chmod 644 "$my_ssl/ca.pem" "$my_ssl/server-cert.pem" "$my_ssl/client.pem"
+    as_root chmod 600 "$my_ssl/ca-key.pem" "$my_ssl/server-key.pem"
+    if id mysql >/dev/null 2>&1; then
+        as_root chown mysql "$my_ssl/server-key.pem"
+    fi
+    step "mariadb: made TLS certificates in $my_ssl"
+    # A running server takes the new ones without a restart.
+    if my_ready; then
+        my -e "FLUSH SSL" 2>/dev/null || true
+    fi
+fi
+
+# The binlog settings change-data-capture needs, and TLS, in a drop-in the server reads.
 cdc_cnf=/etc/mysql/conf.d/spillway-cdc.cnf
 cdc_settings="[mysqld]
 log_bin = mysql-bin
@@ -242,7 +282,10 @@ binlog_format = ROW
 binlog_row_image = FULL
 binlog_row_metadata = FULL
 server_id = 1
-binlog_expire_logs_seconds = 604800"
+binlog_expire_logs_seconds = 604800
+ssl_ca = $my_ssl/ca.pem
+ssl_cert = $my_ssl/server-cert.pem
+ssl_key = $my_ssl/server-key.pem"
 as_root mkdir -p /etc/mysql/conf.d
 if [[ "$(cat "$cdc_cnf" 2>/dev/null)" != "$cdc_settings" ]]; then
     printf '%s\n' "$cdc_settings" | as_root tee "$cdc_cnf" >/dev/null
@@ -252,8 +295,8 @@ if [[ -f /etc/mysql/my.cnf ]] && ! grep -qE '^!includedir /etc/mysql/conf.d/?$' 
     printf '\n!includedir /etc/mysql/conf.d/\n' | as_root tee -a /etc/mysql/my.cnf >/dev/null
     step "mariadb: /etc/mysql/my.cnf now includes /etc/mysql/conf.d/"
 fi
-my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)")"
-if [[ "$my_state" != "ON,ROW,FULL,FULL" ]]; then
+my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@have_ssl)")"
+if [[ "$my_state" != "ON,ROW,FULL,FULL,YES" ]]; then
     step "mariadb: binlog is $my_state; restarting to apply $cdc_cnf"
     mariadb-admin -h 127.0.0.1 -P "$my_port" -uroot shutdown
     for ((i = 0; i < 120; i++)); do
@@ -261,16 +304,22 @@ if [[ "$my_state" != "ON,ROW,FULL,FULL" ]]; then
         sleep 0.5
     done
     my_start
-    my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)")"
-    [[ "$my_state" == "ON,ROW,FULL,FULL" ]] || die "MariaDB binlog settings did not take effect ($my_state)"
+    my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@have_ssl)")"
+    [[ "$my_state" == "ON,ROW,FULL,FULL,YES" ]] || die "MariaDB binlog and TLS settings did not take effect ($my_state)"
 else
-    step "mariadb: log_bin=ON, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL"
+    step "mariadb: log_bin=ON, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, TLS on"
 fi
 if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway' AND host = '%'")" ]]; then
     my -e "CREATE USER 'spillway'@'%' IDENTIFIED BY 'spillway'"
     step "mariadb: created user spillway"
 fi
 my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway'@'%'"
+# A user that must log in over TLS with the test client certificate.
+if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway_x509' AND host = '%'")" ]]; then
+    my -e "CREATE USER 'spillway_x509'@'%' REQUIRE X509"
+    step "mariadb: created user spillway_x509 (REQUIRE X509)"
+fi
+my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway_x509'@'%'"
 
 # ---------------------------------------------------------------- Python: Debezium engine
 

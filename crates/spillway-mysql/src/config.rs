@@ -125,6 +125,8 @@ pub struct MysqlConfig {
     pub heartbeat_action_query: Option<String>,
     pub types: TypeOptions,
     pub connect_timeout: Duration,
+    /// `database.ssl.mode` and its certificate files.
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl MysqlConfig {
@@ -203,26 +205,7 @@ impl MysqlConfig {
             "provide.transaction.metadata",
             "transaction metadata events are not available yet",
         )?;
-        // TLS to the server is not there yet: a mode that asks for it is refused, never
-        // taken for plaintext.
-        let tls_asked = config.choice(
-            &["database.ssl.mode"],
-            &[
-                ("disabled", false),
-                ("preferred", true),
-                ("required", true),
-                ("verify_ca", true),
-                ("verify_identity", true),
-            ],
-            false,
-        )?;
-        if tls_asked {
-            return Err(ConfigError::invalid(
-                "database.ssl.mode",
-                &config.string(&["database.ssl.mode"]).unwrap_or_default(),
-                "TLS to MySQL and MariaDB is not available yet; set disabled (or leave it unset) for a plaintext connection",
-            ));
-        }
+        let tls = crate::tls::TlsSettings::from_config(config)?;
         config.accept(&["database.connectionTimeZone", "snapshot.fetch.size"]);
         Ok(MysqlConfig {
             name: config
@@ -323,6 +306,7 @@ impl MysqlConfig {
                 )?,
             },
             connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
+            tls,
             topic_prefix,
         })
     }

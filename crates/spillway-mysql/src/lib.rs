@@ -38,6 +38,7 @@ pub mod schema_change;
 pub mod snapshot;
 mod source;
 pub mod source_info;
+pub mod tls;
 pub mod types;
 
 pub use config::MysqlConfig;
