@@ -1014,11 +1014,15 @@ impl<'a> RowsEvent<'a> {
         let mut rest = self.rows;
         let mut count = 0;
         while !rest.is_empty() {
+            let before = rest.len();
             for present in [self.before_columns, self.after_columns]
                 .into_iter()
                 .flatten()
             {
                 skip_image(&mut rest, present, map)?;
+            }
+            if rest.len() == before {
+                return Err(empty_row(rest.len()));
             }
             count += 1;
         }
@@ -1106,11 +1110,23 @@ impl Iterator for Changes<'_, '_> {
         if self.rest.is_empty() {
             return None;
         }
-        let change = self.decode_next();
+        let before = self.rest.len();
+        let mut change = self.decode_next();
+        if change.is_ok() && self.rest.len() == before {
+            change = Err(empty_row(before));
+        }
         if change.is_err() {
             self.rest = &[];
         }
         Some(change)
+    }
+}
+
+/// A row that takes no bytes while bytes are left: reading on would never end.
+fn empty_row(left: usize) -> RowsError {
+    RowsError::Malformed {
+        what: "rows event",
+        detail: format!("a row of no bytes (its images name no column) with {left} bytes left"),
     }
 }
 
@@ -3474,6 +3490,34 @@ mod tests {
                 }]
             );
         }
+    }
+
+    #[test]
+    fn rows_whose_images_name_no_column_end_in_an_error_not_an_endless_loop() {
+        // Found by fuzzing: table id 1, flags, 1 column, an empty column bitmap, then bytes
+        // no image ever consumes.
+        let map = TableMap::decode(&[1, 0, 0, 0, 0, 0, 1, 0, 1, b'd', 0, 1, b't', 0, 1, 3, 0, 0])
+            .unwrap();
+        let body = [1, 0, 0, 0, 0, 0, 1, 0, 1, 0b0, 7, 7, 7];
+        let event = RowsEvent::decode(WRITE_ROWS_EVENT_V1, &body).unwrap();
+        let e = event.count_rows(&map).unwrap_err();
+        assert!(e.to_string().contains("a row of no bytes"), "{e}");
+        let decoders = [ColumnDecoder {
+            ty: MyType::Int {
+                bytes: 4,
+                unsigned: false,
+            },
+            included: true,
+        }];
+        let options = options();
+        let ctx = RowContext {
+            map: &map,
+            decoders: &decoders,
+            options: &options,
+        };
+        let changes: Vec<_> = event.changes(ctx).unwrap().take(5).collect();
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].is_err());
     }
 
     #[test]

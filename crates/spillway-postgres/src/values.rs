@@ -152,6 +152,9 @@ pub const DATE_NEGATIVE_INFINITY: i64 = i32::MIN.wrapping_add(10_957) as i64;
 pub const TIMESTAMP_POSITIVE_INFINITY_US: i64 = 9_223_372_036_825_200_000;
 pub const TIMESTAMP_NEGATIVE_INFINITY_US: i64 = -9_223_372_036_832_400_000;
 
+/// A year beyond PostgreSQL's date range, and far from overflowing a day count.
+const MAX_YEAR: i64 = 10_000_000;
+
 /// `YYYY-MM-DD[ BC]` to days since the epoch.
 pub fn parse_date(text: &str) -> Result<i64, TextError> {
     match text {
@@ -168,6 +171,11 @@ pub fn parse_date(text: &str) -> Result<i64, TextError> {
         return Err(bad("a date", text));
     };
     let year: i64 = y.parse().map_err(|_| bad("a date", text))?;
+    // PostgreSQL's dates end in 5874897 AD and begin in 4714 BC: anything far beyond is
+    // not a date (and would overflow the day count).
+    if !(0..=MAX_YEAR).contains(&year) {
+        return Err(bad("a date", text));
+    }
     let month: u32 = m.parse().map_err(|_| bad("a date", text))?;
     let day: u32 = d.parse().map_err(|_| bad("a date", text))?;
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
@@ -226,10 +234,18 @@ fn parse_offset(text: &str) -> Result<i64, TextError> {
         Some(b'-') => (-1, &text[1..]),
         _ => return Err(bad("a time zone offset", text)),
     };
+    // `+HH`, `+HH:MM` or `+HH:MM:SS`, as PostgreSQL prints them.
     let mut secs = 0i64;
     for (i, part) in body.split(':').enumerate() {
+        let unit = [3600, 60, 1]
+            .get(i)
+            .copied()
+            .ok_or_else(|| bad("a time zone offset", text))?;
+        if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("a time zone offset", text));
+        }
         let v: i64 = part.parse().map_err(|_| bad("a time zone offset", text))?;
-        secs += v * [3600, 60, 1].get(i).copied().unwrap_or(0);
+        secs += v * unit;
     }
     Ok(sign * secs)
 }
@@ -279,7 +295,11 @@ fn parse_datetime(text: &str) -> Result<(i64, &str), TextError> {
         days = parse_date(&format!("{date} BC"))?;
     }
     let (micros, rest) = parse_clock(time)?;
-    Ok((days * DAY_US + micros, rest))
+    let at = days
+        .checked_mul(DAY_US)
+        .and_then(|d| d.checked_add(micros))
+        .ok_or_else(|| bad("a timestamp", text))?;
+    Ok((at, rest))
 }
 
 /// `timestamp` text to microseconds since the epoch.
@@ -305,7 +325,9 @@ pub fn zoned_timestamp(text: &str, precision: u32) -> Result<String, TextError> 
         _ => {}
     }
     let (local, rest) = parse_datetime(text)?;
-    let utc = local - parse_offset(rest)? * 1_000_000;
+    let utc = local
+        .checked_sub(parse_offset(rest)? * 1_000_000)
+        .ok_or_else(|| bad("a timestamp", text))?;
     Ok(format_utc_timestamp(utc, Fraction::Fixed(precision)))
 }
 
@@ -527,6 +549,24 @@ pub fn parse_array(text: &[u8]) -> Result<Vec<Option<Vec<u8>>>, TextError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dates_and_timestamps_far_out_of_range_are_errors_not_overflows() {
+        // Found by fuzzing: a year of seven digits overflowed the microsecond count.
+        assert!(parse_timestamp("2002024-02-29 12:34:56.-222-429").is_err());
+        assert!(parse_timestamp("294277-01-01 00:00:00").is_err());
+        assert!(parse_date("99999999999-01-01").is_err());
+        assert!(parse_date("9223372036854775807-01-01 BC").is_err());
+        assert!(parse_timestamp("294246-12-31 23:59:59").is_ok());
+        assert!(parse_date("5874897-12-31").is_ok());
+        assert!(zoned_timestamp("2024-02-29 12:34:56.789++8888888880290291", 6).is_err());
+        assert!(zoned_time("12:00:00+99:99:99:99").is_err());
+        assert_eq!(
+            zoned_timestamp("2024-02-29 12:34:56.789+05:30", 3).unwrap(),
+            "2024-02-29T07:04:56.789Z"
+        );
+    }
+
     use super::*;
 
     #[test]

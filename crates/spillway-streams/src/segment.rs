@@ -101,7 +101,7 @@ fn put_nullable(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
 }
 
 /// Decodes the checked content of a record: everything after the CRC field.
-pub(crate) fn decode_record(content: &[u8]) -> Result<StoredRecord, String> {
+pub fn decode_record(content: &[u8]) -> Result<StoredRecord, String> {
     let mut cur = Cursor { bytes: content };
     let version = cur.take(1)?[0];
     if version != VERSION {
