@@ -465,9 +465,32 @@ impl<'a> Streamer<'a> {
         if self.txn.is_none() {
             self.begin(start, None, ts_us, Some(thread), server_id);
         }
+        // Debezium names no thread for a statement outside BEGIN ... COMMIT.
+        let nothing = Change {
+            before: None,
+            after: None,
+        };
+        self.push_change(&schema, Op::Truncate, nothing, start, 0, false)
+    }
+
+    /// Queues the change of one row (or, for a truncate, of a table) of the open
+    /// transaction, found at `start` as row `row` of its event, unless the committed offset
+    /// already covers it. `in_transaction`: the source names the transaction's thread.
+    fn push_change(
+        &mut self,
+        schema: &Arc<spillway_core::TableSchema>,
+        op: Op,
+        change: Change,
+        start: u64,
+        row: u32,
+        in_transaction: bool,
+    ) -> Result<(), MysqlError> {
         let file_seq = file_sequence(&self.at.file);
         let Some(txn) = self.txn.as_mut() else {
-            return Ok(());
+            return Err(MysqlError::Binlog {
+                detail: format!("a change at {}:{start} outside a transaction", self.at.file),
+                transient: false,
+            });
         };
         let position = Position::stream(file_seq, txn.start, txn.rows);
         txn.rows += 1;
@@ -485,22 +508,23 @@ impl<'a> Streamer<'a> {
                 ts_us: txn.ts_us,
                 snapshot: SnapshotMarker::False,
                 server_id: txn.server_id,
+                // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
+                // connector reports them.
                 gtid: txn
                     .gtid
                     .as_deref()
                     .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
                 file: &self.at.file,
                 pos: start,
-                row: 0,
-                // Debezium names no thread for a statement outside BEGIN ... COMMIT.
-                thread: None,
+                row,
+                thread: txn.thread.filter(|_| in_transaction),
             },
         );
         self.events.push(ChangeEvent {
-            table: schema,
-            op: Op::Truncate,
-            before: None,
-            after: None,
+            table: schema.clone(),
+            op,
+            before: change.before,
+            after: change.after,
             source,
             position,
             ts_us: now_us(),
@@ -731,54 +755,8 @@ impl<'a> Streamer<'a> {
                 })?;
             (table.schema.clone(), decoded)
         };
-        let file_seq = file_sequence(&self.at.file);
         for (row_in_event, change) in decoded.into_iter().enumerate() {
-            let Some(txn) = self.txn.as_mut() else {
-                return Err(MysqlError::Binlog {
-                    detail: format!(
-                        "rows event at {}:{start} outside a transaction",
-                        self.at.file
-                    ),
-                    transient: false,
-                });
-            };
-            let position = Position::stream(file_seq, txn.start, txn.rows);
-            txn.rows += 1;
-            if self.resume.is_some_and(|r| position <= r) {
-                continue;
-            }
-            txn.emitted += 1;
-            let source = source_info(
-                &self.source_schema,
-                SourceFields {
-                    connector: self.config.flavor.connector_name(),
-                    server_name: &self.config.topic_prefix,
-                    db: &schema.database,
-                    table: Some(&schema.table),
-                    ts_us: txn.ts_us,
-                    snapshot: SnapshotMarker::False,
-                    server_id: txn.server_id,
-                    // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
-                    // connector reports them.
-                    gtid: txn
-                        .gtid
-                        .as_deref()
-                        .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
-                    file: &self.at.file,
-                    pos: start,
-                    row: row_in_event as u32,
-                    thread: txn.thread,
-                },
-            );
-            self.events.push(ChangeEvent {
-                table: schema.clone(),
-                op,
-                before: change.before,
-                after: change.after,
-                source,
-                position,
-                ts_us: now_us(),
-            });
+            self.push_change(&schema, op, change, start, row_in_event as u32, true)?;
             if self.events.len() >= MAX_BATCH_EVENTS {
                 self.flush(None).await?;
             }
