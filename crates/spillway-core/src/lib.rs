@@ -18,7 +18,9 @@
 pub mod ack;
 pub mod blocking;
 pub mod config;
+pub mod connector;
 pub mod convert;
+pub mod emit;
 pub mod event;
 pub mod filter;
 pub mod metrics;

@@ -2,9 +2,10 @@
 //! aliases.
 
 use spillway_core::config::{ConfigError, ConfigMap, Secret};
+pub use spillway_core::connector::{BinaryMode, DecimalMode, SnapshotMode, TimePrecisionMode};
+use spillway_core::connector::{Container, Dialect, SourceOptions};
 use spillway_core::filter::NameFilter;
 use std::time::Duration;
-use tracing::warn;
 
 /// `connector.class` values of the MySQL connector.
 pub const MYSQL_CLASSES: &[&str] = &[
@@ -38,17 +39,31 @@ impl Flavor {
     }
 }
 
-/// `snapshot.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SnapshotMode {
-    Initial,
-    InitialOnly,
-    NoData,
-    Always,
-    WhenNeeded,
-    /// Rebuild the schema history only (no rows), then stream.
-    Recovery,
-}
+/// What the MySQL and MariaDB connectors accept of the shared keys.
+pub const DIALECT: Dialect = Dialect {
+    container: Container::Database,
+    snapshot_modes: &[
+        ("initial", SnapshotMode::Initial),
+        ("initial_only", SnapshotMode::InitialOnly),
+        ("no_data", SnapshotMode::NoData),
+        ("schema_only", SnapshotMode::NoData),
+        ("never", SnapshotMode::NoData),
+        ("always", SnapshotMode::Always),
+        ("when_needed", SnapshotMode::WhenNeeded),
+        ("recovery", SnapshotMode::Recovery),
+        ("schema_only_recovery", SnapshotMode::Recovery),
+    ],
+    time_precision_modes: &[
+        (
+            "adaptive_time_microseconds",
+            TimePrecisionMode::AdaptiveTimeMicroseconds,
+        ),
+        ("adaptive", TimePrecisionMode::AdaptiveTimeMicroseconds),
+        ("connect", TimePrecisionMode::Connect),
+    ],
+    time_precision_default: TimePrecisionMode::AdaptiveTimeMicroseconds,
+    single_task: "reading a binlog is a single task",
+};
 
 /// `snapshot.locking.mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,26 +75,11 @@ pub enum LockingMode {
     None,
 }
 
-/// `decimal.handling.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecimalMode {
-    Precise,
-    Double,
-    String,
-}
-
 /// `bigint.unsigned.handling.mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BigintUnsignedMode {
     Long,
     Precise,
-}
-
-/// `time.precision.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimePrecisionMode {
-    AdaptiveTimeMicroseconds,
-    Connect,
 }
 
 /// How values are represented.
@@ -155,17 +155,7 @@ impl MysqlConfig {
                 "not a MySQL or MariaDB connector",
             ));
         };
-        let topic_prefix = config.required(&["topic.prefix", "database.server.name"])?;
-        if !topic_prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(ConfigError::invalid(
-                "topic.prefix",
-                &topic_prefix,
-                "may contain only letters, digits, '.', '_' and '-'",
-            ));
-        }
+        let common = SourceOptions::from_config(config, &DIALECT)?;
         let server_id = match config.lookup(&["database.server.id"]) {
             Some((key, value)) => value
                 .trim()
@@ -181,71 +171,40 @@ impl MysqlConfig {
                 })?,
             None => random_server_id(),
         };
-        let tasks = config.u64_in(&["tasks.max"], 1, 1, 1024)?;
-        if tasks > 1 {
-            warn!(
-                tasks,
-                "tasks.max > 1: reading a binlog is a single task; one task runs"
-            );
-        }
-        let heartbeat_ms = config.u64_in(&["heartbeat.interval.ms"], 0, 0, u64::from(u32::MAX))?;
-        let selection = config.given(&[
-            "database.include.list",
-            "database.whitelist",
-            "database.exclude.list",
-            "database.blacklist",
-            "table.include.list",
-            "table.whitelist",
-            "table.includelist",
-            "table.exclude.list",
-            "table.blacklist",
-            "table.excludelist",
-        ]);
-        config.refuse_true(
-            "provide.transaction.metadata",
-            "transaction metadata events are not available yet",
-        )?;
         let tls = crate::tls::TlsSettings::from_config(config)?;
         config.accept(&["database.connectionTimeZone", "snapshot.fetch.size"]);
+        let SourceOptions {
+            name,
+            topic_prefix,
+            containers,
+            tables,
+            columns,
+            selection,
+            snapshot_mode,
+            heartbeat,
+            values,
+            connect_timeout,
+        } = common;
+        if values.binary != BinaryMode::Bytes {
+            return Err(ConfigError::invalid(
+                "binary.handling.mode",
+                &config.string(&["binary.handling.mode"]).unwrap_or_default(),
+                "only bytes is available for MySQL and MariaDB yet",
+            ));
+        }
         Ok(MysqlConfig {
-            name: config
-                .name()
-                .map(str::to_string)
-                .unwrap_or_else(|| topic_prefix.clone()),
+            name,
             flavor,
             hostname: config.required(&["database.hostname"])?,
             port: config.u64_in(&["database.port"], u64::from(DEFAULT_PORT), 1, 65535)? as u16,
             user: config.required(&["database.user"])?,
             password: config.secret(&["database.password"]),
             server_id,
-            databases: config.filter(
-                &["database.include.list", "database.whitelist"],
-                &["database.exclude.list", "database.blacklist"],
-            )?,
-            tables: config.filter(
-                &["table.include.list", "table.whitelist", "table.includelist"],
-                &["table.exclude.list", "table.blacklist", "table.excludelist"],
-            )?,
-            columns: config.filter(
-                &["column.include.list", "column.whitelist"],
-                &["column.exclude.list", "column.blacklist"],
-            )?,
+            databases: containers,
+            tables,
+            columns,
             selection,
-            snapshot_mode: config.choice(
-                &["snapshot.mode"],
-                &[
-                    ("initial", SnapshotMode::Initial),
-                    ("initial_only", SnapshotMode::InitialOnly),
-                    ("no_data", SnapshotMode::NoData),
-                    ("schema_only", SnapshotMode::NoData),
-                    ("never", SnapshotMode::NoData),
-                    ("always", SnapshotMode::Always),
-                    ("when_needed", SnapshotMode::WhenNeeded),
-                    ("recovery", SnapshotMode::Recovery),
-                    ("schema_only_recovery", SnapshotMode::Recovery),
-                ],
-                SnapshotMode::Initial,
-            )?,
+            snapshot_mode,
             locking_mode: config.choice(
                 &["snapshot.locking.mode"],
                 &[
@@ -266,24 +225,11 @@ impl MysqlConfig {
                 &["schema.history.internal.store.only.captured.tables.ddl"],
                 false,
             )?,
-            heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
-            heartbeat_action_query: config.string(&["heartbeat.action.query"]),
-            heartbeat_topic: format!(
-                "{}.{topic_prefix}",
-                config
-                    .string(&["topic.heartbeat.prefix"])
-                    .unwrap_or_else(|| "__debezium-heartbeat".to_string())
-            ),
+            heartbeat_interval: heartbeat.interval,
+            heartbeat_action_query: heartbeat.action_query,
+            heartbeat_topic: heartbeat.topic,
             types: TypeOptions {
-                decimal: config.choice(
-                    &["decimal.handling.mode"],
-                    &[
-                        ("precise", DecimalMode::Precise),
-                        ("double", DecimalMode::Double),
-                        ("string", DecimalMode::String),
-                    ],
-                    DecimalMode::Precise,
-                )?,
+                decimal: values.decimal,
                 bigint_unsigned: config.choice(
                     &["bigint.unsigned.handling.mode"],
                     &[
@@ -292,20 +238,9 @@ impl MysqlConfig {
                     ],
                     BigintUnsignedMode::Long,
                 )?,
-                time_precision: config.choice(
-                    &["time.precision.mode"],
-                    &[
-                        (
-                            "adaptive_time_microseconds",
-                            TimePrecisionMode::AdaptiveTimeMicroseconds,
-                        ),
-                        ("adaptive", TimePrecisionMode::AdaptiveTimeMicroseconds),
-                        ("connect", TimePrecisionMode::Connect),
-                    ],
-                    TimePrecisionMode::AdaptiveTimeMicroseconds,
-                )?,
+                time_precision: values.time_precision,
             },
-            connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
+            connect_timeout,
             tls,
             topic_prefix,
         })

@@ -2,7 +2,10 @@
 
 use crate::protocol::tls::{TlsConfig, TlsFiles, TlsSetting, TlsSetupError};
 use spillway_core::config::{ConfigError, ConfigMap, Secret};
-use spillway_core::filter::NameFilter;
+pub use spillway_core::connector::{
+    BinaryMode, DecimalMode, SnapshotMode, SourceOptions, TimePrecisionMode, ValueOptions,
+};
+use spillway_core::connector::{Container, Dialect};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,20 +30,29 @@ pub const DEFAULT_PORT: u16 = 5432;
 /// Default `status.update.interval.ms`.
 pub const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_millis(10_000);
 
-/// `snapshot.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SnapshotMode {
-    /// Snapshot when there is no committed offset, then stream.
-    Initial,
-    /// Snapshot when there is no committed offset, then stop.
-    InitialOnly,
-    /// Never read table contents; stream from the slot.
-    NoData,
-    /// Snapshot on every start, then stream.
-    Always,
-    /// Snapshot when there is no offset or the slot it refers to is gone.
-    WhenNeeded,
-}
+/// What the PostgreSQL connector accepts of the shared keys.
+pub const DIALECT: Dialect = Dialect {
+    container: Container::Schema,
+    snapshot_modes: &[
+        ("initial", SnapshotMode::Initial),
+        ("initial_only", SnapshotMode::InitialOnly),
+        ("no_data", SnapshotMode::NoData),
+        ("never", SnapshotMode::NoData),
+        ("schema_only", SnapshotMode::NoData),
+        ("always", SnapshotMode::Always),
+        ("when_needed", SnapshotMode::WhenNeeded),
+    ],
+    time_precision_modes: &[
+        ("adaptive", TimePrecisionMode::Adaptive),
+        (
+            "adaptive_time_microseconds",
+            TimePrecisionMode::AdaptiveTimeMicroseconds,
+        ),
+        ("connect", TimePrecisionMode::Connect),
+    ],
+    time_precision_default: TimePrecisionMode::Adaptive,
+    single_task: "a replication slot is read by one task",
+};
 
 /// `publication.autocreate.mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,22 +60,6 @@ pub enum PublicationMode {
     AllTables,
     Filtered,
     Disabled,
-}
-
-/// `decimal.handling.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecimalMode {
-    Precise,
-    Double,
-    String,
-}
-
-/// `time.precision.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimePrecisionMode {
-    Adaptive,
-    AdaptiveTimeMicroseconds,
-    Connect,
 }
 
 /// `interval.handling.mode`.
@@ -75,50 +71,31 @@ pub enum IntervalMode {
     String,
 }
 
-/// `binary.handling.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryMode {
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
-}
-
 /// How values are represented, shared by snapshot and streaming decoding.
 #[derive(Clone, Debug)]
 pub struct TypeOptions {
-    pub decimal: DecimalMode,
-    pub time_precision: TimePrecisionMode,
+    /// `decimal.handling.mode`, `time.precision.mode`, `binary.handling.mode`.
+    pub values: ValueOptions,
     /// `money.fraction.digits`.
     pub money_fraction_digits: u32,
     pub interval: IntervalMode,
-    pub binary: BinaryMode,
 }
 
 /// The PostgreSQL connector's typed configuration.
 #[derive(Clone, Debug)]
 pub struct PostgresConfig {
-    pub name: String,
+    /// The keys every source shares (name, topic prefix, schema/table/column lists,
+    /// snapshot mode, heartbeats, value modes, connect timeout).
+    pub common: SourceOptions,
     pub hostname: String,
     pub port: u16,
     pub user: String,
     pub password: Option<Secret>,
     pub dbname: String,
-    pub topic_prefix: String,
-    pub schemas: NameFilter,
-    pub tables: NameFilter,
-    pub columns: NameFilter,
-    /// The schema and table list keys that were set, with their values, for messages.
-    pub selection: Vec<(String, String)>,
     pub slot_name: String,
     pub slot_drop_on_stop: bool,
     pub publication_name: String,
     pub publication_mode: PublicationMode,
-    pub snapshot_mode: SnapshotMode,
-    pub heartbeat_interval: Option<Duration>,
-    pub heartbeat_action_query: Option<String>,
-    /// Topic of heartbeat records: `<topic.heartbeat.prefix>.<topic.prefix>`.
-    pub heartbeat_topic: String,
     pub status_interval: Duration,
     /// `slot.max.retries` and `slot.retry.delay.ms`: how long to wait for a slot that is
     /// still held by another process.
@@ -128,7 +105,6 @@ pub struct PostgresConfig {
     /// `database.sslmode` with `database.sslrootcert`, `database.sslcert` and
     /// `database.sslkey`, the files already read.
     pub tls: TlsConfig,
-    pub connect_timeout: Duration,
 }
 
 impl PostgresConfig {
@@ -158,8 +134,7 @@ impl PostgresConfig {
                 ));
             }
         }
-        let topic_prefix = config.required(&["topic.prefix", "database.server.name"])?;
-        validate_topic_part("topic.prefix", &topic_prefix)?;
+        let common = SourceOptions::from_config(config, &DIALECT)?;
         let port = config.u64_in(&["database.port"], u64::from(DEFAULT_PORT), 1, 65535)? as u16;
         let slot_name = config
             .string(&["slot.name"])
@@ -176,7 +151,6 @@ impl PostgresConfig {
                 "a replication slot name may contain only lower-case letters, digits and underscores, at most 63 characters",
             ));
         }
-        let heartbeat_ms = config.u64_in(&["heartbeat.interval.ms"], 0, 0, u64::from(u32::MAX))?;
         let sslmode = config.choice(
             &["database.sslmode"],
             &[
@@ -190,51 +164,13 @@ impl PostgresConfig {
             SslMode::Prefer,
         )?;
         let tls = tls_config(config, sslmode)?;
-        config.refuse_true(
-            "provide.transaction.metadata",
-            "transaction metadata events are not available yet",
-        )?;
-        config.accept(&[
-            "tasks.max",
-            "database.tcpKeepAlive",
-            "snapshot.isolation.mode",
-        ]);
-        let selection = config.given(&[
-            "schema.include.list",
-            "schema.whitelist",
-            "schema.exclude.list",
-            "schema.blacklist",
-            "table.include.list",
-            "table.whitelist",
-            "table.includelist",
-            "table.exclude.list",
-            "table.blacklist",
-            "table.excludelist",
-        ]);
+        config.accept(&["database.tcpKeepAlive", "snapshot.isolation.mode"]);
         Ok(PostgresConfig {
-            selection,
-            topic_prefix: topic_prefix.clone(),
-            name: config
-                .name()
-                .map(str::to_string)
-                .unwrap_or_else(|| topic_prefix.clone()),
             hostname: config.required(&["database.hostname"])?,
             port,
             user: config.required(&["database.user"])?,
             password: config.secret(&["database.password"]),
             dbname: config.required(&["database.dbname"])?,
-            schemas: config.filter(
-                &["schema.include.list", "schema.whitelist"],
-                &["schema.exclude.list", "schema.blacklist"],
-            )?,
-            tables: config.filter(
-                &["table.include.list", "table.whitelist", "table.includelist"],
-                &["table.exclude.list", "table.blacklist", "table.excludelist"],
-            )?,
-            columns: config.filter(
-                &["column.include.list", "column.whitelist"],
-                &["column.exclude.list", "column.blacklist"],
-            )?,
             slot_name,
             slot_drop_on_stop: config.bool(&["slot.drop.on.stop"], false)?,
             publication_name: config
@@ -249,27 +185,6 @@ impl PostgresConfig {
                 ],
                 PublicationMode::AllTables,
             )?,
-            snapshot_mode: config.choice(
-                &["snapshot.mode"],
-                &[
-                    ("initial", SnapshotMode::Initial),
-                    ("initial_only", SnapshotMode::InitialOnly),
-                    ("no_data", SnapshotMode::NoData),
-                    ("never", SnapshotMode::NoData),
-                    ("schema_only", SnapshotMode::NoData),
-                    ("always", SnapshotMode::Always),
-                    ("when_needed", SnapshotMode::WhenNeeded),
-                ],
-                SnapshotMode::Initial,
-            )?,
-            heartbeat_interval: (heartbeat_ms > 0).then(|| Duration::from_millis(heartbeat_ms)),
-            heartbeat_action_query: config.string(&["heartbeat.action.query"]),
-            heartbeat_topic: format!(
-                "{}.{topic_prefix}",
-                config
-                    .string(&["topic.heartbeat.prefix"])
-                    .unwrap_or_else(|| "__debezium-heartbeat".to_string())
-            ),
             slot_max_retries: config.u64_in(&["slot.max.retries"], 6, 0, 1000)? as u32,
             slot_retry_delay: config.millis_in(
                 &["slot.retry.delay.ms"],
@@ -280,27 +195,7 @@ impl PostgresConfig {
             status_interval: config
                 .millis(&["status.update.interval.ms"], DEFAULT_STATUS_INTERVAL)?,
             types: TypeOptions {
-                decimal: config.choice(
-                    &["decimal.handling.mode"],
-                    &[
-                        ("precise", DecimalMode::Precise),
-                        ("double", DecimalMode::Double),
-                        ("string", DecimalMode::String),
-                    ],
-                    DecimalMode::Precise,
-                )?,
-                time_precision: config.choice(
-                    &["time.precision.mode"],
-                    &[
-                        ("adaptive", TimePrecisionMode::Adaptive),
-                        (
-                            "adaptive_time_microseconds",
-                            TimePrecisionMode::AdaptiveTimeMicroseconds,
-                        ),
-                        ("connect", TimePrecisionMode::Connect),
-                    ],
-                    TimePrecisionMode::Adaptive,
-                )?,
+                values: common.values,
                 money_fraction_digits: config.u64_in(&["money.fraction.digits"], 2, 0, 20)? as u32,
                 interval: config.choice(
                     &["interval.handling.mode"],
@@ -310,25 +205,15 @@ impl PostgresConfig {
                     ],
                     IntervalMode::Numeric,
                 )?,
-                binary: config.choice(
-                    &["binary.handling.mode"],
-                    &[
-                        ("bytes", BinaryMode::Bytes),
-                        ("base64", BinaryMode::Base64),
-                        ("base64-url-safe", BinaryMode::Base64UrlSafe),
-                        ("hex", BinaryMode::Hex),
-                    ],
-                    BinaryMode::Bytes,
-                )?,
             },
             tls,
-            connect_timeout: config.millis(&["connect.timeout.ms"], Duration::from_secs(30))?,
+            common,
         })
     }
 
     /// Whether the connector is configured to stop once the snapshot is done.
     pub fn snapshot_only(&self) -> bool {
-        self.snapshot_mode == SnapshotMode::InitialOnly
+        self.common.snapshot_only()
     }
 }
 
@@ -368,22 +253,6 @@ fn tls_config(config: &ConfigMap, sslmode: SslMode) -> Result<TlsConfig, ConfigE
     })
 }
 
-/// Checks that a topic name part holds only characters Kafka allows.
-fn validate_topic_part(key: &str, value: &str) -> Result<(), ConfigError> {
-    if value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            key,
-            value,
-            "may contain only letters, digits, '.', '_' and '-'",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,9 +276,9 @@ mod tests {
         assert_eq!(c.slot_name, "debezium");
         assert_eq!(c.publication_name, "dbz_publication");
         assert_eq!(c.publication_mode, PublicationMode::AllTables);
-        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
         assert_eq!(c.port, 5432);
-        assert_eq!(c.types.decimal, DecimalMode::Precise);
+        assert_eq!(c.types.values.decimal, DecimalMode::Precise);
     }
 
     #[test]
@@ -418,7 +287,7 @@ mod tests {
             let mut pairs = base();
             pairs.push(("snapshot.mode", alias));
             let c = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
-            assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
+            assert_eq!(c.common.snapshot_mode, SnapshotMode::NoData);
         }
     }
 
@@ -428,7 +297,7 @@ mod tests {
         pairs.retain(|(k, _)| *k != "topic.prefix");
         pairs.push(("database.server.name", "srv"));
         let c = PostgresConfig::from_config(&ConfigMap::from_pairs(pairs)).unwrap();
-        assert_eq!(c.topic_prefix, "srv");
+        assert_eq!(c.common.topic_prefix, "srv");
     }
 
     #[test]

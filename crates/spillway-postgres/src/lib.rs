@@ -27,7 +27,6 @@
 
 pub mod config;
 mod copy_text;
-mod emit;
 pub mod error;
 pub mod preflight;
 pub mod protocol;

@@ -69,10 +69,10 @@ pub fn check_selection(
         return Ok(());
     }
     let existing: Vec<String> = all.iter().take(30).map(TableInfo::qualified).collect();
-    let lists = if config.selection.is_empty() {
+    let lists = if config.common.selection.is_empty() {
         "the database has no tables".to_string()
     } else {
-        let set = describe_settings(&config.selection);
+        let set = describe_settings(&config.common.selection);
         format!("{set} select none of its tables")
     };
     Err(PostgresError::preflight(

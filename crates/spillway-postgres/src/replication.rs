@@ -2,17 +2,17 @@
 //! reported back to the server only as far as the pipeline has committed.
 
 use crate::config::PostgresConfig;
-use crate::emit::Emitter;
 use crate::error::PostgresError;
 use crate::protocol::pgoutput::{Relation, TupleData, TupleValue};
 use crate::protocol::{
     format_lsn, ConnError, LogicalMessage, ReplicationMessage, ReplicationStream,
 };
 use crate::schema::{self, CapturedTable, ColumnInfo, TypeResolver};
-use crate::snapshot::now_us;
 use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use spillway_core::connector::now_us;
+use spillway_core::emit::Emitter;
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Phase, Position, Row, Value};
+use spillway_core::{ChangeEvent, Offset, Op, Phase, Position, Row, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +110,9 @@ impl<'a> Streamer<'a> {
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let heartbeat_every = self
             .config
-            .heartbeat_interval
+            .common
+            .heartbeat
+            .interval
             .unwrap_or(Duration::from_secs(3600));
         let mut heartbeat = tokio::time::interval_at(
             tokio::time::Instant::now() + heartbeat_every,
@@ -157,7 +159,7 @@ impl<'a> Streamer<'a> {
                         self.report(stream, false).await?;
                     }
                 }
-                _ = heartbeat.tick(), if self.config.heartbeat_interval.is_some() => {
+                _ = heartbeat.tick(), if self.config.common.heartbeat.interval.is_some() => {
                     self.heartbeat().await?;
                 }
                 _ = shutdown.changed() => {}
@@ -197,7 +199,7 @@ impl<'a> Streamer<'a> {
     /// open and everything received is handled, the heartbeat also carries the position up
     /// to which the server's WAL was read, so offsets move on idle tables.
     async fn heartbeat(&mut self) -> Result<(), PostgresError> {
-        if let Some(query) = &self.config.heartbeat_action_query {
+        if let Some(query) = &self.config.common.heartbeat.action_query {
             if let Err(error) = self.catalog.batch_execute(query).await {
                 warn!(%error, "heartbeat.action.query failed");
             }
@@ -208,11 +210,11 @@ impl<'a> Streamer<'a> {
         } else {
             None
         };
-        let heartbeat = Heartbeat {
-            topic: Arc::from(self.config.heartbeat_topic.as_str()),
-            server_name: self.config.topic_prefix.clone(),
-            ts_ms: now_us() / 1000,
-        };
+        let heartbeat = self
+            .config
+            .common
+            .heartbeat
+            .record(&self.config.common.topic_prefix);
         self.emitter
             .heartbeat(heartbeat, checkpoint)
             .await
@@ -419,7 +421,7 @@ impl<'a> Streamer<'a> {
         let source = source_info(
             &self.source_schema,
             SourceFields {
-                server_name: &self.config.topic_prefix,
+                server_name: &self.config.common.topic_prefix,
                 db: &self.config.dbname,
                 schema: schema.schema.as_deref().unwrap_or_default(),
                 table: &schema.table,

@@ -58,8 +58,8 @@ pub struct CapturedTable {
 /// Whether a table is captured under the schema and table filters.
 pub fn table_selected(config: &PostgresConfig, schema: &str, table: &str) -> bool {
     !is_system_schema(schema)
-        && config.schemas.matches(schema)
-        && config.tables.matches(&format!("{schema}.{table}"))
+        && config.common.containers.matches(schema)
+        && config.common.tables.matches(&format!("{schema}.{table}"))
 }
 
 fn is_system_schema(schema: &str) -> bool {
@@ -110,7 +110,7 @@ pub async fn selected_tables(
         .collect();
     // Tables are snapshotted in the order the include list names them (stable, so tables
     // matched by one pattern stay sorted by name).
-    selected.sort_by_key(|t| config.tables.include_rank(&t.qualified()));
+    selected.sort_by_key(|t| config.common.tables.include_rank(&t.qualified()));
     Ok((selected, all))
 }
 
@@ -320,7 +320,7 @@ pub async fn build_table(
     let mut unsupported = Vec::new();
     let qualified = format!("{schema_name}.{table_name}");
     for column in columns {
-        let included = column_selected(&config.columns, &qualified, &column.name)
+        let included = column_selected(&config.common.columns, &qualified, &column.name)
             || primary_key.contains(&column.name);
         let pg_type = match resolver
             .resolve(client, column.type_oid, column.type_modifier)
@@ -363,7 +363,7 @@ pub async fn build_table(
         .collect();
     let prefix = format!(
         "{}.{}.{}",
-        config.topic_prefix,
+        config.common.topic_prefix,
         sanitize(schema_name),
         sanitize(table_name)
     );

@@ -38,7 +38,7 @@ pub async fn connect(config: &PostgresConfig, purpose: &str) -> Result<Client, P
     let mut pg = tokio_postgres::Config::new();
     pg.user(&config.user)
         .dbname(&config.dbname)
-        .application_name(format!("spillway-{}-{purpose}", config.name))
+        .application_name(format!("spillway-{}-{purpose}", config.common.name))
         .options(startup_options())
         // TLS is already set up (or not) on the transport handed to `connect_raw`.
         .ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -62,16 +62,16 @@ pub async fn connect(config: &PostgresConfig, purpose: &str) -> Result<Client, P
         |e: &PostgresError| matches!(e, PostgresError::Auth { .. }),
         |e| open_error(config, e),
     );
-    let (client, connection) = if config.connect_timeout.is_zero() {
+    let (client, connection) = if config.common.connect_timeout.is_zero() {
         attempt.await?
     } else {
-        tokio::time::timeout(config.connect_timeout, attempt)
+        tokio::time::timeout(config.common.connect_timeout, attempt)
             .await
             .map_err(|_| PostgresError::Connect {
                 address: address(config),
                 detail: format!(
                     "timed out after {:?} (connect.timeout.ms)",
-                    config.connect_timeout
+                    config.common.connect_timeout
                 ),
             })??
     };

@@ -4,12 +4,13 @@
 
 use crate::config::PostgresConfig;
 use crate::copy_text::split_row;
-use crate::emit::{Emitter, PipelineClosed};
 use crate::error::PostgresError;
 use crate::preflight::{quote_ident, quote_literal};
 use crate::schema::CapturedTable;
 use crate::source_info::{source_info, SnapshotMarker, SourceFields};
 use futures_util::StreamExt;
+use spillway_core::connector::now_us;
+use spillway_core::emit::{Emitter, PipelineClosed};
 use spillway_core::schema::ConnectSchema;
 use spillway_core::{ChangeEvent, Op, Position, Row, Value};
 use std::sync::Arc;
@@ -88,7 +89,7 @@ pub async fn run(
             .ok()
             .map(|r| r.get(0));
         let progress = spillway_core::metrics::snapshot_table(
-            &config.name,
+            &config.common.name,
             &table_name,
             estimated.filter(|e| *e >= 0).map(|e| e as u64),
         );
@@ -199,7 +200,7 @@ impl Ctx<'_> {
         let source = source_info(
             self.source_schema,
             SourceFields {
-                server_name: &self.config.topic_prefix,
+                server_name: &self.config.common.topic_prefix,
                 db: &self.config.dbname,
                 schema: schema.schema.as_deref().unwrap_or_default(),
                 table: &schema.table,
@@ -262,12 +263,4 @@ fn decode_row(
         });
     }
     Ok(Row(values))
-}
-
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }

@@ -1,7 +1,6 @@
 //! The PostgreSQL source: decides between snapshot and streaming, then runs them.
 
 use crate::config::{PostgresConfig, SnapshotMode};
-use crate::emit::Emitter;
 use crate::error::PostgresError;
 use crate::preflight;
 use crate::protocol::{format_lsn, ConnError, ReplicationConfig, ReplicationConnection};
@@ -10,6 +9,7 @@ use crate::schema::{self, CapturedTable, TypeResolver};
 use crate::session;
 use crate::snapshot::{self, SnapshotOutcome};
 use crate::source_info::source_schema;
+use spillway_core::emit::Emitter;
 use spillway_core::{Offset, Phase, Position, Source, SourceContext};
 use tokio_postgres::Client;
 use tracing::{info, warn};
@@ -91,8 +91,8 @@ impl PostgresSource {
             user: c.user.clone(),
             password: c.password.as_ref().map(|p| p.expose().to_string()),
             dbname: c.dbname.clone(),
-            application_name: format!("spillway-{}", c.name),
-            connect_timeout: c.connect_timeout,
+            application_name: format!("spillway-{}", c.common.name),
+            connect_timeout: c.common.connect_timeout,
             options: Some(session::startup_options()),
             tls: c.tls.clone(),
         }
@@ -187,13 +187,14 @@ impl PostgresSource {
         if slot.is_none() {
             preflight::check_slot_capacity(&client, config).await?;
         }
-        let need_snapshot = match config.snapshot_mode {
+        let need_snapshot = match config.common.snapshot_mode {
             SnapshotMode::Initial | SnapshotMode::InitialOnly => stream_offset.is_none(),
             SnapshotMode::Always => true,
-            SnapshotMode::NoData => false,
+            // Recovery is not among this connector's snapshot modes (DIALECT).
+            SnapshotMode::NoData | SnapshotMode::Recovery => false,
             SnapshotMode::WhenNeeded => stream_offset.is_none() || !slot_usable,
         };
-        if config.snapshot_mode == SnapshotMode::InitialOnly && stream_offset.is_some() {
+        if config.common.snapshot_mode == SnapshotMode::InitialOnly && stream_offset.is_some() {
             info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
             return Ok(());
         }
@@ -332,7 +333,7 @@ async fn watch_slot(
 ) -> std::convert::Infallible {
     let gauge = metrics::gauge!(
         spillway_core::metrics::SLOT_RETAINED,
-        "connector" => config.name.clone(),
+        "connector" => config.common.name.clone(),
         "slot" => config.slot_name.clone()
     );
     loop {

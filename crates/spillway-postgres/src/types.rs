@@ -137,7 +137,7 @@ impl PgType {
     pub fn schema(&self, options: &TypeOptions) -> ConnectSchema {
         use ConnectType as T;
         let s = ConnectSchema::new;
-        let adaptive = options.time_precision != TimePrecisionMode::Connect;
+        let adaptive = options.values.time_precision != TimePrecisionMode::Connect;
         match self {
             PgType::Bool | PgType::Bit1 => s(T::Boolean),
             PgType::Int2 => s(T::Int16),
@@ -145,7 +145,7 @@ impl PgType {
             PgType::Int8 => s(T::Int64),
             PgType::Float4 => s(T::Float32),
             PgType::Float8 => s(T::Float64),
-            PgType::Numeric { precision, scale } => match options.decimal {
+            PgType::Numeric { precision, scale } => match options.values.decimal {
                 DecimalMode::Double => s(T::Float64),
                 DecimalMode::String => s(T::String),
                 DecimalMode::Precise => match (precision, scale) {
@@ -153,13 +153,13 @@ impl PgType {
                     _ => variable_decimal_schema(),
                 },
             },
-            PgType::Money => match options.decimal {
+            PgType::Money => match options.values.decimal {
                 DecimalMode::Double => s(T::Float64),
                 DecimalMode::String => s(T::String),
                 DecimalMode::Precise => decimal_schema(options.money_fraction_digits, None),
             },
             PgType::Text => s(T::String),
-            PgType::Bytea => match options.binary {
+            PgType::Bytea => match options.values.binary {
                 BinaryMode::Bytes => s(T::Bytes),
                 _ => s(T::String),
             },
@@ -172,7 +172,7 @@ impl PgType {
                         .version(1)
                 }
             }
-            PgType::Time { precision } => match options.time_precision {
+            PgType::Time { precision } => match options.values.time_precision {
                 TimePrecisionMode::Connect => s(T::Int32)
                     .named("org.apache.kafka.connect.data.Time")
                     .version(1),
@@ -182,7 +182,7 @@ impl PgType {
                 _ => s(T::Int64).named("io.debezium.time.MicroTime").version(1),
             },
             PgType::TimeTz { .. } => s(T::String).named("io.debezium.time.ZonedTime").version(1),
-            PgType::Timestamp { precision } => match options.time_precision {
+            PgType::Timestamp { precision } => match options.values.time_precision {
                 TimePrecisionMode::Connect => s(T::Int64)
                     .named("org.apache.kafka.connect.data.Timestamp")
                     .version(1),
@@ -238,11 +238,15 @@ impl PgType {
             PgType::Float4 => Value::Float32(values::parse_float(text)? as f32),
             PgType::Float8 => Value::Float64(values::parse_float(text)?),
             PgType::Numeric { scale, .. } => {
-                values::decimal_value(values::ascii(text)?, *scale, options.decimal)?
+                values::decimal_value(values::ascii(text)?, *scale, options.values.decimal)?
             }
             PgType::Money => {
                 let plain = values::money_to_plain(values::ascii(text)?)?;
-                values::decimal_value(&plain, Some(options.money_fraction_digits), options.decimal)?
+                values::decimal_value(
+                    &plain,
+                    Some(options.money_fraction_digits),
+                    options.values.decimal,
+                )?
             }
             PgType::Text
             | PgType::Uuid
@@ -252,15 +256,12 @@ impl PgType {
             | PgType::Enum { .. } => Value::String(str_of(text)?),
             PgType::Bytea => {
                 let bytes = values::parse_bytea(text)?;
-                match options.binary {
-                    BinaryMode::Bytes => Value::Bytes(bytes),
-                    mode => Value::String(values::encode_binary(&bytes, mode)),
-                }
+                options.values.binary.value(bytes)
             }
             PgType::Date => Value::Int(values::parse_date(values::ascii(text)?)?),
             PgType::Time { precision } => {
                 let micros = values::parse_time(values::ascii(text)?)?;
-                match options.time_precision {
+                match options.values.time_precision {
                     TimePrecisionMode::Connect => Value::Int(micros / 1000),
                     TimePrecisionMode::Adaptive if *precision <= 3 => Value::Int(micros / 1000),
                     _ => Value::Int(micros),
@@ -269,7 +270,7 @@ impl PgType {
             PgType::TimeTz { .. } => Value::String(values::zoned_time(values::ascii(text)?)?),
             PgType::Timestamp { precision } => {
                 let micros = values::parse_timestamp(values::ascii(text)?)?;
-                if options.time_precision == TimePrecisionMode::Connect || *precision <= 3 {
+                if options.values.time_precision == TimePrecisionMode::Connect || *precision <= 3 {
                     Value::Int(micros.div_euclid(1000))
                 } else {
                     Value::Int(micros)

@@ -1,6 +1,6 @@
 //! Parsers for PostgreSQL's text output formats, and the conversions Debezium applies.
 
-use crate::config::{BinaryMode, DecimalMode};
+use crate::config::DecimalMode;
 pub use spillway_core::convert::{
     civil_from_days, days_from_civil, format_utc_timestamp, push_hms, twos_complement, Fraction,
     DAY_US,
@@ -47,62 +47,15 @@ pub fn parse_float(text: &[u8]) -> Result<f64, TextError> {
     }
 }
 
-/// A numeric's text as Debezium represents it under `decimal.handling.mode`. `scale` is the
-/// declared scale (`numeric(p, s)`), or `None` for unconstrained numerics, whose scale is
-/// the number of digits after the point.
+/// A numeric's text as Debezium represents it under `decimal.handling.mode`: the shared
+/// conversion, with this module's error.
 pub fn decimal_value(
     text: &str,
     scale: Option<u32>,
     mode: DecimalMode,
 ) -> Result<Value, TextError> {
-    match mode {
-        DecimalMode::String => {
-            // Debezium writes BigDecimal's special values upper-case.
-            let s = if text == "NaN" { "NAN" } else { text };
-            return Ok(Value::String(s.to_string()));
-        }
-        DecimalMode::Double => return Ok(Value::Float64(parse_float(text.as_bytes())?)),
-        DecimalMode::Precise => {}
-    }
-    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
-        // Connect's Decimal has no representation for these; Debezium writes null.
-        return Ok(Value::Null);
-    }
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
-    if int_part.is_empty() && frac_part.is_empty()
-        || !int_part
-            .bytes()
-            .chain(frac_part.bytes())
-            .all(|b| b.is_ascii_digit())
-    {
-        return Err(bad("a numeric", text));
-    }
-    let actual_scale = frac_part.len() as u32;
-    let target_scale = scale.unwrap_or(actual_scale);
-    let mut digits = String::with_capacity(int_part.len() + target_scale as usize);
-    digits.push_str(int_part);
-    if actual_scale <= target_scale {
-        digits.push_str(frac_part);
-        digits.extend(std::iter::repeat_n(
-            '0',
-            (target_scale - actual_scale) as usize,
-        ));
-    } else {
-        // More digits than the declared scale cannot come from the server; refuse to round.
-        return Err(bad("a numeric with the declared scale", text));
-    }
-    let unscaled = twos_complement(&digits, negative);
-    Ok(match scale {
-        Some(scale) => Value::Decimal { unscaled, scale },
-        None => Value::VariableDecimal {
-            unscaled,
-            scale: target_scale,
-        },
-    })
+    spillway_core::connector::decimal_value(text, scale, mode)
+        .map_err(|e| TextError::new(e.to_string()))
 }
 
 /// `$1,234.56`, `-$1,234.56` or `($1.00)` to `1234.56` / `-1234.56`.
@@ -368,16 +321,6 @@ impl Interval {
             self.minutes as i64,
             seconds
         )
-    }
-}
-
-/// Bytes as `binary.handling.mode` asks for them in a string.
-pub fn encode_binary(bytes: &[u8], mode: BinaryMode) -> String {
-    use base64::Engine;
-    match mode {
-        BinaryMode::Hex | BinaryMode::Bytes => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        BinaryMode::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
-        BinaryMode::Base64UrlSafe => base64::engine::general_purpose::URL_SAFE.encode(bytes),
     }
 }
 
@@ -659,14 +602,18 @@ mod tests {
 
     #[test]
     fn no_text_makes_a_decoder_panic() {
-        use crate::config::{BinaryMode, IntervalMode, TimePrecisionMode, TypeOptions};
+        use crate::config::{
+            BinaryMode, IntervalMode, TimePrecisionMode, TypeOptions, ValueOptions,
+        };
         use crate::types::PgType;
         let options = TypeOptions {
-            decimal: DecimalMode::Precise,
-            time_precision: TimePrecisionMode::Adaptive,
+            values: ValueOptions {
+                decimal: DecimalMode::Precise,
+                time_precision: TimePrecisionMode::Adaptive,
+                binary: BinaryMode::Bytes,
+            },
             money_fraction_digits: 2,
             interval: IntervalMode::String,
-            binary: BinaryMode::Bytes,
         };
         let types = [
             PgType::Bool,

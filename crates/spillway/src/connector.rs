@@ -4,7 +4,6 @@ use crate::format::FormatSpec;
 use crate::CliError;
 use spillway_core::config::{ConfigError, ConfigMap};
 use spillway_core::pipeline::PipelineOptions;
-use spillway_core::Op;
 use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
@@ -218,7 +217,11 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         ));
     };
     let (name, logical_name, kind) = match &source {
-        SourceConfig::Postgres(pg) => (pg.name.clone(), pg.topic_prefix.clone(), "postgresql"),
+        SourceConfig::Postgres(pg) => (
+            pg.common.name.clone(),
+            pg.common.topic_prefix.clone(),
+            "postgresql",
+        ),
         SourceConfig::Mysql(my) => (
             my.name.clone(),
             my.topic_prefix.clone(),
@@ -226,7 +229,7 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         ),
     };
     validate_name(&name)?;
-    let mut pipeline = pipeline_options(config)?;
+    let mut pipeline = spillway_core::connector::pipeline_options(config)?;
     pipeline.connector = name.clone();
     if config.bool(&["extended.headers.enabled"], true)? {
         pipeline.extra_headers = context_headers(&logical_name, kind);
@@ -309,41 +312,6 @@ pub fn validate_name(name: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// `tombstones.on.delete`, `skipped.operations`, `offset.flush.interval.ms`.
-fn pipeline_options(config: &ConfigMap) -> Result<PipelineOptions, ConfigError> {
-    let defaults = PipelineOptions::default();
-    let skipped_operations = match config.lookup(&["skipped.operations"]) {
-        None => defaults.skipped_operations,
-        Some((key, value)) => {
-            let mut set = std::collections::HashSet::new();
-            for code in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if code.eq_ignore_ascii_case("none") {
-                    continue;
-                }
-                let op = Op::from_code(code)
-                    .filter(|op| *op != Op::Read)
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            key,
-                            value,
-                            "expected a comma-separated list of c, u, d, t, or none",
-                        )
-                    })?;
-                set.insert(op.code());
-            }
-            set
-        }
-    };
-    Ok(PipelineOptions {
-        tombstones_on_delete: config.bool(&["tombstones.on.delete"], true)?,
-        skipped_operations,
-        flush_interval: config.millis(&["offset.flush.interval.ms"], defaults.flush_interval)?,
-        extra_headers: Vec::new(),
-        position_headers: None,
-        connector: String::new(),
-    })
 }
 
 /// Debezium's context headers, added to every record: connector logical name, task, the

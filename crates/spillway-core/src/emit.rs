@@ -1,6 +1,10 @@
-//! Hands events to the pipeline in batches.
+//! Hands a source's events to the pipeline in batches: the one batching every source
+//! uses.
 
-use spillway_core::{ChangeEvent, Heartbeat, Offset, Position, SourceBatch};
+use crate::offsets::Offset;
+use crate::position::Position;
+use crate::source::{Heartbeat, SourceBatch, StructRecord};
+use crate::ChangeEvent;
 use tokio::sync::mpsc;
 
 /// Events per batch before it is handed over without waiting for a transaction's end.
@@ -11,12 +15,17 @@ pub const MAX_BATCH_EVENTS: usize = 1024;
 #[error("the pipeline stopped accepting events")]
 pub struct PipelineClosed;
 
-/// Collects events and sends them as batches.
+/// Collects events (and schema-change records) and sends them as batches.
 pub struct Emitter {
     tx: mpsc::Sender<SourceBatch>,
     events: Vec<ChangeEvent>,
+    records: Vec<StructRecord>,
     /// Position of the last event or checkpoint handed over.
     last_sent: Option<Position>,
+    /// Position of the last checkpoint handed over.
+    last_checkpoint: Option<Position>,
+    /// Whether a checkpoint that does not move past the last one is left out.
+    forward_checkpoints_only: bool,
 }
 
 impl Emitter {
@@ -24,8 +33,23 @@ impl Emitter {
         Emitter {
             tx,
             events: Vec::with_capacity(MAX_BATCH_EVENTS),
+            records: Vec::new(),
             last_sent: None,
+            last_checkpoint: None,
+            forward_checkpoints_only: false,
         }
+    }
+
+    /// Leaves out checkpoints that do not move past the last one sent (a source that
+    /// offers its read position on every heartbeat).
+    pub fn forward_checkpoints_only(mut self) -> Self {
+        self.forward_checkpoints_only = true;
+        self
+    }
+
+    /// Adds a record written as it is before the next events (a schema change).
+    pub fn push_record(&mut self, record: StructRecord) {
+        self.records.push(record);
     }
 
     /// Adds an event, sending the batch once it is full.
@@ -56,8 +80,18 @@ impl Emitter {
         heartbeat: Option<Heartbeat>,
         checkpoint: Option<Offset>,
     ) -> Result<(), PipelineClosed> {
-        if self.events.is_empty() && checkpoint.is_none() && heartbeat.is_none() {
+        let checkpoint = checkpoint.filter(|c| {
+            !self.forward_checkpoints_only || self.last_checkpoint.is_none_or(|l| c.position > l)
+        });
+        if self.events.is_empty()
+            && self.records.is_empty()
+            && checkpoint.is_none()
+            && heartbeat.is_none()
+        {
             return Ok(());
+        }
+        if let Some(c) = &checkpoint {
+            self.last_checkpoint = Some(c.position);
         }
         let events = std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS));
         let last = checkpoint
@@ -66,7 +100,7 @@ impl Emitter {
             .or_else(|| events.last().map(|e| e.position));
         self.tx
             .send(SourceBatch {
-                records: Vec::new(),
+                records: std::mem::take(&mut self.records),
                 events,
                 heartbeat,
                 checkpoint,
@@ -79,9 +113,9 @@ impl Emitter {
         Ok(())
     }
 
-    /// Whether events are collected but not yet sent.
+    /// Whether events or records are collected but not yet sent.
     pub fn has_pending(&self) -> bool {
-        !self.events.is_empty()
+        !self.events.is_empty() || !self.records.is_empty()
     }
 
     /// Position of the last event or checkpoint sent.
