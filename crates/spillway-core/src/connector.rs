@@ -453,7 +453,10 @@ mod tests {
     #[test]
     fn defaults_follow_debezium() {
         let o = SourceOptions::from_config(&ConfigMap::from_pairs(base()), &PG).unwrap();
-        assert_eq!(o.name, "app", "an unnamed connector is called by its topic prefix");
+        assert_eq!(
+            o.name, "app",
+            "an unnamed connector is called by its topic prefix"
+        );
         assert_eq!(o.snapshot_mode, SnapshotMode::Initial);
         assert_eq!(o.heartbeat.interval, None);
         assert_eq!(o.heartbeat.topic, "__debezium-heartbeat.app");

@@ -21,6 +21,7 @@ pub mod config;
 pub mod connector;
 pub mod convert;
 pub mod emit;
+pub mod error;
 pub mod event;
 pub mod filter;
 pub mod metrics;
@@ -39,6 +40,7 @@ pub mod value;
 
 pub use ack::AckTracker;
 pub use config::{ConfigError, ConfigMap, Secret};
+pub use error::{Classify, ErrorClass};
 pub use event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
 pub use filter::NameFilter;
 pub use offsets::{Offset, OffsetStore, OffsetStoreError};
@@ -46,7 +48,7 @@ pub use pipeline::{EncodeError, EventEncoder, PipelineError, PipelineOptions, Pi
 pub use position::{Phase, Position};
 pub use record::{Header, Record};
 pub use schema::{Column, ConnectSchema, ConnectType, Field, TableSchema};
-pub use source::{ErrorClass, Heartbeat, Source, SourceBatch, SourceContext, StructRecord};
+pub use source::{Heartbeat, Source, SourceBatch, SourceContext, StructRecord};
 pub use stream::{
     Ack, AckReport, StreamError, StreamReader, StreamRecord, StreamWriter, TopicPartition,
 };

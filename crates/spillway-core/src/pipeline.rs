@@ -13,6 +13,7 @@
 //! can release its log up to there.
 
 use crate::ack::AckTracker;
+use crate::error::ErrorClass;
 use crate::event::{ChangeEvent, Op};
 use crate::metrics as metrics_names;
 use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
@@ -41,21 +42,9 @@ pub struct EncodeError {
     pub table: String,
     pub column: Option<String>,
     pub message: String,
-    /// Whether the same event may encode later.
-    pub retry: Retry,
-}
-
-/// Whether an error may go away by itself or by an operator's hand.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Retry {
-    /// It comes back every time (bad data, a schema Avro cannot express).
-    #[default]
-    Never,
-    /// It may pass by itself (a schema registry that did not answer).
-    Transient,
-    /// It passes once an operator acts elsewhere (a registry refusing a schema until the
-    /// subject's compatibility level allows it); worth retrying even right after start.
-    Operator,
+    /// Whether the same event may encode later (a schema registry that did not answer, or
+    /// refused a schema until an operator changes its compatibility level).
+    pub class: ErrorClass,
 }
 
 impl EncodeError {
@@ -64,7 +53,7 @@ impl EncodeError {
             table: table.into(),
             column,
             message,
-            retry: Retry::Never,
+            class: ErrorClass::Definite,
         }
     }
 }

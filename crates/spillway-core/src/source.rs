@@ -63,16 +63,7 @@ pub struct SourceContext {
     pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
 }
 
-/// What should happen after an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// A connection problem: retrying later may succeed.
-    Transient,
-    /// Tied to data or schema: report it and stop.
-    Definite,
-    /// Needs the operator (configuration, privileges, server settings).
-    Operator,
-}
+pub use crate::error::ErrorClass;
 
 /// A source of change events.
 ///

@@ -10,8 +10,9 @@
 
 use crate::json::{self, envelope_schema, key_schema_of, JsonEncoder, JsonOptions};
 use crate::text::{write_f32, write_f64, write_int, write_str};
-use spillway_core::pipeline::{EncodeError, EventEncoder, Retry};
+use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
+use spillway_core::ErrorClass;
 use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,13 +27,31 @@ pub trait SchemaIds: Send {
     fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError>;
 }
 
-/// Why a registry gave no id: a message for the operator, and whether asking again later
-/// may succeed (registry unreachable, schema refused until the subject's compatibility
-/// level is changed).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a registry gave no id: the registry's error, its class (unreachable registries are
+/// transient, a schema refused until the subject's compatibility level changes needs the
+/// operator) and what fixes it.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
 pub struct SchemaIdError {
-    pub message: String,
-    pub retry: Retry,
+    pub class: ErrorClass,
+    pub hint: Option<String>,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl SchemaIdError {
+    pub fn new(class: ErrorClass, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SchemaIdError {
+            class,
+            hint: None,
+            source: Box::new(source),
+        }
+    }
+
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
 }
 
 /// How the registry subject of a schema is named (Confluent's `*.subject.name.strategy`).
@@ -147,11 +166,8 @@ impl AvroEncoder {
                 envelope.name.as_deref().unwrap_or_default(),
             );
             let value_id = self.ids.id_for(&subject, &text).map_err(|e| EncodeError {
-                retry: e.retry,
-                ..fail(format!(
-                    "cannot register value schema as {subject}: {}",
-                    e.message
-                ))
+                class: e.class,
+                ..fail(format!("cannot register value schema as {subject}: {e}"))
             })?;
             self.tables.insert(
                 table.topic.clone(),
@@ -193,11 +209,8 @@ impl AvroEncoder {
             .ids
             .id_for(&cache_key.0, &cache_key.1)
             .map_err(|e| EncodeError {
-                retry: e.retry,
-                ..fail(format!(
-                    "cannot register schema as {}: {}",
-                    cache_key.0, e.message
-                ))
+                class: e.class,
+                ..fail(format!("cannot register schema as {}: {e}", cache_key.0))
             })?;
         self.other_ids.insert(cache_key, id);
         Ok(id)

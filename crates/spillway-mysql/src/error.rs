@@ -76,7 +76,7 @@ impl MysqlError {
                 }
             }
             MysqlError::Auth { .. } | MysqlError::Preflight { .. } | MysqlError::Purged { .. } => {
-                ErrorClass::Operator
+                ErrorClass::NeedsOperator
             }
             MysqlError::UnsupportedTypes { .. }
             | MysqlError::Decode { .. }

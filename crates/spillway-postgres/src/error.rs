@@ -72,7 +72,7 @@ impl PostgresError {
             },
             PostgresError::Auth { .. }
             | PostgresError::Preflight { .. }
-            | PostgresError::SlotMissing { .. } => ErrorClass::Operator,
+            | PostgresError::SlotMissing { .. } => ErrorClass::NeedsOperator,
             PostgresError::UnsupportedTypes { .. } | PostgresError::Decode { .. } => {
                 ErrorClass::Definite
             }

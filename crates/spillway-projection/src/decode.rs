@@ -71,10 +71,12 @@ impl SchemaSource {
     /// did not answer).
     fn schema(&mut self, id: u32) -> Result<String, (String, bool)> {
         match self {
-            SchemaSource::Remote(remote) => remote.schema(id).map_err(|reason| {
-                // Refusals (no such id) stay; an unreachable registry is retried.
-                let transient = reason.contains("unreachable");
-                (reason, transient)
+            SchemaSource::Remote(remote) => remote.schema(id).map_err(|e| {
+                // Refusals (no such id) stay; an unreachable or overloaded registry is
+                // retried.
+                use spillway_core::Classify;
+                let transient = e.class() == spillway_core::ErrorClass::Transient;
+                (e.to_string(), transient)
             }),
             SchemaSource::Embedded { dir, registry } => {
                 if let Some(text) = registry.as_ref().and_then(|r| r.schema(id)) {

@@ -60,13 +60,17 @@ pub enum ProjectionError {
     },
 }
 
-impl ProjectionError {
-    /// Whether a retry from the committed offsets may succeed (connection trouble).
-    pub fn is_transient(&self) -> bool {
+impl spillway_core::Classify for ProjectionError {
+    fn class(&self) -> spillway_core::ErrorClass {
+        use spillway_core::ErrorClass;
         match self {
-            ProjectionError::Record { transient, .. } => *transient,
-            ProjectionError::Target { source, .. } => source.is_transient(),
-            ProjectionError::Stream { source, .. } => matches!(source, StreamError::Unavailable(_)),
+            // A record whose schema registry did not answer may decode later.
+            ProjectionError::Record {
+                transient: true, ..
+            } => ErrorClass::Transient,
+            ProjectionError::Record { .. } => ErrorClass::Definite,
+            ProjectionError::Target { source, .. } => source.class(),
+            ProjectionError::Stream { source, .. } => source.class(),
         }
     }
 }

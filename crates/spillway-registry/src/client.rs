@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use spillway_core::pipeline::Retry;
+use spillway_core::{Classify, ErrorClass};
 use spillway_formats::{SchemaIdError, SchemaIds};
 use std::time::Duration;
 use ureq::Agent;
@@ -31,6 +31,55 @@ impl Default for RemoteRegistryOptions {
     }
 }
 
+/// Why the registry gave no answer or refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No URL answered in any round.
+    #[error("schema registry unreachable ({url}: {source})")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+    #[error("schema registry unreachable (no schema.registry.url given)")]
+    NoUrl,
+    /// The registry answered with an error.
+    #[error("registry refused: HTTP {status}{}: {message}{}", error_code.map(|c| format!(", error {c}")).unwrap_or_default(), refusal_hint(*status))]
+    Refused {
+        status: u16,
+        error_code: Option<i64>,
+        message: String,
+    },
+    #[error("schema id {0} out of range")]
+    IdOutOfRange(u64),
+}
+
+impl Classify for ClientError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ClientError::Unreachable { .. } => ErrorClass::Transient,
+            ClientError::Refused { status, .. } if *status >= 500 => ErrorClass::Transient,
+            // Refused until the subject's compatibility level changes, or until the
+            // credentials are right.
+            ClientError::Refused {
+                status: 401 | 403 | 409,
+                ..
+            }
+            | ClientError::NoUrl => ErrorClass::NeedsOperator,
+            ClientError::Refused { .. } | ClientError::IdOutOfRange(_) => ErrorClass::Definite,
+        }
+    }
+}
+
+/// What fixes a refusal with `status`.
+fn refusal_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (check basic.auth.user.info)",
+        409 => " (change the subject's compatibility level or the table)",
+        _ => "",
+    }
+}
+
 /// A blocking client: schemas are registered once per table shape, on the encoding path.
 pub struct RemoteRegistry {
     options: RemoteRegistryOptions,
@@ -54,8 +103,8 @@ impl RemoteRegistry {
         method: &str,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<(u16, Value), String> {
-        let mut last_error = String::from("no schema.registry.url given");
+    ) -> Result<(u16, Value), ClientError> {
+        let mut last_error = ClientError::NoUrl;
         let mut backoff = Duration::from_millis(200);
         for attempt in 0..self.options.attempts.max(1) {
             if attempt > 0 {
@@ -64,14 +113,13 @@ impl RemoteRegistry {
             }
             for base in &self.options.urls {
                 let url = format!("{}{path}", base.trim_end_matches('/'));
-                let result = self.send(method, &url, body);
-                match result {
+                match self.send(method, &url, body) {
                     Ok(answer) => return Ok(answer),
-                    Err(e) => last_error = format!("{url}: {e}"),
+                    Err(source) => last_error = ClientError::Unreachable { url, source },
                 }
             }
         }
-        Err(format!("schema registry unreachable ({last_error})"))
+        Err(last_error)
     }
 
     fn send(
@@ -117,19 +165,19 @@ impl RemoteRegistry {
     }
 
     /// Registers `schema` under `subject`; returns its id.
-    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, String> {
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, ClientError> {
         let path = format!("/subjects/{}/versions", encode_segment(subject));
         let (status, body) = self.request("POST", &path, Some(&json!({"schema": schema})))?;
         match body["id"].as_u64() {
             Some(id) if status == 200 => {
-                u32::try_from(id).map_err(|_| format!("schema id {id} out of range"))
+                u32::try_from(id).map_err(|_| ClientError::IdOutOfRange(id))
             }
             _ => Err(refusal(status, &body)),
         }
     }
 
     /// The schema with `id`.
-    pub fn schema(&self, id: u32) -> Result<String, String> {
+    pub fn schema(&self, id: u32) -> Result<String, ClientError> {
         let (status, body) = self.request("GET", &format!("/schemas/ids/{id}"), None)?;
         match body["schema"].as_str() {
             Some(schema) if status == 200 => Ok(schema.to_string()),
@@ -138,18 +186,27 @@ impl RemoteRegistry {
     }
 }
 
-/// The registry's answer to a refused request, as one line.
-fn refusal(status: u16, body: &Value) -> String {
-    let hint = match status {
-        401 | 403 => " (check basic.auth.user.info)",
-        409 => " (change the subject's compatibility level or the table)",
-        _ => "",
-    };
-    match (&body["error_code"], body["message"].as_str()) {
-        (code, Some(message)) if !code.is_null() => {
-            format!("registry refused: HTTP {status}, error {code}: {message}{hint}")
-        }
-        _ => format!("registry refused: HTTP {status}: {body}{hint}"),
+/// The registry's answer to a refused request.
+fn refusal(status: u16, body: &Value) -> ClientError {
+    match (body["error_code"].as_i64(), body["message"].as_str()) {
+        (error_code, Some(message)) if error_code.is_some() => ClientError::Refused {
+            status,
+            error_code,
+            message: message.to_string(),
+        },
+        _ => ClientError::Refused {
+            status,
+            error_code: None,
+            message: body.to_string(),
+        },
+    }
+}
+
+impl SchemaIds for RemoteRegistry {
+    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
+        // Blocking HTTP inside the pipeline's task: let the runtime move other tasks away.
+        spillway_core::blocking::run_blocking(|| self.register(subject, schema))
+            .map_err(|e| SchemaIdError::new(e.class(), e))
     }
 }
 
@@ -164,24 +221,4 @@ pub fn encode_segment(s: &str) -> String {
         }
     }
     out
-}
-
-impl SchemaIds for RemoteRegistry {
-    fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
-        // Blocking HTTP inside the pipeline's task: let the runtime move other tasks away.
-        let result = spillway_core::blocking::run_blocking(|| self.register(subject, schema));
-        result.map_err(|message| SchemaIdError {
-            // Unreachable, overloaded, or refusing until the compatibility level changes.
-            retry: if message.contains("HTTP 409") {
-                Retry::Operator
-            } else if message.starts_with("schema registry unreachable")
-                || message.contains("HTTP 5")
-            {
-                Retry::Transient
-            } else {
-                Retry::Never
-            },
-            message,
-        })
-    }
 }

@@ -15,11 +15,10 @@ mod decode;
 pub mod server;
 mod store;
 
-pub use client::{encode_segment, RemoteRegistry, RemoteRegistryOptions};
+pub use client::{encode_segment, ClientError, RemoteRegistry, RemoteRegistryOptions};
 pub use decode::{avro_integer, avro_to_json, AvroDecoder};
 pub use store::{Compatibility, Registry, SubjectVersion};
 
-use spillway_core::pipeline::Retry;
 use spillway_formats::{SchemaIdError, SchemaIds};
 use std::path::Path;
 use std::sync::Arc;
@@ -75,19 +74,31 @@ impl RegistryError {
 /// The embedded registry hands out ids directly, without HTTP.
 pub struct EmbeddedIds(pub Arc<Registry>);
 
+impl spillway_core::Classify for RegistryError {
+    fn class(&self) -> spillway_core::ErrorClass {
+        use spillway_core::ErrorClass;
+        match self {
+            // Refused until the subject's compatibility level allows it.
+            RegistryError::Incompatible { .. } => ErrorClass::NeedsOperator,
+            RegistryError::Store { .. } => ErrorClass::NeedsOperator,
+            RegistryError::SubjectNotFound(_)
+            | RegistryError::VersionNotFound
+            | RegistryError::SchemaNotFound
+            | RegistryError::InvalidSchema(_) => ErrorClass::Definite,
+        }
+    }
+}
+
 impl SchemaIds for EmbeddedIds {
     fn id_for(&mut self, subject: &str, schema: &str) -> Result<u32, SchemaIdError> {
-        self.0.register(subject, schema).map_err(|e| SchemaIdError {
-            retry: match e {
-                RegistryError::Incompatible { .. } => Retry::Operator,
-                _ => Retry::Never,
-            },
-            message: match e {
-                RegistryError::Incompatible { .. } => format!(
-                    "{e} (allow it with PUT /config/{subject} {{\"compatibility\": \"NONE\"}} on the embedded registry; capture retries)"
-                ),
-                e => e.to_string(),
-            },
+        use spillway_core::Classify;
+        self.0.register(subject, schema).map_err(|e| {
+            let hint = matches!(e, RegistryError::Incompatible { .. }).then(|| {
+                format!(
+                    "allow it with PUT /config/{subject} {{\"compatibility\": \"NONE\"}} on the embedded registry; capture retries"
+                )
+            });
+            SchemaIdError::new(e.class(), e).with_hint(hint)
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The REST API over real HTTP, through the remote client and plain requests.
 
+use spillway_core::{Classify, ErrorClass};
 use spillway_registry::{server, Registry, RemoteRegistry, RemoteRegistryOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,8 @@ async fn serializers_find_what_they_need() {
         assert_eq!(client.register("p.s.t-value", VALUE).unwrap(), 1);
         assert_eq!(client.schema(1).unwrap(), VALUE);
         let refused = client.register("p.s.t-value", CHANGED).unwrap_err();
+        assert_eq!(refused.class(), ErrorClass::NeedsOperator);
+        let refused = refused.to_string();
         assert!(
             refused.contains("HTTP 409") && refused.contains("incompatible"),
             "{refused}"
@@ -104,6 +107,8 @@ async fn serializers_find_what_they_need() {
         };
         for wrong in [None, Some("reader:nope")] {
             let refused = client(wrong).register("p.s.t-value", VALUE).unwrap_err();
+            assert_eq!(refused.class(), ErrorClass::NeedsOperator);
+            let refused = refused.to_string();
             assert!(
                 refused.contains("HTTP 401") && refused.contains("basic.auth.user.info"),
                 "{refused}"
@@ -205,5 +210,7 @@ async fn serializers_find_what_they_need() {
     })
     .await
     .unwrap();
+    assert_eq!(error.class(), ErrorClass::Transient);
+    let error = error.to_string();
     assert!(error.contains("schema registry unreachable"), "{error}");
 }

@@ -2,8 +2,10 @@
 //!
 //! Each connector runs until SIGINT or SIGTERM: a source stops reading, its pipeline writes
 //! and commits what it has; a projection commits the batch in hand. Then the process exits
-//! 0. A connection lost while running is retried with backoff; an error at start-up or one
-//! that needs the operator ends that connector with its message, stops the others, and
+//! 0. What happens after an error is decided by its [`ErrorClass`] alone, in [`next_step`]:
+//! a connection lost while running is retried with backoff; an error that needs the
+//! operator ends the connector with its hint at start-up and waits for the fix once records
+//! flowed; an error tied to the data ends it. A connector that ends stops the others, and
 //! the process exits 1.
 
 use crate::api;
@@ -11,9 +13,9 @@ use crate::connector::{self, Connector, ConnectorSpec, ProjectionSpec, SourceCon
 use crate::format::RegistrySpec;
 use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
-use spillway_core::pipeline::{self, Retry};
+use spillway_core::pipeline;
 use spillway_core::state::{FileStateStore, StateStore};
-use spillway_core::ErrorClass;
+use spillway_core::{Classify, ErrorClass, EventEncoder};
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_kafka::KafkaReader;
 use spillway_kafka::{KafkaOffsetStore, KafkaStateStore, KafkaWriter};
@@ -57,12 +59,54 @@ const BATCH_QUEUE: usize = 4;
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// How one attempt ended.
-enum Failure {
-    Transient(anyhow::Error),
-    /// Retried even right after start: an operator must act elsewhere first.
-    Waiting(anyhow::Error),
-    Fatal(anyhow::Error),
+/// How one attempt ended: the error, its class, and whether records flowed before it.
+struct Failure {
+    class: ErrorClass,
+    /// This attempt encoded records before it failed: it had been doing its job.
+    flowed: bool,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    fn new(class: ErrorClass, error: anyhow::Error) -> Self {
+        Failure {
+            class,
+            flowed: false,
+            error,
+        }
+    }
+
+    /// An error that knows its class, with what was being done.
+    fn of<E>(e: E, doing: &'static str) -> Self
+    where
+        E: Classify + std::error::Error + Send + Sync + 'static,
+    {
+        Failure::new(e.class(), anyhow!(e).context(doing))
+    }
+}
+
+/// What the runner does after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Try again after a backoff; the status shows the retry and its reason.
+    Retry,
+    /// Try again after a backoff while an operator fixes what the message says.
+    Wait,
+    /// End the connector with the error.
+    Fail,
+}
+
+/// The one decision: a failed attempt's next step from its class. `was_up`: an earlier
+/// attempt ran, or this one ran [`HEALTHY_AFTER`] (an outage, not a wrong address);
+/// `flowed`: records were encoded in this attempt, or the previous one was already waiting
+/// for the operator (a fix can come while it runs; at start-up the operator is there to
+/// read the hint).
+fn next_step(class: ErrorClass, was_up: bool, flowed: bool) -> Step {
+    match class {
+        ErrorClass::Transient if was_up => Step::Retry,
+        ErrorClass::NeedsOperator if flowed => Step::Wait,
+        ErrorClass::Transient | ErrorClass::NeedsOperator | ErrorClass::Definite => Step::Fail,
+    }
 }
 
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
@@ -219,6 +263,8 @@ where
 {
     let mut backoff = Duration::from_secs(1);
     let mut attempt = 0u32;
+    // The previous attempt ended waiting for the operator.
+    let mut waiting = false;
     loop {
         attempt += 1;
         let started = Instant::now();
@@ -233,20 +279,27 @@ where
                 attempt_run.await
             }
         };
-        let waiting = matches!(result, Err(Failure::Waiting(_)));
-        match result {
+        let failure = match result {
             Ok(()) => {
                 info!(connector = %name, "connector stopped");
                 return Ok(());
             }
-            Err(Failure::Transient(e) | Failure::Waiting(e))
-                if !*shutdown_rx.borrow()
-                    && (attempt > 1 || started.elapsed() >= HEALTHY_AFTER || waiting) =>
-            {
+            Err(failure) => failure,
+        };
+        let was_up = attempt > 1 || started.elapsed() >= HEALTHY_AFTER;
+        let step = next_step(failure.class, was_up, failure.flowed || waiting);
+        waiting = step == Step::Wait;
+        let e = failure.error;
+        match step {
+            Step::Retry | Step::Wait if !*shutdown_rx.borrow() => {
                 if started.elapsed() >= HEALTHY_AFTER {
                     backoff = Duration::from_secs(1);
                 }
-                warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                if step == Step::Wait {
+                    warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying while it waits for the operator");
+                } else {
+                    warn!(connector = %name, error = %format!("{e:#}"), retry_in = ?backoff, "connector failed; retrying");
+                }
                 spillway_core::metrics::restarted(name);
                 observer(Event::Retrying(format!("{e:#}")));
                 let mut shutdown = shutdown_rx.clone();
@@ -256,7 +309,7 @@ where
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-            Err(Failure::Transient(e) | Failure::Waiting(e) | Failure::Fatal(e)) => {
+            Step::Retry | Step::Wait | Step::Fail => {
                 error!(connector = %name, "connector failed");
                 return Err(CliError::Runtime(e));
             }
@@ -304,16 +357,12 @@ async fn project_once(
     };
     let decoder = Decoder::new(schemas, config.placeholder.clone());
     let target_failure = |e: TargetError| {
-        let transient = e.is_transient();
+        let class = e.class();
         let e = anyhow!(e).context(format!(
             "cannot open projection target {}",
             target_url.display()
         ));
-        if transient {
-            Failure::Transient(e)
-        } else {
-            Failure::Fatal(e)
-        }
+        Failure::new(class, e)
     };
     info!(connector = %config.name, target = %target_url.display(), topics = %config.topics.describe(), "projection target");
     match &target_url {
@@ -342,7 +391,10 @@ async fn project_with<T: Target>(
         Some(kafka) => {
             let group = format!("connect-{}", config.name);
             let reader = KafkaReader::new(kafka, &group, &spec.consumer).map_err(|e| {
-                Failure::Fatal(anyhow!(e).context("cannot set up the Kafka consumer"))
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!(e).context("cannot set up the Kafka consumer"),
+                )
             })?;
             let stream = format!("Kafka at {}", kafka.servers());
             Projector::new(config, reader, target, decoder, stream)
@@ -350,8 +402,12 @@ async fn project_with<T: Target>(
                 .await
         }
         None => {
-            let reader = LogConsumer::open(data_dir)
-                .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
+            let reader = LogConsumer::open(data_dir).map_err(|e| {
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!(e).context("cannot open the embedded log"),
+                )
+            })?;
             let stream = format!("the embedded log in {}", data_dir.display());
             Projector::new(config, reader, target, decoder, stream)
                 .run(shutdown)
@@ -360,8 +416,7 @@ async fn project_with<T: Target>(
     };
     match result {
         Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => Err(Failure::Transient(anyhow!(e))),
-        Err(e) => Err(Failure::Fatal(anyhow!(e))),
+        Err(e) => Err(Failure::new(e.class(), anyhow!(e))),
     }
 }
 
@@ -414,7 +469,7 @@ async fn run_once(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Failure> {
     let file_store = FileOffsetStore::open(data_dir, &spec.name)
-        .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?;
+        .map_err(|e| Failure::of(e, "cannot open the offset store"))?;
     // With Kafka as the stream, offsets live in Kafka too (a file's offset, from before, is
     // taken over once).
     let mut store: Box<dyn OffsetStore> = match &spec.kafka {
@@ -425,7 +480,12 @@ async fn run_once(
                 &spec.logical_name,
                 Some(Box::new(file_store)),
             )
-            .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the offset store")))?,
+            .map_err(|e| {
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!(e).context("cannot open the offset store"),
+                )
+            })?,
         ),
         None => Box::new(file_store),
     };
@@ -433,9 +493,12 @@ async fn run_once(
         // Brokers away: retried like any other outage of the stream.
         let failure = anyhow!(e).context("cannot read committed offsets");
         if spec.kafka.is_some() {
-            Failure::Transient(failure.context("Kafka stream failed"))
+            Failure::new(
+                ErrorClass::Transient,
+                failure.context("Kafka stream failed"),
+            )
         } else {
-            Failure::Fatal(failure)
+            Failure::new(ErrorClass::NeedsOperator, failure)
         }
     })?;
     if let Some(offset) = &resume {
@@ -453,18 +516,25 @@ async fn run_once(
     let source_task = match &spec.source {
         SourceConfig::Postgres(config) => {
             let source = PostgresSource::new(config.clone());
-            tokio::spawn(async move { source.run(ctx).await.map_err(SourceFailure::from) })
+            tokio::spawn(async move { source.run(ctx).await.map_err(Failure::from) })
         }
         SourceConfig::Mysql(config) => {
             let source = MysqlSource::new(config.clone());
-            tokio::spawn(async move { source.run(ctx).await.map_err(SourceFailure::from) })
+            tokio::spawn(async move { source.run(ctx).await.map_err(Failure::from) })
         }
     };
-    let encoder = spec.format.encoder(registry);
+    let encoded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let encoder = Box::new(Counting {
+        inner: spec.format.encoder(registry),
+        encoded: encoded.clone(),
+    });
     let pipeline_result = match &spec.kafka {
         Some(kafka) => {
             let writer = KafkaWriter::new(kafka.clone()).map_err(|e| {
-                Failure::Fatal(anyhow!(e).context("cannot set up the Kafka stream"))
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!(e).context("cannot set up the Kafka stream"),
+                )
             })?;
             pipeline::run(
                 batch_rx,
@@ -477,8 +547,12 @@ async fn run_once(
             .await
         }
         None => {
-            let writer = LogWriter::open_shared(data_dir, spec.log)
-                .map_err(|e| Failure::Fatal(anyhow!(e).context("cannot open the embedded log")))?;
+            let writer = LogWriter::open_shared(data_dir, spec.log).map_err(|e| {
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!(e).context("cannot open the embedded log"),
+                )
+            })?;
             pipeline::run(
                 batch_rx,
                 encoder,
@@ -490,55 +564,49 @@ async fn run_once(
             .await
         }
     };
+    let flowed = encoded.load(std::sync::atomic::Ordering::Relaxed) > 0;
     if let Err(e) = &pipeline_result {
         // Nothing takes the source's batches any more; it may be idle and never notice.
         source_task.abort();
-        // A delivery that failed (brokers away longer than the producer waits) or a schema
-        // registry that did not answer or refused a schema is retried from the committed
-        // offset, which never passed the event.
-        let retry = match e {
-            spillway_core::PipelineError::Stream(spillway_core::StreamError::Unavailable(_)) => {
-                Retry::Transient
-            }
-            spillway_core::PipelineError::Encode(e) => e.retry,
-            _ => Retry::Never,
-        };
-        if retry != Retry::Never {
+        let class = e.class();
+        if class != ErrorClass::Definite {
             let _ = source_task.await;
-            let e = pipeline_result.expect_err("an error");
-            let context = match e {
-                spillway_core::PipelineError::Stream(_) => "Kafka stream failed",
-                _ => "pipeline failed",
-            };
-            let e = anyhow!(e).context(context);
-            return Err(match retry {
-                Retry::Operator => Failure::Waiting(e),
-                _ => Failure::Transient(e),
-            });
         }
+        let e = pipeline_result.expect_err("an error");
+        let context = match (&e, class) {
+            (spillway_core::PipelineError::Stream(_), ErrorClass::Transient) => {
+                "Kafka stream failed"
+            }
+            _ => "pipeline failed",
+        };
+        return Err(Failure {
+            class,
+            flowed,
+            error: anyhow!(e).context(context),
+        });
     }
     let source_result = match source_task.await {
         Ok(result) => result,
         Err(e) if e.is_cancelled() => Ok(()),
-        Err(e) => return Err(Failure::Fatal(anyhow!("source task failed: {e}"))),
+        Err(e) => {
+            return Err(Failure::new(
+                ErrorClass::Definite,
+                anyhow!("source task failed: {e}"),
+            ))
+        }
     };
-    match pipeline_result {
-        Ok(stats) => info!(
+    if let Ok(stats) = pipeline_result {
+        info!(
             events = stats.events,
             records = stats.records,
             commits = stats.commits,
             "pipeline finished"
-        ),
-        Err(e) => return Err(Failure::Fatal(anyhow!(e).context("pipeline failed"))),
+        );
     }
-    match source_result {
-        Ok(()) => Ok(()),
-        Err(SourceFailure {
-            transient: true,
-            error,
-        }) => Err(Failure::Transient(error)),
-        Err(SourceFailure { error, .. }) => Err(Failure::Fatal(error)),
-    }
+    source_result.map_err(|mut failure| {
+        failure.flowed = flowed;
+        failure
+    })
 }
 
 /// Where the source keeps its own state: Kafka topics with the Kafka stream, else files
@@ -562,27 +630,63 @@ fn state_store(spec: &ConnectorSpec, data_dir: &Path) -> Arc<dyn StateStore> {
     }
 }
 
-/// A source's error with its retry class.
-struct SourceFailure {
-    transient: bool,
-    error: anyhow::Error,
-}
-
-impl From<spillway_postgres::PostgresError> for SourceFailure {
+impl From<spillway_postgres::PostgresError> for Failure {
     fn from(e: spillway_postgres::PostgresError) -> Self {
-        SourceFailure {
-            transient: e.class() == ErrorClass::Transient,
-            error: anyhow!(e),
-        }
+        Failure::new(e.class(), anyhow!(e))
     }
 }
 
-impl From<spillway_mysql::MysqlError> for SourceFailure {
+impl From<spillway_mysql::MysqlError> for Failure {
     fn from(e: spillway_mysql::MysqlError) -> Self {
-        SourceFailure {
-            transient: e.class() == ErrorClass::Transient,
-            error: anyhow!(e),
-        }
+        Failure::new(e.class(), anyhow!(e))
+    }
+}
+
+/// Counts what the encoder encoded, so a failure knows whether records flowed before it.
+struct Counting {
+    inner: Box<dyn EventEncoder>,
+    encoded: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EventEncoder for Counting {
+    fn key(
+        &mut self,
+        table: &spillway_core::TableSchema,
+        row: &spillway_core::Row,
+    ) -> Result<Option<Vec<u8>>, spillway_core::EncodeError> {
+        self.inner.key(table, row)
+    }
+
+    fn value(
+        &mut self,
+        event: &spillway_core::ChangeEvent,
+    ) -> Result<Vec<u8>, spillway_core::EncodeError> {
+        let value = self.inner.value(event)?;
+        self.encoded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(value)
+    }
+
+    fn key_header(
+        &mut self,
+        table: &spillway_core::TableSchema,
+        row: &spillway_core::Row,
+    ) -> Result<Vec<u8>, spillway_core::EncodeError> {
+        self.inner.key_header(table, row)
+    }
+
+    fn heartbeat(
+        &mut self,
+        heartbeat: &spillway_core::Heartbeat,
+    ) -> Result<(Vec<u8>, Vec<u8>), spillway_core::EncodeError> {
+        self.inner.heartbeat(heartbeat)
+    }
+
+    fn struct_record(
+        &mut self,
+        record: &spillway_core::StructRecord,
+    ) -> Result<(Vec<u8>, Vec<u8>), spillway_core::EncodeError> {
+        self.inner.struct_record(record)
     }
 }
 

@@ -32,10 +32,15 @@ pub enum TargetError {
     Conflict(String),
 }
 
-impl TargetError {
-    /// Whether trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, TargetError::Unavailable(_))
+impl spillway_core::Classify for TargetError {
+    fn class(&self) -> spillway_core::ErrorClass {
+        use spillway_core::ErrorClass;
+        match self {
+            TargetError::Unavailable(_) => ErrorClass::Transient,
+            // A constraint, a type or a table that does not fit: it comes back with the
+            // same records.
+            TargetError::Refused(_) | TargetError::Conflict(_) => ErrorClass::Definite,
+        }
     }
 }
 
