@@ -68,7 +68,7 @@ pub fn pg_text_values(data: &[u8]) {
 
 /// A binlog TABLE_MAP event body.
 pub fn binlog_table_map(data: &[u8]) {
-    if let Ok(map) = spillway_mysql::rows::TableMap::decode(data) {
+    if let Ok(map) = spillway_mysql::decode::TableMap::decode(data) {
         let _ = map.qualified_name();
     }
 }
@@ -95,7 +95,7 @@ fn mysql_config() -> &'static spillway_mysql::MysqlConfig {
 /// A TABLE_MAP and a rows event (first byte: the rows event's type; next two: the table
 /// map's length), decoded into values with the table map's own column metadata.
 pub fn binlog_rows(data: &[u8]) {
-    use spillway_mysql::rows::{RowContext, RowsEvent, TableMap};
+    use spillway_mysql::decode::{RowContext, RowsEvent, TableMap};
     if data.len() < 3 {
         return;
     }
@@ -150,7 +150,7 @@ pub fn gtid_text(data: &[u8]) {
 
 /// MariaDB's compressed events and MySQL 8's transaction payloads (first byte: which).
 pub fn compressed_binlog(data: &[u8]) {
-    use spillway_mysql::compressed as c;
+    use spillway_mysql::decode::compressed as c;
     let Some((&which, body)) = data.split_first() else {
         return;
     };

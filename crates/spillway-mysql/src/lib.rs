@@ -21,10 +21,10 @@
 //!
 //! **Schemas** come from `information_schema` and are read again after DDL in the binlog.
 
-pub mod compressed;
 pub mod config;
 pub mod connection;
 pub mod ddl;
+pub mod decode;
 pub mod error;
 pub mod gtid;
 pub mod history;
@@ -32,14 +32,12 @@ pub mod mariadb;
 pub mod position;
 pub mod preflight;
 pub mod replication;
-pub mod rows;
 pub mod schema;
 pub mod schema_change;
 pub mod snapshot;
 mod source;
 pub mod source_info;
 pub mod tls;
-pub mod types;
 
 pub use config::MysqlConfig;
 pub use error::{ErrorClass, MysqlError};

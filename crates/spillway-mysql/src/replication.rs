@@ -2,12 +2,13 @@
 //! committed per transaction, with the row index inside the transaction for restarts in
 //! its middle.
 
-use crate::compressed;
 use crate::config::{Flavor, MysqlConfig};
+use crate::decode::compressed;
+use crate::decode::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind};
+use crate::decode::table_map::{TableMap, TABLE_MAP_EVENT};
 use crate::error::MysqlError;
 use crate::history::{Entry, SchemaHistory};
 use crate::position::{file_sequence, BinlogPosition};
-use crate::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind, TableMap};
 use crate::schema::{self, CapturedTable, TableId};
 use crate::schema_change::{dropped_table_change, read_raw_table, SchemaRecords, TableChangeKind};
 use crate::snapshot::now_us;
@@ -187,7 +188,7 @@ impl<'a> Streamer<'a> {
             return Ok(());
         }
         let event_type = header.event_type_raw();
-        if event_type == rows::TABLE_MAP_EVENT {
+        if event_type == TABLE_MAP_EVENT {
             let map = TableMap::decode(event.data()).map_err(|e| MysqlError::Binlog {
                 detail: format!("cannot decode a table map at {}:{start}: {e}", self.at.file),
                 transient: false,
@@ -365,7 +366,7 @@ impl<'a> Streamer<'a> {
                 Err(e) => return Err(self.undecodable(payload_type, start, e)),
             };
             let t = inner.event_type;
-            if t == rows::TABLE_MAP_EVENT {
+            if t == TABLE_MAP_EVENT {
                 let map = TableMap::decode(&inner.body).map_err(|e| MysqlError::Binlog {
                     detail: format!(
                         "cannot decode a table map in the transaction payload at {}:{start}: {e}",

@@ -2,9 +2,9 @@
 //! [`TableSchema`]s built from them.
 
 use crate::config::MysqlConfig;
+use crate::decode::column_type::{ColumnDecoder, MyType, Unsupported};
 use crate::error::MysqlError;
 use crate::schema_change::{read_raw_table, RawTable};
-use crate::types::{MyType, Unsupported};
 use mysql_async::prelude::Queryable;
 use spillway_core::filter::NameFilter;
 use spillway_core::schema::{Column, TableSchema};
@@ -26,14 +26,6 @@ impl std::fmt::Display for TableId {
     }
 }
 
-/// How to decode one column of a captured table.
-#[derive(Clone, Debug)]
-pub struct ColumnDecoder {
-    pub ty: MyType,
-    /// Whether the column passes the column filters.
-    pub included: bool,
-}
-
 /// A captured table's schema plus what decoding its rows needs.
 #[derive(Clone, Debug)]
 pub struct CapturedTable {
@@ -48,7 +40,7 @@ pub struct CapturedTable {
 impl CapturedTable {
     /// Whether rows described by `map` have this table's layout: as many columns, and,
     /// where the binlog names them (`binlog_row_metadata=FULL`), the same names.
-    pub fn fits(&self, map: &crate::rows::TableMap) -> bool {
+    pub fn fits(&self, map: &crate::decode::table_map::TableMap) -> bool {
         map.columns.len() == self.decoders.len()
             && map
                 .columns
@@ -241,10 +233,10 @@ const BINARY_COLLATION: u32 = 63;
 /// name and type is there. The error says what the binlog lacks.
 pub fn captured_from_map(
     config: &MysqlConfig,
-    map: &crate::rows::TableMap,
+    map: &crate::decode::table_map::TableMap,
     current: Option<&RawTable>,
 ) -> Result<CapturedTable, String> {
-    use crate::rows::ColumnKind as K;
+    use crate::decode::table_map::ColumnKind as K;
     let id = TableId {
         database: map.database.clone(),
         table: map.table.clone(),
