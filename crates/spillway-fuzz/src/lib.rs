@@ -130,7 +130,8 @@ pub fn binlog_rows(data: &[u8]) {
 
 /// A MariaDB-specific event: its 19-byte header, then its body.
 pub fn mariadb_events(data: &[u8]) {
-    use spillway_mysql::mariadb::{decode_mariadb_event, EventHeader};
+    use spillway_mysql::decode::event::EventHeader;
+    use spillway_mysql::decode::mariadb_events::decode_mariadb_event;
     let Ok(header) = EventHeader::decode(data) else {
         return;
     };
@@ -140,12 +141,12 @@ pub fn mariadb_events(data: &[u8]) {
 
 /// GTIDs and GTID sets in their text forms, as offsets and servers write them.
 pub fn gtid_text(data: &[u8]) {
-    use spillway_mysql::gtid::{MariaGtid, MariaGtidList, MysqlGtidSet};
+    use spillway_mysql::decode::gtid::{MariaGtid, MariaGtidList, MysqlGtidSet};
     let s = text(data);
     let _ = s.parse::<MariaGtid>();
     let _ = s.parse::<MariaGtidList>().map(|l| l.to_string());
     let _ = s.parse::<MysqlGtidSet>().map(|g| g.to_string());
-    let _ = spillway_mysql::gtid::parse_uuid(&s);
+    let _ = spillway_mysql::decode::gtid::parse_uuid(&s);
 }
 
 /// MariaDB's compressed events and MySQL 8's transaction payloads (first byte: which).

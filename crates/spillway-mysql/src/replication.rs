@@ -4,6 +4,10 @@
 
 use crate::config::{Flavor, MysqlConfig};
 use crate::decode::compressed;
+use crate::decode::event::{
+    event_type_name, strip_valid_crc32, EventHeader, Rotate, MARIADB_GTID_EVENT,
+};
+use crate::decode::mariadb_events::{gtid_flags, GtidEvent};
 use crate::decode::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind};
 use crate::decode::table_map::{TableMap, TABLE_MAP_EVENT};
 use crate::error::MysqlError;
@@ -29,8 +33,6 @@ use tracing::{debug, info, warn};
 const MAX_BATCH_EVENTS: usize = 1024;
 /// How often transactions without captured changes move the committed position.
 const IDLE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-/// MariaDB's GTID event.
-const MARIADB_GTID_EVENT: u8 = 162;
 /// The rows events of MySQL 5.1's pre-GA binlogs (PRE_GA_WRITE/UPDATE/DELETE_ROWS): rows in
 /// a form this reader does not decode, so an error rather than a skip.
 const PRE_GA_ROWS_EVENTS: std::ops::RangeInclusive<u8> = 20..=22;
@@ -161,14 +163,12 @@ impl<'a> Streamer<'a> {
         let start = end.saturating_sub(u64::from(header.event_size()));
         let ts_us = i64::from(header.timestamp()) * 1_000_000;
         if header.event_type_raw() == MARIADB_GTID_EVENT {
-            let gtid = crate::mariadb::GtidEvent::decode(event.data()).map_err(|e| {
-                MysqlError::Binlog {
-                    detail: format!(
-                        "cannot decode a MariaDB GTID event at {}:{start}: {e}",
-                        self.at.file
-                    ),
-                    transient: false,
-                }
+            let gtid = GtidEvent::decode(event.data()).map_err(|e| MysqlError::Binlog {
+                detail: format!(
+                    "cannot decode a MariaDB GTID event at {}:{start}: {e}",
+                    self.at.file
+                ),
+                transient: false,
             })?;
             self.begin(
                 start,
@@ -183,7 +183,7 @@ impl<'a> Streamer<'a> {
                 header.server_id(),
             );
             if let Some(txn) = self.txn.as_mut() {
-                txn.standalone = gtid.flags2 & crate::mariadb::gtid_flags::FL_STANDALONE != 0;
+                txn.standalone = gtid.flags2 & gtid_flags::FL_STANDALONE != 0;
             }
             return Ok(());
         }
@@ -235,7 +235,7 @@ impl<'a> Streamer<'a> {
             return Err(MysqlError::Binlog {
                 detail: format!(
                     "{} (type {event_type}) at {}:{start} carries rows in a form this reader does not decode",
-                    crate::mariadb::event_type_name(event_type),
+                    event_type_name(event_type),
                     self.at.file
                 ),
                 transient: false,
@@ -252,13 +252,12 @@ impl<'a> Streamer<'a> {
             Some(EventData::RotateEvent(_)) => {
                 // The first (artificial) rotate comes before the format description, so its
                 // checksum may still be in the body: decode it from the checked bytes.
-                let raw_header = crate::mariadb::EventHeader::from(header);
-                let body = crate::mariadb::strip_valid_crc32(&raw_header, event.data());
-                let rotate =
-                    crate::mariadb::Rotate::decode(body).map_err(|e| MysqlError::Binlog {
-                        detail: format!("cannot decode a rotate event: {e}"),
-                        transient: false,
-                    })?;
+                let raw_header = EventHeader::from(header);
+                let body = strip_valid_crc32(&raw_header, event.data());
+                let rotate = Rotate::decode(body).map_err(|e| MysqlError::Binlog {
+                    detail: format!("cannot decode a rotate event: {e}"),
+                    transient: false,
+                })?;
                 if rotate.next_file != self.at.file {
                     debug!(file = %rotate.next_file, "binlog rotated");
                 }
@@ -308,7 +307,7 @@ impl<'a> Streamer<'a> {
         MysqlError::Binlog {
             detail: format!(
                 "cannot decode {} (type {event_type}) at {}:{start}: {e}",
-                crate::mariadb::event_type_name(event_type),
+                event_type_name(event_type),
                 self.at.file
             ),
             transient: false,
@@ -398,10 +397,7 @@ impl<'a> Streamer<'a> {
                     start,
                     compressed::CompressedError::Invalid {
                         what: "transaction payload",
-                        detail: format!(
-                            "it holds {} (type {t})",
-                            crate::mariadb::event_type_name(t)
-                        ),
+                        detail: format!("it holds {} (type {t})", event_type_name(t)),
                     },
                 ));
             }
@@ -862,15 +858,15 @@ impl<'a> Streamer<'a> {
 /// Adds a transaction's GTID to the position text: MariaDB keeps one GTID per domain, MySQL
 /// a set of `uuid:interval` ranges.
 pub fn update_gtid_position(position: Option<&str>, gtid: &str) -> String {
-    if let Ok(g) = gtid.parse::<crate::gtid::MariaGtid>() {
-        let mut list: crate::gtid::MariaGtidList =
+    if let Ok(g) = gtid.parse::<crate::decode::gtid::MariaGtid>() {
+        let mut list: crate::decode::gtid::MariaGtidList =
             position.and_then(|p| p.parse().ok()).unwrap_or_default();
         list.update(g);
         return list.to_string();
     }
     if let Some((uuid, gno)) = gtid.split_once(':') {
-        if let (Ok(uuid), Ok(gno)) = (crate::gtid::parse_uuid(uuid), gno.parse::<u64>()) {
-            let mut set: crate::gtid::MysqlGtidSet =
+        if let (Ok(uuid), Ok(gno)) = (crate::decode::gtid::parse_uuid(uuid), gno.parse::<u64>()) {
+            let mut set: crate::decode::gtid::MysqlGtidSet =
                 position.and_then(|p| p.parse().ok()).unwrap_or_default();
             if set.add(uuid, gno).is_ok() {
                 return set.to_string();

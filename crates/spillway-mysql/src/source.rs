@@ -323,8 +323,8 @@ async fn send_records(
 /// GTIDs, MySQL when `gtid_mode` is on.
 fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
     match at.gtid.as_deref() {
-        Some(g) if facts.is_mariadb => g.parse::<crate::gtid::MariaGtidList>().is_ok(),
-        Some(g) if facts.mysql_gtid => g.parse::<crate::gtid::MysqlGtidSet>().is_ok(),
+        Some(g) if facts.is_mariadb => g.parse::<crate::decode::gtid::MariaGtidList>().is_ok(),
+        Some(g) if facts.mysql_gtid => g.parse::<crate::decode::gtid::MysqlGtidSet>().is_ok(),
         _ => false,
     }
 }
@@ -362,10 +362,11 @@ async fn open_binlog(
         .map_err(|e| MysqlError::query("setting the GTID position to read from", e))?;
         request
     } else {
-        let set: crate::gtid::MysqlGtidSet = gtid.parse().map_err(|e| MysqlError::Binlog {
-            detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
-            transient: false,
-        })?;
+        let set: crate::decode::gtid::MysqlGtidSet =
+            gtid.parse().map_err(|e| MysqlError::Binlog {
+                detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
+                transient: false,
+            })?;
         request.with_gtid().with_gtid_set(set.to_sids())
     };
     conn.get_binlog_stream(request).await.map_err(binlog_error)

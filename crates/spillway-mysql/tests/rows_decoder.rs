@@ -13,9 +13,9 @@ use mysql_async::prelude::Queryable;
 use spillway_core::{Row, Value};
 use spillway_mysql::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
 use spillway_mysql::decode::column_type::{ColumnDecoder, MyType};
+use spillway_mysql::decode::event::{strip_valid_crc32, EventHeader, Rotate};
 use spillway_mysql::decode::rows::{is_rows_event, Change, RowContext, RowsEvent};
 use spillway_mysql::decode::table_map::{TableMap, TABLE_MAP_EVENT};
-use spillway_mysql::mariadb::{strip_valid_crc32, EventHeader, Rotate};
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -1,8 +1,9 @@
 //! Reading a row image or event body: little-endian and big-endian integers, MySQL's
 //! length-encoded integers and strings, and column bitmaps. Every read that would run past
-//! the end is a [`Fault::Truncated`].
+//! the end is a [`Fault::Truncated`]. [`Reader`] reads an event body field by field, naming
+//! the field and offset where it runs out.
 
-use super::error::Fault;
+use super::error::{DecodeError, Fault};
 
 /// Splits `n` bytes off the front of `buf`.
 pub(crate) fn take<'a>(buf: &mut &'a [u8], n: usize) -> Result<&'a [u8], Fault> {
@@ -112,4 +113,82 @@ pub(crate) fn count_bits(bitmap: &[u8], n: usize) -> usize {
         }
     }
     count
+}
+
+/// A cursor over an event's bytes that turns every short read into [`DecodeError::Truncated`].
+pub(crate) struct Reader<'a> {
+    event: &'static str,
+    buf: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(event: &'static str, buf: &'a [u8]) -> Self {
+        Reader { event, buf, pos: 0 }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::Truncated {
+                event: self.event,
+                field,
+                offset: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.bytes(N, field)?);
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn invalid(
+        &self,
+        field: &'static str,
+        offset: usize,
+        reason: impl Into<String>,
+    ) -> DecodeError {
+        DecodeError::Invalid {
+            event: self.event,
+            field,
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// Reads `n` bytes as a UTF-8 name (binlog file names are ASCII).
+    pub(crate) fn name(&mut self, n: usize, field: &'static str) -> Result<String, DecodeError> {
+        let at = self.pos;
+        let raw = self.bytes(n, field)?;
+        String::from_utf8(raw.to_vec()).map_err(|e| self.invalid(field, at, e.to_string()))
+    }
 }

@@ -1,5 +1,6 @@
 //! What goes wrong decoding a TABLE_MAP or rows event: [`RowsError`], and the [`Fault`]
-//! a reader returns before it knows what it was reading.
+//! a reader returns before it knows what it was reading; [`DecodeError`], for the other
+//! events.
 
 /// A TABLE_MAP or rows event that cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,4 +67,35 @@ impl Fault {
             },
         }
     }
+}
+
+/// Error from decoding a binlog event other than TABLE_MAP and rows events. Offsets count
+/// from the start of the slice given to the decoder (the event body, or the whole event for
+/// [`EventHeader::decode`](super::event::EventHeader::decode)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error(
+        "{event}: {field} needs {needed} bytes at offset {offset}, but only {available} remain"
+    )]
+    Truncated {
+        event: &'static str,
+        field: &'static str,
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{event}: {field} at offset {offset} is invalid: {reason}")]
+    Invalid {
+        event: &'static str,
+        field: &'static str,
+        offset: usize,
+        reason: String,
+    },
+    #[error(
+        "the binlog is encrypted (START_ENCRYPTION_EVENT not marked ignorable, so the events \
+         after it are ciphertext); binlog encryption is not supported here: set \
+         encrypt_binlog=OFF, or read through the server's replication stream, which decrypts \
+         for its replicas"
+    )]
+    EncryptedBinlog,
 }

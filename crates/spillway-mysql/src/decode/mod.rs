@@ -14,11 +14,15 @@
 //!  GTID text ──────> gtid (MySQL uuid:interval sets, MariaDB domain-server-seq lists)
 //! ```
 //!
-//! Layers, each using only those above it: `error`, `cursor`, `charset`; `column_type`,
-//! `decimal`, `temporal`, `json`; `table_map`; `value`; `rows`; `compressed`.
+//! Layers, each using only those above it: `error`, `cursor`, `charset`, `gtid`;
+//! `column_type`, `decimal`, `temporal`, `json`, `event`; `table_map`, `mariadb_events`;
+//! `value`; `rows`; `compressed`.
 
 pub mod column_type;
 pub mod compressed;
+pub mod event;
+pub mod gtid;
+pub mod mariadb_events;
 pub mod rows;
 pub mod table_map;
 
@@ -34,6 +38,6 @@ mod value;
 mod fixtures;
 
 pub use column_type::{ColumnDecoder, MyType};
-pub use error::RowsError;
+pub use error::{DecodeError, RowsError};
 pub use rows::{Change, RowContext, RowsEvent, RowsKind};
 pub use table_map::{ColumnKind, TableMap};
