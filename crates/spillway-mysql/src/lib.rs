@@ -21,6 +21,7 @@
 //!
 //! **Schemas** come from `information_schema` and are read again after DDL in the binlog.
 
+pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod ddl;
@@ -35,6 +36,7 @@ pub mod schema_change;
 pub mod snapshot;
 mod source;
 pub mod source_info;
+pub mod table;
 pub mod tls;
 
 pub use config::MysqlConfig;

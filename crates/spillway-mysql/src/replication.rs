@@ -2,6 +2,7 @@
 //! committed per transaction, with the row index inside the transaction for restarts in
 //! its middle.
 
+use crate::catalog::read_raw_table;
 use crate::config::{Flavor, MysqlConfig};
 use crate::decode::compressed;
 use crate::decode::event::{
@@ -13,10 +14,10 @@ use crate::decode::table_map::{TableMap, TABLE_MAP_EVENT};
 use crate::error::MysqlError;
 use crate::history::{Entry, SchemaHistory};
 use crate::position::{file_sequence, BinlogPosition};
-use crate::schema::{self, CapturedTable, TableId};
-use crate::schema_change::{dropped_table_change, read_raw_table, SchemaRecords, TableChangeKind};
-use crate::snapshot::now_us;
-use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use crate::schema::{self, CapturedTable};
+use crate::schema_change::{dropped_table_change, SchemaRecords, TableChangeKind};
+use crate::source_info::{now_us, source_info, SnapshotMarker, SourceFields};
+use crate::table::TableId;
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;

@@ -9,7 +9,7 @@ use crate::config::{LockingMode, MysqlConfig};
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::CapturedTable;
-use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use crate::source_info::{now_us, source_info, SnapshotMarker, SourceFields};
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
@@ -284,12 +284,4 @@ pub(crate) async fn send(
             detail: "the pipeline stopped accepting events".to_string(),
             transient: false,
         })
-}
-
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
