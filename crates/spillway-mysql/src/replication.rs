@@ -8,6 +8,7 @@ use crate::decode::compressed;
 use crate::decode::event::{
     event_type_name, strip_valid_crc32, EventHeader, Rotate, MARIADB_GTID_EVENT,
 };
+use crate::decode::gtid::{Gtid, GtidSet};
 use crate::decode::mariadb_events::{gtid_flags, GtidEvent};
 use crate::decode::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind};
 use crate::decode::table_map::{TableMap, TABLE_MAP_EVENT};
@@ -41,7 +42,9 @@ const PRE_GA_ROWS_EVENTS: std::ops::RangeInclusive<u8> = 20..=22;
 struct Transaction {
     /// Binlog position of the transaction's first event.
     start: u64,
-    gtid: Option<String>,
+    gtid: Option<Gtid>,
+    /// `gtid` as the source block of each change names it.
+    gtid_text: Option<String>,
     rows: u64,
     emitted: u64,
     ts_us: i64,
@@ -173,12 +176,7 @@ impl<'a> Streamer<'a> {
             })?;
             self.begin(
                 start,
-                Some(format!(
-                    "{}-{}-{}",
-                    gtid.domain_id,
-                    header.server_id(),
-                    gtid.seq_no
-                )),
+                Some(Gtid::Mariadb(gtid.gtid(header.server_id()))),
                 ts_us,
                 None,
                 header.server_id(),
@@ -267,11 +265,12 @@ impl<'a> Streamer<'a> {
                 return Ok(());
             }
             Some(EventData::GtidEvent(g)) => {
-                let sid = g.sid();
-                let uuid = format_uuid(&sid);
                 self.begin(
                     start,
-                    Some(format!("{uuid}:{}", g.gno())),
+                    Some(Gtid::Mysql {
+                        uuid: g.sid(),
+                        gno: g.gno(),
+                    }),
                     ts_us,
                     None,
                     header.server_id(),
@@ -409,13 +408,14 @@ impl<'a> Streamer<'a> {
     fn begin(
         &mut self,
         start: u64,
-        gtid: Option<String>,
+        gtid: Option<Gtid>,
         ts_us: i64,
         thread: Option<u64>,
         server_id: u32,
     ) {
         self.txn = Some(Transaction {
             start,
+            gtid_text: gtid.map(|g| g.to_string()),
             gtid,
             rows: 0,
             emitted: 0,
@@ -431,8 +431,8 @@ impl<'a> Streamer<'a> {
         let txn = self.txn.take();
         // Table maps are sent again with every statement that needs them.
         self.maps.clear();
-        if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid.clone()) {
-            self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
+        if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid) {
+            self.at.gtid.get_or_insert_with(GtidSet::default).add(&gtid);
         }
         self.at.pos = end;
         // A transaction with captured changes (or a schema change record) is a checkpoint;
@@ -509,7 +509,7 @@ impl<'a> Streamer<'a> {
                 // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
                 // connector reports them.
                 gtid: txn
-                    .gtid
+                    .gtid_text
                     .as_deref()
                     .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
                 file: &self.at.file,
@@ -854,39 +854,6 @@ impl<'a> Streamer<'a> {
                 transient: false,
             })
     }
-}
-
-/// Adds a transaction's GTID to the position text: MariaDB keeps one GTID per domain, MySQL
-/// a set of `uuid:interval` ranges.
-pub fn update_gtid_position(position: Option<&str>, gtid: &str) -> String {
-    if let Ok(g) = gtid.parse::<crate::decode::gtid::MariaGtid>() {
-        let mut list: crate::decode::gtid::MariaGtidList =
-            position.and_then(|p| p.parse().ok()).unwrap_or_default();
-        list.update(g);
-        return list.to_string();
-    }
-    if let Some((uuid, gno)) = gtid.split_once(':') {
-        if let (Ok(uuid), Ok(gno)) = (crate::decode::gtid::parse_uuid(uuid), gno.parse::<u64>()) {
-            let mut set: crate::decode::gtid::MysqlGtidSet =
-                position.and_then(|p| p.parse().ok()).unwrap_or_default();
-            if set.add(uuid, gno).is_ok() {
-                return set.to_string();
-            }
-        }
-    }
-    gtid.to_string()
-}
-
-fn format_uuid(sid: &[u8; 16]) -> String {
-    let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 fn mentions(sql: &str, table: &str) -> bool {

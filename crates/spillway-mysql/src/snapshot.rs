@@ -6,6 +6,7 @@
 //! lock while the transaction starts and the position is read (`snapshot.locking.mode`).
 
 use crate::config::{LockingMode, MysqlConfig};
+use crate::decode::gtid::GtidSet;
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::CapturedTable;
@@ -53,7 +54,11 @@ pub async fn start(
             ));
         }
         let gtid = mariadb_gtid_at(conn, &file, pos).await?;
-        return Ok(BinlogPosition { file, pos, gtid });
+        return Ok(BinlogPosition {
+            file,
+            pos,
+            gtid: gtid.map(|g| GtidSet::read(&g)),
+        });
     }
     let lock = config.locking_mode != LockingMode::None;
     if lock {
@@ -246,7 +251,11 @@ pub async fn server_position(
             .flatten()
             .filter(|g| !g.is_empty())
     };
-    Ok(BinlogPosition { file, pos, gtid })
+    Ok(BinlogPosition {
+        file,
+        pos,
+        gtid: gtid.map(|g| GtidSet::read(&g)),
+    })
 }
 
 /// MariaDB's GTID position at a binlog place.

@@ -323,9 +323,9 @@ async fn send_records(
 /// Whether reading can resume from the GTID position kept with `at`: MariaDB always has
 /// GTIDs, MySQL when `gtid_mode` is on.
 fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
-    match at.gtid.as_deref() {
-        Some(g) if facts.is_mariadb => g.parse::<crate::decode::gtid::MariaGtidList>().is_ok(),
-        Some(g) if facts.mysql_gtid => g.parse::<crate::decode::gtid::MysqlGtidSet>().is_ok(),
+    match &at.gtid {
+        Some(g) if facts.is_mariadb => g.mariadb().is_ok(),
+        Some(g) if facts.mysql_gtid => g.mysql().is_ok(),
         _ => false,
     }
 }
@@ -345,7 +345,11 @@ async fn open_binlog(
             .await
             .map_err(|e| MysqlError::query("announcing MariaDB replica capabilities", e))?;
     }
-    let gtid = start.gtid.as_deref().unwrap_or_default();
+    let gtid = start
+        .gtid
+        .as_ref()
+        .map(|g| g.to_string())
+        .unwrap_or_default();
     let request = mysql_async::BinlogStreamRequest::new(config.server_id);
     let request = if !by_gtid {
         request
@@ -357,17 +361,20 @@ async fn open_binlog(
         // no longer has instead of guessing.
         conn.exec_drop(
             "SET @slave_connect_state = ?, @slave_gtid_strict_mode = 0, @slave_gtid_ignore_duplicates = 0",
-            (gtid,),
+            (&gtid,),
         )
         .await
         .map_err(|e| MysqlError::query("setting the GTID position to read from", e))?;
         request
     } else {
-        let set: crate::decode::gtid::MysqlGtidSet =
-            gtid.parse().map_err(|e| MysqlError::Binlog {
-                detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
-                transient: false,
-            })?;
+        let set = match &start.gtid {
+            Some(g) => g.mysql(),
+            None => gtid.parse(),
+        };
+        let set = set.map_err(|e| MysqlError::Binlog {
+            detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
+            transient: false,
+        })?;
         request.with_gtid().with_gtid_set(set.to_sids())
     };
     conn.get_binlog_stream(request).await.map_err(binlog_error)

@@ -16,9 +16,11 @@
 //!
 //! [`GtidPosition`] holds either, for offsets.
 
+mod applied;
 mod mariadb;
 mod mysql;
 
+pub use applied::{Gtid, GtidSet};
 pub use mariadb::{MariaGtid, MariaGtidList};
 pub use mysql::{format_uuid, parse_uuid, MysqlGtidSet, MAX_GNO};
 
