@@ -14,9 +14,15 @@
 //!  GTID text ──────> gtid (MySQL uuid:interval sets, MariaDB domain-server-seq lists)
 //! ```
 //!
-//! Layers, each using only those above it: `error`, `cursor`, `charset`, `gtid`;
-//! `column_type`, `decimal`, `temporal`, `json`, `event`; `table_map`, `mariadb_events`;
-//! `value`; `rows`; `compressed`.
+//! Layers, each file using only files of the layers above its own (tests aside):
+//!
+//! 1. `error`, `charset`, [`gtid`]
+//! 2. `cursor` (byte reading), [`column_type`]
+//! 3. `decimal`, `temporal`, [`event`]
+//! 4. `json`, [`table_map`], [`mariadb_events`]
+//! 5. `value` (one column value)
+//! 6. [`rows`]
+//! 7. [`compressed`]
 
 pub mod column_type;
 pub mod compressed;

@@ -1,6 +1,7 @@
 //! Row-based binlog events decoded straight from their bytes: a TABLE_MAP event into a
 //! [`TableMap`], a WRITE/UPDATE/DELETE_ROWS event into a borrowing [`RowsEvent`], and each
-//! row image into a [`spillway_core::Row`] in the shape the column's [`MyType`] gives it.
+//! row image into a [`spillway_core::Row`] in the shape the column's
+//! [`MyType`](super::column_type::MyType) gives it.
 //!
 //! ```text
 //!  TABLE_MAP body ──> TableMap   types and metadata, names, signedness, collations,
@@ -12,7 +13,8 @@
 //! ```
 //!
 //! **Layout and shape.** The binlog's column type and metadata say how a value's bytes are
-//! read; the schema's [`MyType`] says what value comes out, exactly as [`MyType::decode`]
+//! read; the schema's [`MyType`](super::column_type::MyType) says what value comes out,
+//! exactly as [`MyType::decode`](super::column_type::MyType::decode)
 //! gives it for the same column. When the two disagree (the table was altered after the
 //! event was written) decoding stops with an error naming the column.
 //!
