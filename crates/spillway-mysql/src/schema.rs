@@ -206,7 +206,7 @@ pub fn captured_from_map(
     map: &crate::decode::table_map::TableMap,
     current: Option<&RawTable>,
 ) -> Result<CapturedTable, String> {
-    use crate::decode::table_map::ColumnKind as K;
+    use crate::decode::column_kind::ColumnKind as K;
     let id = TableId {
         database: map.database.clone(),
         table: map.table.clone(),

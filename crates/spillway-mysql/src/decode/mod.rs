@@ -17,13 +17,14 @@
 //! Layers, each file using only files of the layers above its own (tests aside):
 //!
 //! 1. `error`, `charset`, [`gtid`]
-//! 2. `cursor` (byte reading), [`column_type`]
+//! 2. `cursor` (byte reading), [`column_kind`], [`column_type`]
 //! 3. `decimal`, `temporal`, [`event`]
 //! 4. `json`, [`table_map`], [`mariadb_events`]
 //! 5. `value` (one column value)
 //! 6. [`rows`]
 //! 7. [`compressed`]
 
+pub mod column_kind;
 pub mod column_type;
 pub mod compressed;
 pub mod event;
@@ -43,7 +44,8 @@ mod value;
 #[cfg(test)]
 mod fixtures;
 
+pub use column_kind::ColumnKind;
 pub use column_type::{ColumnDecoder, MyType};
 pub use error::{DecodeError, RowsError};
 pub use rows::{Change, RowContext, RowsEvent, RowsKind};
-pub use table_map::{ColumnKind, TableMap};
+pub use table_map::TableMap;

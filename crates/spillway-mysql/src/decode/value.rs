@@ -2,12 +2,12 @@
 //! then made into the value the schema's [`MyType`] gives it.
 
 use super::charset::{latin1_char, utf8_lossy};
+use super::column_kind::ColumnKind;
 use super::column_type::MyType;
 use super::cursor::*;
 use super::decimal::*;
 use super::error::Fault;
 use super::json;
-use super::table_map::ColumnKind;
 use super::temporal::*;
 use crate::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
 use spillway_core::convert::days_from_civil;
