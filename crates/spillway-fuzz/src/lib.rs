@@ -68,7 +68,7 @@ pub fn pg_text_values(data: &[u8]) {
 
 /// A binlog TABLE_MAP event body.
 pub fn binlog_table_map(data: &[u8]) {
-    if let Ok(map) = spillway_mysql::rows::TableMap::decode(data) {
+    if let Ok(map) = spillway_mysql::decode::TableMap::decode(data) {
         let _ = map.qualified_name();
     }
 }
@@ -95,7 +95,7 @@ fn mysql_config() -> &'static spillway_mysql::MysqlConfig {
 /// A TABLE_MAP and a rows event (first byte: the rows event's type; next two: the table
 /// map's length), decoded into values with the table map's own column metadata.
 pub fn binlog_rows(data: &[u8]) {
-    use spillway_mysql::rows::{RowContext, RowsEvent, TableMap};
+    use spillway_mysql::decode::{RowContext, RowsEvent, TableMap};
     if data.len() < 3 {
         return;
     }
@@ -130,7 +130,8 @@ pub fn binlog_rows(data: &[u8]) {
 
 /// A MariaDB-specific event: its 19-byte header, then its body.
 pub fn mariadb_events(data: &[u8]) {
-    use spillway_mysql::mariadb::{decode_mariadb_event, EventHeader};
+    use spillway_mysql::decode::event::EventHeader;
+    use spillway_mysql::decode::mariadb_events::decode_mariadb_event;
     let Ok(header) = EventHeader::decode(data) else {
         return;
     };
@@ -140,17 +141,17 @@ pub fn mariadb_events(data: &[u8]) {
 
 /// GTIDs and GTID sets in their text forms, as offsets and servers write them.
 pub fn gtid_text(data: &[u8]) {
-    use spillway_mysql::gtid::{MariaGtid, MariaGtidList, MysqlGtidSet};
+    use spillway_mysql::decode::gtid::{MariaGtid, MariaGtidList, MysqlGtidSet};
     let s = text(data);
     let _ = s.parse::<MariaGtid>();
     let _ = s.parse::<MariaGtidList>().map(|l| l.to_string());
     let _ = s.parse::<MysqlGtidSet>().map(|g| g.to_string());
-    let _ = spillway_mysql::gtid::parse_uuid(&s);
+    let _ = spillway_mysql::decode::gtid::parse_uuid(&s);
 }
 
 /// MariaDB's compressed events and MySQL 8's transaction payloads (first byte: which).
 pub fn compressed_binlog(data: &[u8]) {
-    use spillway_mysql::compressed as c;
+    use spillway_mysql::decode::compressed as c;
     let Some((&which, body)) = data.split_first() else {
         return;
     };

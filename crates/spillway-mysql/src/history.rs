@@ -10,8 +10,7 @@
 
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
-use crate::schema::TableId;
-use crate::schema_change::RawTable;
+use crate::table::{RawTable, TableId};
 use serde::{Deserialize, Serialize};
 use spillway_core::state::StateLog;
 use std::collections::HashMap;
@@ -188,7 +187,7 @@ mod tests {
             comment: None,
             columns: columns
                 .iter()
-                .map(|c| crate::schema_change::RawColumn {
+                .map(|c| crate::table::RawColumn {
                     name: c.to_string(),
                     ..Default::default()
                 })

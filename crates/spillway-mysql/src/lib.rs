@@ -20,26 +20,45 @@
 //! committed are skipped. A purged binlog is an error that names the fix.
 //!
 //! **Schemas** come from `information_schema` and are read again after DDL in the binlog.
+//!
+//! **Decoding** of binlog bytes is pure ([`decode`]: no I/O, no async): event bodies go in,
+//! table maps, rows, GTIDs and values come out, so unit tests and the fuzz targets feed it
+//! bytes.
+//!
+//! # Layers
+//!
+//! A module uses only modules of the layers above its own (tests aside):
+//!
+//! 1. `error`, `tls`, [`source_info`] (the Debezium source block, timestamps)
+//! 2. [`config`]
+//! 3. [`decode`]: binlog bytes to values, pure, layered inside (see its doc)
+//! 4. [`position`] (a binlog place with its parsed GTID set), [`table`] (what the catalog
+//!    says about a table, as plain data)
+//! 5. [`schema_change`] (renders Debezium's schema-change records), [`history`] (the
+//!    durable schema history)
+//! 6. [`ddl`] (classifies streamed statements), [`catalog`] (queries against
+//!    `information_schema`), [`connection`], [`preflight`]
+//! 7. [`schema`] (captured tables: their Connect schemas and row decoders)
+//! 8. [`snapshot`], [`replication`] (streaming)
+//! 9. `source` (runs them)
 
-pub mod compressed;
+pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod ddl;
+pub mod decode;
 pub mod error;
-pub mod gtid;
 pub mod history;
-pub mod mariadb;
 pub mod position;
 pub mod preflight;
 pub mod replication;
-pub mod rows;
 pub mod schema;
 pub mod schema_change;
 pub mod snapshot;
 mod source;
 pub mod source_info;
+pub mod table;
 pub mod tls;
-pub mod types;
 
 pub use config::MysqlConfig;
 pub use error::{ErrorClass, MysqlError};

@@ -7,6 +7,7 @@
 //! reading from (the start of the first transaction not wholly committed), plus the GTID
 //! position when the server has GTIDs.
 
+use crate::decode::gtid::GtidSet;
 use serde::{Deserialize, Serialize};
 use spillway_core::{Offset, Position};
 
@@ -15,8 +16,9 @@ use spillway_core::{Offset, Position};
 pub struct BinlogPosition {
     pub file: String,
     pub pos: u64,
+    /// The GTIDs applied up to here, when the server has GTIDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gtid: Option<String>,
+    pub gtid: Option<GtidSet>,
 }
 
 impl BinlogPosition {
@@ -80,5 +82,33 @@ mod tests {
         assert!(end.position < Position::stream(2, 500, 0));
         assert!(end.position < Position::stream(3, 4, 0));
         assert_eq!(file_sequence("mysql-bin.000042"), 42);
+    }
+
+    #[test]
+    fn the_offset_state_writes_the_gtids_as_text() {
+        use crate::decode::gtid::{Gtid, MariaGtid};
+        let mut at = BinlogPosition {
+            file: "mysql-bin.000003".into(),
+            pos: 1234,
+            gtid: Some(GtidSet::read("1-2-9,0-1-5")),
+        };
+        let state = |at: &BinlogPosition| serde_json::to_string(&at.to_state()).unwrap();
+        // As read, until a transaction is added.
+        assert_eq!(
+            state(&at),
+            r#"{"file":"mysql-bin.000003","gtid":"1-2-9,0-1-5","pos":1234}"#
+        );
+        at.gtid
+            .as_mut()
+            .unwrap()
+            .add(&Gtid::Mariadb(MariaGtid::new(0, 1, 6)));
+        assert_eq!(
+            state(&at),
+            r#"{"file":"mysql-bin.000003","gtid":"0-1-6,1-2-9","pos":1234}"#
+        );
+        let offset = at.checkpoint();
+        assert_eq!(BinlogPosition::from_offset(&offset), Some(at.clone()));
+        at.gtid = None;
+        assert_eq!(state(&at), r#"{"file":"mysql-bin.000003","pos":1234}"#);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::config::{Flavor, MysqlConfig};
 use crate::error::MysqlError;
-use crate::schema::TableId;
+use crate::table::TableId;
 use mysql_async::prelude::Queryable;
 use spillway_core::config::describe_settings;
 use std::collections::HashMap;

@@ -2,16 +2,23 @@
 //! committed per transaction, with the row index inside the transaction for restarts in
 //! its middle.
 
-use crate::compressed;
+use crate::catalog::read_raw_table;
 use crate::config::{Flavor, MysqlConfig};
+use crate::decode::compressed;
+use crate::decode::event::{
+    event_type_name, strip_valid_crc32, EventHeader, Rotate, MARIADB_GTID_EVENT,
+};
+use crate::decode::gtid::{Gtid, GtidSet};
+use crate::decode::mariadb_events::{gtid_flags, GtidEvent};
+use crate::decode::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind};
+use crate::decode::table_map::{TableMap, TABLE_MAP_EVENT};
 use crate::error::MysqlError;
 use crate::history::{Entry, SchemaHistory};
 use crate::position::{file_sequence, BinlogPosition};
-use crate::rows::{self, Change, RowContext, RowsError, RowsEvent, RowsKind, TableMap};
-use crate::schema::{self, CapturedTable, TableId};
-use crate::schema_change::{dropped_table_change, read_raw_table, SchemaRecords, TableChangeKind};
-use crate::snapshot::now_us;
-use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use crate::schema::{self, CapturedTable};
+use crate::schema_change::{dropped_table_change, SchemaRecords, TableChangeKind};
+use crate::source_info::{now_us, source_info, SnapshotMarker, SourceFields};
+use crate::table::TableId;
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
@@ -28,8 +35,6 @@ use tracing::{debug, info, warn};
 const MAX_BATCH_EVENTS: usize = 1024;
 /// How often transactions without captured changes move the committed position.
 const IDLE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-/// MariaDB's GTID event.
-const MARIADB_GTID_EVENT: u8 = 162;
 /// The rows events of MySQL 5.1's pre-GA binlogs (PRE_GA_WRITE/UPDATE/DELETE_ROWS): rows in
 /// a form this reader does not decode, so an error rather than a skip.
 const PRE_GA_ROWS_EVENTS: std::ops::RangeInclusive<u8> = 20..=22;
@@ -37,7 +42,9 @@ const PRE_GA_ROWS_EVENTS: std::ops::RangeInclusive<u8> = 20..=22;
 struct Transaction {
     /// Binlog position of the transaction's first event.
     start: u64,
-    gtid: Option<String>,
+    gtid: Option<Gtid>,
+    /// `gtid` as the source block of each change names it.
+    gtid_text: Option<String>,
     rows: u64,
     emitted: u64,
     ts_us: i64,
@@ -160,34 +167,27 @@ impl<'a> Streamer<'a> {
         let start = end.saturating_sub(u64::from(header.event_size()));
         let ts_us = i64::from(header.timestamp()) * 1_000_000;
         if header.event_type_raw() == MARIADB_GTID_EVENT {
-            let gtid = crate::mariadb::GtidEvent::decode(event.data()).map_err(|e| {
-                MysqlError::Binlog {
-                    detail: format!(
-                        "cannot decode a MariaDB GTID event at {}:{start}: {e}",
-                        self.at.file
-                    ),
-                    transient: false,
-                }
+            let gtid = GtidEvent::decode(event.data()).map_err(|e| MysqlError::Binlog {
+                detail: format!(
+                    "cannot decode a MariaDB GTID event at {}:{start}: {e}",
+                    self.at.file
+                ),
+                transient: false,
             })?;
             self.begin(
                 start,
-                Some(format!(
-                    "{}-{}-{}",
-                    gtid.domain_id,
-                    header.server_id(),
-                    gtid.seq_no
-                )),
+                Some(Gtid::Mariadb(gtid.gtid(header.server_id()))),
                 ts_us,
                 None,
                 header.server_id(),
             );
             if let Some(txn) = self.txn.as_mut() {
-                txn.standalone = gtid.flags2 & crate::mariadb::gtid_flags::FL_STANDALONE != 0;
+                txn.standalone = gtid.flags2 & gtid_flags::FL_STANDALONE != 0;
             }
             return Ok(());
         }
         let event_type = header.event_type_raw();
-        if event_type == rows::TABLE_MAP_EVENT {
+        if event_type == TABLE_MAP_EVENT {
             let map = TableMap::decode(event.data()).map_err(|e| MysqlError::Binlog {
                 detail: format!("cannot decode a table map at {}:{start}: {e}", self.at.file),
                 transient: false,
@@ -234,7 +234,7 @@ impl<'a> Streamer<'a> {
             return Err(MysqlError::Binlog {
                 detail: format!(
                     "{} (type {event_type}) at {}:{start} carries rows in a form this reader does not decode",
-                    crate::mariadb::event_type_name(event_type),
+                    event_type_name(event_type),
                     self.at.file
                 ),
                 transient: false,
@@ -251,13 +251,12 @@ impl<'a> Streamer<'a> {
             Some(EventData::RotateEvent(_)) => {
                 // The first (artificial) rotate comes before the format description, so its
                 // checksum may still be in the body: decode it from the checked bytes.
-                let raw_header = crate::mariadb::EventHeader::from(header);
-                let body = crate::mariadb::strip_valid_crc32(&raw_header, event.data());
-                let rotate =
-                    crate::mariadb::Rotate::decode(body).map_err(|e| MysqlError::Binlog {
-                        detail: format!("cannot decode a rotate event: {e}"),
-                        transient: false,
-                    })?;
+                let raw_header = EventHeader::from(header);
+                let body = strip_valid_crc32(&raw_header, event.data());
+                let rotate = Rotate::decode(body).map_err(|e| MysqlError::Binlog {
+                    detail: format!("cannot decode a rotate event: {e}"),
+                    transient: false,
+                })?;
                 if rotate.next_file != self.at.file {
                     debug!(file = %rotate.next_file, "binlog rotated");
                 }
@@ -266,11 +265,12 @@ impl<'a> Streamer<'a> {
                 return Ok(());
             }
             Some(EventData::GtidEvent(g)) => {
-                let sid = g.sid();
-                let uuid = format_uuid(&sid);
                 self.begin(
                     start,
-                    Some(format!("{uuid}:{}", g.gno())),
+                    Some(Gtid::Mysql {
+                        uuid: g.sid(),
+                        gno: g.gno(),
+                    }),
                     ts_us,
                     None,
                     header.server_id(),
@@ -307,7 +307,7 @@ impl<'a> Streamer<'a> {
         MysqlError::Binlog {
             detail: format!(
                 "cannot decode {} (type {event_type}) at {}:{start}: {e}",
-                crate::mariadb::event_type_name(event_type),
+                event_type_name(event_type),
                 self.at.file
             ),
             transient: false,
@@ -365,7 +365,7 @@ impl<'a> Streamer<'a> {
                 Err(e) => return Err(self.undecodable(payload_type, start, e)),
             };
             let t = inner.event_type;
-            if t == rows::TABLE_MAP_EVENT {
+            if t == TABLE_MAP_EVENT {
                 let map = TableMap::decode(&inner.body).map_err(|e| MysqlError::Binlog {
                     detail: format!(
                         "cannot decode a table map in the transaction payload at {}:{start}: {e}",
@@ -397,10 +397,7 @@ impl<'a> Streamer<'a> {
                     start,
                     compressed::CompressedError::Invalid {
                         what: "transaction payload",
-                        detail: format!(
-                            "it holds {} (type {t})",
-                            crate::mariadb::event_type_name(t)
-                        ),
+                        detail: format!("it holds {} (type {t})", event_type_name(t)),
                     },
                 ));
             }
@@ -411,13 +408,14 @@ impl<'a> Streamer<'a> {
     fn begin(
         &mut self,
         start: u64,
-        gtid: Option<String>,
+        gtid: Option<Gtid>,
         ts_us: i64,
         thread: Option<u64>,
         server_id: u32,
     ) {
         self.txn = Some(Transaction {
             start,
+            gtid_text: gtid.map(|g| g.to_string()),
             gtid,
             rows: 0,
             emitted: 0,
@@ -433,8 +431,8 @@ impl<'a> Streamer<'a> {
         let txn = self.txn.take();
         // Table maps are sent again with every statement that needs them.
         self.maps.clear();
-        if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid.clone()) {
-            self.at.gtid = Some(update_gtid_position(self.at.gtid.as_deref(), &gtid));
+        if let Some(gtid) = txn.as_ref().and_then(|t| t.gtid) {
+            self.at.gtid.get_or_insert_with(GtidSet::default).add(&gtid);
         }
         self.at.pos = end;
         // A transaction with captured changes (or a schema change record) is a checkpoint;
@@ -511,7 +509,7 @@ impl<'a> Streamer<'a> {
                 // Debezium's MySQL connector ignores MariaDB's GTIDs; its MariaDB
                 // connector reports them.
                 gtid: txn
-                    .gtid
+                    .gtid_text
                     .as_deref()
                     .filter(|g| self.config.flavor == Flavor::Mariadb || g.contains(':')),
                 file: &self.at.file,
@@ -856,39 +854,6 @@ impl<'a> Streamer<'a> {
                 transient: false,
             })
     }
-}
-
-/// Adds a transaction's GTID to the position text: MariaDB keeps one GTID per domain, MySQL
-/// a set of `uuid:interval` ranges.
-pub fn update_gtid_position(position: Option<&str>, gtid: &str) -> String {
-    if let Ok(g) = gtid.parse::<crate::gtid::MariaGtid>() {
-        let mut list: crate::gtid::MariaGtidList =
-            position.and_then(|p| p.parse().ok()).unwrap_or_default();
-        list.update(g);
-        return list.to_string();
-    }
-    if let Some((uuid, gno)) = gtid.split_once(':') {
-        if let (Ok(uuid), Ok(gno)) = (crate::gtid::parse_uuid(uuid), gno.parse::<u64>()) {
-            let mut set: crate::gtid::MysqlGtidSet =
-                position.and_then(|p| p.parse().ok()).unwrap_or_default();
-            if set.add(uuid, gno).is_ok() {
-                return set.to_string();
-            }
-        }
-    }
-    gtid.to_string()
-}
-
-fn format_uuid(sid: &[u8; 16]) -> String {
-    let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 fn mentions(sql: &str, table: &str) -> bool {

@@ -1,38 +1,17 @@
-//! Catalog look-ups: which tables are captured, their columns and keys, and the
-//! [`TableSchema`]s built from them.
+//! Captured tables: which tables are captured, and the [`TableSchema`]s and row decoders
+//! built from their catalog facts ([`crate::catalog`]) or from a table map's metadata.
 
+use crate::catalog::read_raw_table;
 use crate::config::MysqlConfig;
+use crate::decode::column_type::{ColumnDecoder, MyType, Unsupported};
 use crate::error::MysqlError;
-use crate::schema_change::{read_raw_table, RawTable};
-use crate::types::{MyType, Unsupported};
-use mysql_async::prelude::Queryable;
+use crate::table::{RawTable, TableId};
 use spillway_core::filter::NameFilter;
 use spillway_core::schema::{Column, TableSchema};
 use std::sync::Arc;
 
 /// Schemas that are never captured.
 pub const SYSTEM_DATABASES: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
-
-/// A table of the server.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TableId {
-    pub database: String,
-    pub table: String,
-}
-
-impl std::fmt::Display for TableId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.database, self.table)
-    }
-}
-
-/// How to decode one column of a captured table.
-#[derive(Clone, Debug)]
-pub struct ColumnDecoder {
-    pub ty: MyType,
-    /// Whether the column passes the column filters.
-    pub included: bool,
-}
 
 /// A captured table's schema plus what decoding its rows needs.
 #[derive(Clone, Debug)]
@@ -48,7 +27,7 @@ pub struct CapturedTable {
 impl CapturedTable {
     /// Whether rows described by `map` have this table's layout: as many columns, and,
     /// where the binlog names them (`binlog_row_metadata=FULL`), the same names.
-    pub fn fits(&self, map: &crate::rows::TableMap) -> bool {
+    pub fn fits(&self, map: &crate::decode::table_map::TableMap) -> bool {
         map.columns.len() == self.decoders.len()
             && map
                 .columns
@@ -70,23 +49,6 @@ pub fn table_selected(config: &MysqlConfig, database: &str, table: &str) -> bool
     !is_system_database(database)
         && config.databases.matches(database)
         && config.tables.matches(&format!("{database}.{table}"))
-}
-
-/// All base tables of the server outside the system schemas, sorted.
-pub async fn list_tables(conn: &mut mysql_async::Conn) -> Result<Vec<TableId>, MysqlError> {
-    let rows: Vec<(String, String)> = conn
-        .query(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-              WHERE TABLE_TYPE = 'BASE TABLE'
-                AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
-              ORDER BY TABLE_SCHEMA, TABLE_NAME",
-        )
-        .await
-        .map_err(|e| MysqlError::query("listing tables", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|(database, table)| TableId { database, table })
-        .collect())
 }
 
 /// The captured tables, in the order the include list names them.
@@ -241,10 +203,10 @@ const BINARY_COLLATION: u32 = 63;
 /// name and type is there. The error says what the binlog lacks.
 pub fn captured_from_map(
     config: &MysqlConfig,
-    map: &crate::rows::TableMap,
+    map: &crate::decode::table_map::TableMap,
     current: Option<&RawTable>,
 ) -> Result<CapturedTable, String> {
-    use crate::rows::ColumnKind as K;
+    use crate::decode::column_kind::ColumnKind as K;
     let id = TableId {
         database: map.database.clone(),
         table: map.table.clone(),

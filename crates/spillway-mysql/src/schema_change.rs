@@ -14,11 +14,12 @@
 //! (a streamed `CREATE TABLE t (i int)` gives Debezium no display width, `information_schema`
 //! says `int(11)`) see compat/debezium/SCHEMA_CHANGES.md.
 //!
+//! The definitions come from [`crate::catalog`]; this module only renders them.
+//!
 //! A [`TableDefinition`] serializes to JSON (camelCase names like Debezium's history file),
 //! so it can be kept in a durable schema history and rendered again later.
 
-use crate::error::MysqlError;
-use mysql_async::prelude::Queryable;
+use crate::table::{RawColumn, RawTable};
 use serde::{Deserialize, Serialize};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field};
 use spillway_core::Value;
@@ -137,24 +138,6 @@ pub struct ColumnDefinition {
     pub column_type: String,
 }
 
-/// A table as `information_schema` describes it: what both the captured table's schema and
-/// its `tableChanges` entry are built from, and what the schema history keeps.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawTable {
-    pub database: String,
-    pub table: String,
-    /// Whether the server is MariaDB (its `COLUMN_DEFAULT` is an SQL expression).
-    pub mariadb: bool,
-    /// `TABLES.TABLE_COLLATION`.
-    pub collation: Option<String>,
-    /// `TABLES.TABLE_COMMENT`; `None` when empty.
-    pub comment: Option<String>,
-    pub columns: Vec<RawColumn>,
-    /// Primary key columns in key order; without a primary key, the columns of the first
-    /// unique index whose columns are all NOT NULL (Debezium's message key); else empty.
-    pub primary_key: Vec<String>,
-}
-
 impl RawTable {
     /// The table in Debezium's `tableChanges` terms.
     pub fn definition(&self) -> TableDefinition {
@@ -171,203 +154,6 @@ impl RawTable {
             comment: self.comment.clone(),
         }
     }
-}
-
-/// Reads a table's definition; `None` when there is no such table (or it is a view).
-pub async fn read_table_definition(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-    table: &str,
-    mariadb: bool,
-) -> Result<Option<TableDefinition>, MysqlError> {
-    Ok(read_raw_table(conn, database, table, mariadb)
-        .await?
-        .map(|t| t.definition()))
-}
-
-/// Reads a table from `information_schema`; `None` when there is no such table (or it is a
-/// view).
-pub async fn read_raw_table(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-    table: &str,
-    mariadb: bool,
-) -> Result<Option<RawTable>, MysqlError> {
-    let context = || format!("reading the definition of {database}.{table}");
-    let mut tables: Vec<mysql_async::Row> = conn
-        .exec(
-            "SELECT TABLE_TYPE, TABLE_COLLATION, TABLE_COMMENT FROM information_schema.TABLES
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, table),
-        )
-        .await
-        .map_err(|e| MysqlError::query(context(), e))?;
-    let Some(mut t) = tables.pop() else {
-        return Ok(None);
-    };
-    let table_type = text(&mut t, 0).unwrap_or_default();
-    if table_type.eq_ignore_ascii_case("VIEW") {
-        return Ok(None);
-    }
-    let collation = text(&mut t, 1);
-    let table_comment = text(&mut t, 2).filter(|c| !c.is_empty());
-
-    let rows: Vec<mysql_async::Row> = conn
-        .exec(
-            "SELECT COLUMN_NAME, ORDINAL_POSITION, COLUMN_DEFAULT, IS_NULLABLE, COLUMN_TYPE,
-                    CHARACTER_SET_NAME, EXTRA, COLUMN_COMMENT, DATA_TYPE, NUMERIC_PRECISION,
-                    NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_OCTET_LENGTH
-               FROM information_schema.COLUMNS
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-              ORDER BY ORDINAL_POSITION",
-            (database, table),
-        )
-        .await
-        .map_err(|e| MysqlError::query(context(), e))?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let number = |r: &mut mysql_async::Row, i: usize| text(r, i).and_then(|v| v.parse().ok());
-    let columns = rows
-        .into_iter()
-        .map(|mut r| RawColumn {
-            name: text(&mut r, 0).unwrap_or_default(),
-            position: text(&mut r, 1).and_then(|p| p.parse().ok()).unwrap_or(0),
-            default: text(&mut r, 2),
-            nullable: text(&mut r, 3).is_some_and(|n| n.eq_ignore_ascii_case("YES")),
-            column_type: text(&mut r, 4).unwrap_or_default(),
-            charset: text(&mut r, 5),
-            extra: text(&mut r, 6).unwrap_or_default(),
-            comment: text(&mut r, 7),
-            data_type: text(&mut r, 8).unwrap_or_default(),
-            numeric_precision: number(&mut r, 9),
-            numeric_scale: number(&mut r, 10),
-            datetime_precision: number(&mut r, 11),
-            octet_length: number(&mut r, 12),
-        })
-        .collect::<Vec<_>>();
-
-    let mut primary_key: Vec<String> = conn
-        .exec(
-            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
-              ORDER BY ORDINAL_POSITION",
-            (database, table),
-        )
-        .await
-        .map_err(|e| MysqlError::query(context(), e))?;
-    if primary_key.is_empty() {
-        // SHOW INDEX lists keys in the server's key order, the order SHOW CREATE TABLE (and
-        // so Debezium's parser) sees them in.
-        let indexes: Vec<mysql_async::Row> = match conn
-            .query(format!(
-                "SHOW INDEX FROM {}.{}",
-                quote_escaped(database),
-                quote_escaped(table)
-            ))
-            .await
-        {
-            Ok(rows) => rows,
-            // Dropped meanwhile (ER_NO_SUCH_TABLE).
-            Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(None),
-            Err(e) => return Err(MysqlError::query(context(), e)),
-        };
-        primary_key = first_not_null_unique_key(indexes.into_iter().map(|mut r| IndexPart {
-            non_unique: named_text(&mut r, "Non_unique").is_none_or(|v| v != "0"),
-            key_name: named_text(&mut r, "Key_name").unwrap_or_default(),
-            column: named_text(&mut r, "Column_name"),
-            nullable: named_text(&mut r, "Null").is_some_and(|v| v.eq_ignore_ascii_case("YES")),
-        }));
-    }
-
-    Ok(Some(RawTable {
-        database: database.to_string(),
-        table: table.to_string(),
-        mariadb,
-        collation,
-        comment: table_comment,
-        columns,
-        primary_key,
-    }))
-}
-
-/// `SHOW CREATE TABLE` (the `ddl` of a snapshot's CREATE TABLE record); `None` when the table
-/// does not exist.
-pub async fn show_create_table(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-    table: &str,
-) -> Result<Option<String>, MysqlError> {
-    let result: Result<Option<(String, String)>, _> = conn
-        .query_first(format!(
-            "SHOW CREATE TABLE {}.{}",
-            quote_escaped(database),
-            quote_escaped(table)
-        ))
-        .await;
-    match result {
-        Ok(row) => Ok(row.map(|(_, ddl)| ddl)),
-        // ER_NO_SUCH_TABLE
-        Err(mysql_async::Error::Server(e)) if e.code == 1146 => Ok(None),
-        Err(e) => Err(MysqlError::query(
-            format!("reading SHOW CREATE TABLE of {database}.{table}"),
-            e,
-        )),
-    }
-}
-
-/// The server's `character_set_server` and `collation_server` (the snapshot's first record).
-pub async fn read_server_locale(
-    conn: &mut mysql_async::Conn,
-) -> Result<(String, String), MysqlError> {
-    let row: Option<(String, String)> = conn
-        .query_first("SELECT @@character_set_server, @@collation_server")
-        .await
-        .map_err(|e| MysqlError::query("reading the server character set", e))?;
-    Ok(row.unwrap_or_default())
-}
-
-/// A database's default character set and collation (`information_schema.SCHEMATA`).
-pub async fn read_database_locale(
-    conn: &mut mysql_async::Conn,
-    database: &str,
-) -> Result<Option<(Option<String>, Option<String>)>, MysqlError> {
-    let mut rows: Vec<mysql_async::Row> = conn
-        .exec(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME
-               FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-            (database,),
-        )
-        .await
-        .map_err(|e| MysqlError::query(format!("reading the character set of {database}"), e))?;
-    Ok(rows.pop().map(|mut r| (text(&mut r, 0), text(&mut r, 1))))
-}
-
-/// One row of `information_schema.COLUMNS`, as read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawColumn {
-    pub name: String,
-    pub position: i32,
-    /// `COLUMN_DEFAULT`: on MariaDB an SQL expression (`'text'`, `1.50`, `NULL`,
-    /// `current_timestamp()`), on MySQL the bare value.
-    pub default: Option<String>,
-    pub nullable: bool,
-    pub column_type: String,
-    pub charset: Option<String>,
-    pub extra: String,
-    pub comment: Option<String>,
-    /// `DATA_TYPE` (`int`, `varchar`).
-    #[serde(default)]
-    pub data_type: String,
-    #[serde(default)]
-    pub numeric_precision: Option<u64>,
-    #[serde(default)]
-    pub numeric_scale: Option<u64>,
-    #[serde(default)]
-    pub datetime_precision: Option<u64>,
-    /// `CHARACTER_OCTET_LENGTH`.
-    #[serde(default)]
-    pub octet_length: Option<u64>,
 }
 
 /// Turns one `information_schema.COLUMNS` row into Debezium's column attributes.
@@ -593,64 +379,6 @@ pub fn charset_of_collation(collation: &str) -> String {
     collation.split('_').next().unwrap_or(collation).to_string()
 }
 
-/// One row of `SHOW INDEX`.
-struct IndexPart {
-    non_unique: bool,
-    key_name: String,
-    column: Option<String>,
-    nullable: bool,
-}
-
-/// The columns of the first unique key whose columns are all NOT NULL.
-fn first_not_null_unique_key(parts: impl Iterator<Item = IndexPart>) -> Vec<String> {
-    let mut keys: Vec<(String, Option<Vec<String>>)> = Vec::new();
-    for p in parts {
-        if p.non_unique {
-            continue;
-        }
-        if keys.last().is_none_or(|(name, _)| *name != p.key_name) {
-            keys.push((p.key_name.clone(), Some(Vec::new())));
-        }
-        let entry = &mut keys.last_mut().expect("pushed above").1;
-        match (&p.column, p.nullable) {
-            (Some(column), false) => {
-                if let Some(columns) = entry {
-                    columns.push(column.clone());
-                }
-            }
-            // A nullable or functional key part disqualifies the key.
-            _ => *entry = None,
-        }
-    }
-    keys.into_iter()
-        .find_map(|(_, columns)| columns.filter(|c| !c.is_empty()))
-        .unwrap_or_default()
-}
-
-/// Takes column `i` of a row as text, whatever type the protocol gave it.
-fn text(row: &mut mysql_async::Row, i: usize) -> Option<String> {
-    value_text(row.take::<mysql_async::Value, usize>(i)?)
-}
-
-fn named_text(row: &mut mysql_async::Row, name: &str) -> Option<String> {
-    value_text(row.take::<mysql_async::Value, &str>(name)?)
-}
-
-fn value_text(value: mysql_async::Value) -> Option<String> {
-    match value {
-        mysql_async::Value::NULL => None,
-        mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-        mysql_async::Value::Int(i) => Some(i.to_string()),
-        mysql_async::Value::UInt(u) => Some(u.to_string()),
-        other => Some(other.as_sql(true)),
-    }
-}
-
-/// An identifier in backticks with backticks doubled (for statements run here).
-fn quote_escaped(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
 // ---- DDL text as Debezium writes it ---------------------------------------------------------
 
 /// An identifier in backticks, as Debezium quotes it (no escaping).
@@ -699,142 +427,6 @@ pub fn create_database_ddl(
 /// Snapshot: `USE `db``.
 pub fn use_database_ddl(database: &str) -> String {
     format!("USE {}", quote(database))
-}
-
-/// One table of a streamed DROP TABLE, with the `ddl` Debezium writes for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DroppedTable {
-    pub database: String,
-    pub table: String,
-    pub ddl: String,
-}
-
-/// A streamed `DROP TABLE` split the way Debezium splits it: one record per table, its ddl
-/// being the statement's text up to the table list, the table as `` `db`.`table` `` and a
-/// trailing RESTRICT/CASCADE; the server's `/* generated by server */` is dropped. `None`
-/// when `statement` is not a DROP TABLE.
-pub fn split_drop_table(statement: &str, default_database: &str) -> Option<Vec<DroppedTable>> {
-    let s = statement.trim_start();
-    let mut pos = 0;
-    let expect = |word: &str, pos: &mut usize| -> bool {
-        let rest = &s[*pos..];
-        let trimmed = rest.trim_start();
-        let skipped = rest.len() - trimmed.len();
-        if trimmed.len() >= word.len()
-            && trimmed[..word.len()].eq_ignore_ascii_case(word)
-            && trimmed[word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
-        {
-            *pos += skipped + word.len();
-            true
-        } else {
-            false
-        }
-    };
-    if !expect("DROP", &mut pos) {
-        return None;
-    }
-    expect("TEMPORARY", &mut pos);
-    if !expect("TABLE", &mut pos) && !expect("TABLES", &mut pos) {
-        return None;
-    }
-    let mut if_exists = pos;
-    if expect("IF", &mut if_exists) && expect("EXISTS", &mut if_exists) {
-        pos = if_exists;
-    }
-    // The prefix keeps the statement's own spelling and the one space before the list.
-    let rest = &s[pos..];
-    let list_start = pos + (rest.len() - rest.trim_start().len());
-    let prefix = format!("{} ", s[..pos].trim_end());
-    let mut tables = Vec::new();
-    let mut i = list_start;
-    let bytes = s.as_bytes();
-    loop {
-        let (first, next) = identifier(s, i)?;
-        let (database, table, next) = if bytes.get(next) == Some(&b'.') {
-            let (second, after) = identifier(s, next + 1)?;
-            (first, second, after)
-        } else {
-            (default_database.to_string(), first, next)
-        };
-        tables.push((database, table));
-        i = next;
-        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
-            i += 1;
-        }
-        if bytes.get(i) == Some(&b',') {
-            i += 1;
-            while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
-                i += 1;
-            }
-            continue;
-        }
-        break;
-    }
-    let tail = s[i..].trim_start().to_ascii_uppercase();
-    let suffix = if tail.starts_with("RESTRICT") {
-        " RESTRICT"
-    } else if tail.starts_with("CASCADE") {
-        " CASCADE"
-    } else {
-        ""
-    };
-    Some(
-        tables
-            .into_iter()
-            .map(|(database, table)| DroppedTable {
-                ddl: format!("{prefix}{}.{}{suffix}", quote(&database), quote(&table)),
-                database,
-                table,
-            })
-            .collect(),
-    )
-}
-
-/// Reads one identifier (backquoted or bare) at byte `i`; returns it and the byte after it.
-fn identifier(s: &str, i: usize) -> Option<(String, usize)> {
-    let bytes = s.as_bytes();
-    if bytes.get(i) == Some(&b'`') {
-        let mut name = String::new();
-        let mut j = i + 1;
-        loop {
-            let c = s[j..].chars().next()?;
-            if c == '`' {
-                if bytes.get(j + 1) == Some(&b'`') {
-                    name.push('`');
-                    j += 2;
-                    continue;
-                }
-                return Some((name, j + 1));
-            }
-            name.push(c);
-            j += c.len_utf8();
-        }
-    }
-    let len = s[i..]
-        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-        .unwrap_or(s.len() - i);
-    (len > 0).then(|| (s[i..i + len].to_string(), i + len))
-}
-
-/// A streamed statement's text as Debezium puts it in `ddl`. Debezium drops the `CREATE `
-/// of `CREATE UNIQUE INDEX` (observed with 3.6: `UNIQUE INDEX nk_a ON nk (a)`); everything
-/// else is the binlog's statement text unchanged (DROP TABLE: see [`split_drop_table`]).
-pub fn streaming_ddl_text(statement: &str) -> String {
-    let trimmed = statement.trim_start();
-    let mut words = trimmed.split_whitespace();
-    if words
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("CREATE"))
-        && words
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("UNIQUE"))
-    {
-        return trimmed["CREATE".len()..].trim_start().to_string();
-    }
-    statement.to_string()
 }
 
 // ---- Connect schemas and values -------------------------------------------------------------
@@ -1089,7 +681,7 @@ impl SchemaRecords {
         ddl: &str,
         changes: Vec<Value>,
     ) -> spillway_core::StructRecord {
-        let ts_ms = crate::snapshot::now_us() / 1000;
+        let ts_ms = crate::source_info::now_us() / 1000;
         let (key, value) = schema_change_record(
             Value::Struct(source.values),
             ts_ms,
@@ -1237,78 +829,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_not_null_unique_key_stands_in_for_a_missing_primary_key() {
-        let part = |non_unique, key: &str, column: &str, nullable| IndexPart {
-            non_unique,
-            key_name: key.into(),
-            column: Some(column.into()),
-            nullable,
-        };
-        let key = first_not_null_unique_key(
-            vec![
-                part(false, "u_null", "a", true),
-                part(true, "plain", "b", false),
-                part(false, "u2", "c", false),
-                part(false, "u2", "d", false),
-                part(false, "u3", "e", false),
-            ]
-            .into_iter(),
-        );
-        assert_eq!(key, vec!["c", "d"]);
-        assert!(
-            first_not_null_unique_key(vec![part(false, "u", "a", true)].into_iter()).is_empty()
-        );
-    }
-
-    #[test]
-    fn drop_table_is_split_per_table_like_debezium() {
-        let dropped = |database: &str, table: &str, ddl: &str| DroppedTable {
-            database: database.into(),
-            table: table.into(),
-            ddl: ddl.into(),
-        };
-        assert_eq!(
-            split_drop_table(
-                "DROP TABLE `ddl_types_r`,`ddl_types_nokey` /* generated by server */",
-                "dbzref",
-            ),
-            Some(vec![
-                dropped("dbzref", "ddl_types_r", "DROP TABLE `dbzref`.`ddl_types_r`"),
-                dropped(
-                    "dbzref",
-                    "ddl_types_nokey",
-                    "DROP TABLE `dbzref`.`ddl_types_nokey`"
-                ),
-            ])
-        );
-        assert_eq!(
-            split_drop_table(
-                "DROP TABLE IF EXISTS `uk2`,other.`missing_table` /* generated by server */",
-                "dbzref",
-            ),
-            Some(vec![
-                dropped("dbzref", "uk2", "DROP TABLE IF EXISTS `dbzref`.`uk2`"),
-                dropped(
-                    "other",
-                    "missing_table",
-                    "DROP TABLE IF EXISTS `other`.`missing_table`"
-                ),
-            ])
-        );
-        assert!(split_drop_table("DROP DATABASE x", "d").is_none());
-        assert!(split_drop_table("ALTER TABLE x", "d").is_none());
-    }
-
-    #[test]
     fn ddl_texts() {
-        assert_eq!(
-            streaming_ddl_text("CREATE UNIQUE INDEX nk_a ON nk (a)"),
-            "UNIQUE INDEX nk_a ON nk (a)"
-        );
-        assert_eq!(
-            streaming_ddl_text("CREATE INDEX i ON t (v)"),
-            "CREATE INDEX i ON t (v)"
-        );
         assert_eq!(
             create_database_ddl("dbzref", Some("utf8mb4"), Some("utf8mb4_general_ci")),
             "CREATE DATABASE `dbzref` CHARSET utf8mb4 COLLATE utf8mb4_general_ci"

@@ -6,10 +6,11 @@
 //! lock while the transaction starts and the position is read (`snapshot.locking.mode`).
 
 use crate::config::{LockingMode, MysqlConfig};
+use crate::decode::gtid::GtidSet;
 use crate::error::MysqlError;
 use crate::position::{file_sequence, BinlogPosition};
 use crate::schema::CapturedTable;
-use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use crate::source_info::{now_us, source_info, SnapshotMarker, SourceFields};
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
@@ -53,7 +54,11 @@ pub async fn start(
             ));
         }
         let gtid = mariadb_gtid_at(conn, &file, pos).await?;
-        return Ok(BinlogPosition { file, pos, gtid });
+        return Ok(BinlogPosition {
+            file,
+            pos,
+            gtid: gtid.map(|g| GtidSet::read(&g)),
+        });
     }
     let lock = config.locking_mode != LockingMode::None;
     if lock {
@@ -246,7 +251,11 @@ pub async fn server_position(
             .flatten()
             .filter(|g| !g.is_empty())
     };
-    Ok(BinlogPosition { file, pos, gtid })
+    Ok(BinlogPosition {
+        file,
+        pos,
+        gtid: gtid.map(|g| GtidSet::read(&g)),
+    })
 }
 
 /// MariaDB's GTID position at a binlog place.
@@ -284,12 +293,4 @@ pub(crate) async fn send(
             detail: "the pipeline stopped accepting events".to_string(),
             transient: false,
         })
-}
-
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }

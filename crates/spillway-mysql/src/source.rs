@@ -1,5 +1,6 @@
 //! The MySQL/MariaDB source: decides between snapshot and streaming, then runs them.
 
+use crate::catalog::{self, read_raw_table};
 use crate::config::{MysqlConfig, SnapshotMode};
 use crate::connection;
 use crate::error::MysqlError;
@@ -8,11 +9,11 @@ use crate::position::BinlogPosition;
 use crate::preflight;
 use crate::replication::{binlog_error, StreamStart, Streamer};
 use crate::schema;
-use crate::schema::TableId;
-use crate::schema_change::{self, read_raw_table, RawTable, SchemaRecords, TableChangeKind};
+use crate::schema_change::{self, SchemaRecords, TableChangeKind};
 use crate::snapshot::{self, SnapshotOutcome};
 use crate::source_info::source_schema;
-use crate::source_info::{source_info, SnapshotMarker, SourceFields};
+use crate::source_info::{now_us, source_info, SnapshotMarker, SourceFields};
+use crate::table::{RawTable, TableId};
 use mysql_async::prelude::Queryable;
 use spillway_core::schema::ConnectSchema;
 use spillway_core::{Phase, Source, SourceBatch, SourceContext, StructRecord, Value};
@@ -33,7 +34,7 @@ impl MysqlSource {
         let config = &self.config;
         let mut conn = connection::connect(config).await?;
         let facts = preflight::check_server(&mut conn, config).await?;
-        let all = schema::list_tables(&mut conn).await?;
+        let all = catalog::list_tables(&mut conn).await?;
         let selected = schema::select(config, &all);
         preflight::check_selection(config, &selected, &all)?;
         let mut tables = Vec::with_capacity(selected.len());
@@ -241,7 +242,7 @@ async fn schema_snapshot(
                 server_name: &config.topic_prefix,
                 db,
                 table,
-                ts_us: snapshot::now_us(),
+                ts_us: now_us(),
                 snapshot: SnapshotMarker::True,
                 server_id: 0,
                 gtid: None,
@@ -253,7 +254,7 @@ async fn schema_snapshot(
         );
         records.push(maker.record(source, db, &ddl, changes));
     };
-    let (charset, collation) = schema_change::read_server_locale(conn).await?;
+    let (charset, collation) = catalog::read_server_locale(conn).await?;
     record(
         "",
         None,
@@ -272,7 +273,7 @@ async fn schema_snapshot(
         );
     }
     for db in &databases {
-        let (charset, collation) = schema_change::read_database_locale(conn, db)
+        let (charset, collation) = catalog::read_database_locale(conn, db)
             .await?
             .unwrap_or_default();
         record(
@@ -289,7 +290,7 @@ async fn schema_snapshot(
         );
         record(db, None, schema_change::use_database_ddl(db), Vec::new());
         for raw in raws.iter().filter(|r| r.database == *db) {
-            let Some(ddl) = schema_change::show_create_table(conn, db, &raw.table).await? else {
+            let Some(ddl) = catalog::show_create_table(conn, db, &raw.table).await? else {
                 continue;
             };
             let change = maker.change(TableChangeKind::Create, raw);
@@ -322,9 +323,9 @@ async fn send_records(
 /// Whether reading can resume from the GTID position kept with `at`: MariaDB always has
 /// GTIDs, MySQL when `gtid_mode` is on.
 fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
-    match at.gtid.as_deref() {
-        Some(g) if facts.is_mariadb => g.parse::<crate::gtid::MariaGtidList>().is_ok(),
-        Some(g) if facts.mysql_gtid => g.parse::<crate::gtid::MysqlGtidSet>().is_ok(),
+    match &at.gtid {
+        Some(g) if facts.is_mariadb => g.mariadb().is_ok(),
+        Some(g) if facts.mysql_gtid => g.mysql().is_ok(),
         _ => false,
     }
 }
@@ -344,7 +345,11 @@ async fn open_binlog(
             .await
             .map_err(|e| MysqlError::query("announcing MariaDB replica capabilities", e))?;
     }
-    let gtid = start.gtid.as_deref().unwrap_or_default();
+    let gtid = start
+        .gtid
+        .as_ref()
+        .map(|g| g.to_string())
+        .unwrap_or_default();
     let request = mysql_async::BinlogStreamRequest::new(config.server_id);
     let request = if !by_gtid {
         request
@@ -356,13 +361,17 @@ async fn open_binlog(
         // no longer has instead of guessing.
         conn.exec_drop(
             "SET @slave_connect_state = ?, @slave_gtid_strict_mode = 0, @slave_gtid_ignore_duplicates = 0",
-            (gtid,),
+            (&gtid,),
         )
         .await
         .map_err(|e| MysqlError::query("setting the GTID position to read from", e))?;
         request
     } else {
-        let set: crate::gtid::MysqlGtidSet = gtid.parse().map_err(|e| MysqlError::Binlog {
+        let set = match &start.gtid {
+            Some(g) => g.mysql(),
+            None => gtid.parse(),
+        };
+        let set = set.map_err(|e| MysqlError::Binlog {
             detail: format!("the stored GTID set {gtid:?} cannot be read: {e}"),
             transient: false,
         })?;

@@ -1,14 +1,18 @@
 //! The binlog decoders against events captured from MariaDB 10.11 (binlog_format=ROW,
-//! binlog_checksum=CRC32), read both from raw bytes and through mysql_common's `Event`, and
-//! against truncated and random input.
+//! binlog_checksum=CRC32), framed by mysql_common's `Event::read` as mysql_async's binlog
+//! stream frames them in production, and against truncated and random input.
 
-use mysql_async::binlog::events::{Event, FormatDescriptionEvent};
-use mysql_async::binlog::BinlogVersion;
-use spillway_mysql::gtid::{MariaGtid, MariaGtidList, MysqlGtidSet};
-use spillway_mysql::mariadb::{
-    decode_mariadb_event, strip_valid_crc32, BinlogCheckpoint, EventHeader, FormatDescription,
-    GtidEvent, GtidList, MariaEvent, MysqlGtidEvent, RawEvent, Rotate, FORMAT_DESCRIPTION_EVENT,
+use mysql_async::binlog::events::{Event, EventData, FormatDescriptionEvent};
+use mysql_async::binlog::{BinlogChecksumAlg, BinlogVersion};
+use spillway_mysql::decode::event::{
+    event_crc32, strip_valid_crc32, EventHeader, Rotate, FORMAT_DESCRIPTION_EVENT,
     MARIADB_GTID_EVENT,
+};
+use spillway_mysql::decode::gtid::{
+    format_uuid, parse_uuid, MariaGtid, MariaGtidList, MysqlGtidSet,
+};
+use spillway_mysql::decode::mariadb_events::{
+    decode_mariadb_event, BinlogCheckpoint, GtidEvent, GtidList, MariaEvent,
 };
 
 /// A binlog's events, whole (header, body, CRC32), in order: the file's first three, then a
@@ -100,20 +104,36 @@ fn capture() -> Vec<Vec<u8>> {
 fn captured_binlog_walks_with_valid_checksums_and_gtids_in_order() {
     let events = capture();
     let stream: Vec<u8> = events.concat();
-    let mut at = 0;
+    let mut input = &stream[..];
+    // What mysql_common's EventStreamReader (inside mysql_async's BinlogStream) does: each
+    // event is read with the latest FORMAT_DESCRIPTION_EVENT, which says whether it has a CRC32.
+    let mut format = FormatDescriptionEvent::new(BinlogVersion::Version4);
     let mut crc32 = false;
+    let mut read = 0;
     let mut position = MariaGtidList::new();
     let mut gtids = Vec::new();
     let mut annotations = Vec::new();
     let mut standalone = Vec::new();
-    while at < stream.len() {
-        let ev = RawEvent::parse(&stream[at..], crc32).unwrap();
-        ev.verify_checksum().unwrap();
-        if ev.header.event_type == FORMAT_DESCRIPTION_EVENT {
-            let fd = FormatDescription::decode(ev.body).unwrap();
-            crc32 = fd.has_crc32();
+    while !input.is_empty() {
+        let event = Event::read(&format, &mut input).unwrap();
+        let header = EventHeader::from(event.header());
+        read += header.event_size as usize;
+        if header.event_type == FORMAT_DESCRIPTION_EVENT {
+            crc32 = event.footer().get_checksum_alg().unwrap()
+                == Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32);
+            let read = event.read_event::<FormatDescriptionEvent<'_>>().unwrap();
+            format = read.into_owned().with_footer(event.footer());
+        } else {
+            // The CRC32 production checks the first ROTATE_EVENT with is the server's.
+            let stored = event.checksum().map(u32::from_le_bytes);
+            assert_eq!(
+                stored,
+                Some(event_crc32(&header, event.data())),
+                "{}",
+                header.type_name()
+            );
         }
-        match decode_mariadb_event(&ev.header, ev.body).unwrap() {
+        match decode_mariadb_event(&header, event.data()).unwrap() {
             Some(MariaEvent::Gtid { gtid, event }) => {
                 assert!(!position.contains(&gtid));
                 position.update(gtid);
@@ -127,10 +147,9 @@ fn captured_binlog_walks_with_valid_checksums_and_gtids_in_order() {
             Some(MariaEvent::StartEncryption) => panic!("not in this binlog"),
             None => {}
         }
-        at += ev.len();
     }
     assert!(crc32);
-    assert_eq!(at, stream.len());
+    assert_eq!(read, stream.len());
     assert_eq!(
         gtids,
         (3..=8).map(|s| MariaGtid::new(0, 1, s)).collect::<Vec<_>>()
@@ -149,7 +168,7 @@ fn captured_binlog_walks_with_valid_checksums_and_gtids_in_order() {
 }
 
 /// What a caller holding mysql_common events passes: `event.data()` is the body without
-/// header and checksum, the same bytes `RawEvent` splits off.
+/// header and checksum.
 #[test]
 fn mysql_common_event_data_is_the_body_without_checksum() {
     let events = capture();
@@ -164,11 +183,11 @@ fn mysql_common_event_data_is_the_body_without_checksum() {
             fde = read.into_owned().with_footer(event.footer());
             continue;
         }
-        let raw = RawEvent::parse(bytes, true).unwrap();
-        assert_eq!(event.data(), raw.body, "{}", header.type_name());
+        let (body, crc32) = bytes[EventHeader::LEN..].split_at(bytes.len() - EventHeader::LEN - 4);
+        assert_eq!(event.data(), body, "{}", header.type_name());
         assert_eq!(
-            event.checksum().map(u32::from_le_bytes),
-            raw.checksum,
+            event.checksum(),
+            Some(<[u8; 4]>::try_from(crc32).unwrap()),
             "{}",
             header.type_name()
         );
@@ -186,10 +205,14 @@ fn mysql_common_event_data_is_the_body_without_checksum() {
 #[test]
 fn connect_gtid_list_folds_to_the_connect_position() {
     let bytes = hex(CONNECT_GTID_LIST);
-    let ev = RawEvent::parse(&bytes, true).unwrap();
-    ev.verify_checksum().unwrap();
-    assert!(ev.header.is_artificial());
-    let list = GtidList::decode(ev.body).unwrap();
+    let event = Event::read(&crc32_format(), &bytes[..]).unwrap();
+    let header = EventHeader::from(event.header());
+    assert_eq!(
+        event.checksum().map(u32::from_le_bytes),
+        Some(event_crc32(&header, event.data()))
+    );
+    assert!(header.is_artificial());
+    let list = GtidList::decode(event.data()).unwrap();
     assert_eq!(
         list.to_position(),
         "0-1-4".parse::<MariaGtidList>().unwrap()
@@ -209,7 +232,7 @@ fn strip_valid_crc32_recovers_a_rotate_read_before_the_format_description() {
         log_pos: 0,
         flags: 0x20,
     };
-    let crc = spillway_mysql::mariadb::event_crc32(&header, &body);
+    let crc = event_crc32(&header, &body);
     let mut data = body.clone();
     data.extend_from_slice(&crc.to_le_bytes());
     let rotate = Rotate::decode(strip_valid_crc32(&header, &data)).unwrap();
@@ -230,9 +253,6 @@ fn every_prefix_of_every_event_decodes_or_errs() {
         for end in 0..=bytes.len() {
             let prefix = &bytes[..end];
             feed_everything(prefix);
-            if end < bytes.len() {
-                assert!(RawEvent::parse(prefix, true).is_err(), "prefix {end}");
-            }
         }
         let body = &bytes[19..bytes.len() - 4];
         let header = EventHeader::decode(bytes).unwrap();
@@ -282,12 +302,11 @@ fn random_bytes_never_panic() {
 
 fn feed_everything(bytes: &[u8]) {
     let _ = EventHeader::decode(bytes);
-    for crc32 in [false, true] {
-        if let Ok(ev) = RawEvent::parse(bytes, crc32) {
-            let _ = ev.verify_checksum();
-            let _ = decode_mariadb_event(&ev.header, ev.body);
-            let _ = strip_valid_crc32(&ev.header, ev.body);
-        }
+    // mysql_common frames events in production (and panics on a cut one: `Event::read`
+    // unwraps the read of the body), so bytes go straight to the body decoders here.
+    if let Ok(header) = EventHeader::decode(bytes) {
+        let data = bytes.get(EventHeader::LEN..).unwrap_or_default();
+        let _ = strip_valid_crc32(&header, data);
     }
     let body = bytes.get(19..).unwrap_or_default();
     for b in [bytes, body] {
@@ -295,8 +314,6 @@ fn feed_everything(bytes: &[u8]) {
         let _ = GtidList::decode(b);
         let _ = BinlogCheckpoint::decode(b);
         let _ = Rotate::decode(b);
-        let _ = MysqlGtidEvent::decode(b);
-        let _ = FormatDescription::decode(b);
         if let Ok(h) = EventHeader::decode(bytes) {
             let _ = decode_mariadb_event(&h, b);
         }
@@ -306,4 +323,92 @@ fn feed_everything(bytes: &[u8]) {
     let _ = text.parse::<MariaGtid>();
     let _ = text.parse::<MariaGtidList>();
     let _ = text.parse::<MysqlGtidSet>();
+}
+
+/// The format description of a binlog whose events end with a CRC32: what mysql_common
+/// frames events with once the server's FORMAT_DESCRIPTION_EVENT has been read.
+fn crc32_format() -> FormatDescriptionEvent<'static> {
+    let bytes = hex(CAPTURE[0]);
+    let event = Event::read(
+        &FormatDescriptionEvent::new(BinlogVersion::Version4),
+        &bytes[..],
+    )
+    .unwrap();
+    let format = event.read_event::<FormatDescriptionEvent<'_>>().unwrap();
+    format.into_owned().with_footer(event.footer())
+}
+
+/// MariaDB's FORMAT_DESCRIPTION_EVENT as production reads it: the server's version, and a
+/// CRC32 after every event.
+#[test]
+fn the_captured_format_description_announces_crc32() {
+    let bytes = hex(CAPTURE[0]);
+    let event = Event::read(
+        &FormatDescriptionEvent::new(BinlogVersion::Version4),
+        &bytes[..],
+    )
+    .unwrap();
+    let format = event.read_event::<FormatDescriptionEvent<'_>>().unwrap();
+    assert_eq!(
+        format.server_version().trim_end_matches('\0'),
+        "10.11.19-MariaDB-0+deb12u1-log"
+    );
+    assert_eq!(
+        event.footer().get_checksum_alg().unwrap(),
+        Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32)
+    );
+    // The event's own CRC32 covers its header and body, the algorithm byte included.
+    let header = EventHeader::decode(&bytes).unwrap();
+    let end = bytes.len() - 4;
+    assert_eq!(
+        event_crc32(&header, &bytes[EventHeader::LEN..end]).to_le_bytes(),
+        bytes[end..]
+    );
+}
+
+/// MySQL's GTID_LOG_EVENT as production reads it (mysql_common's `GtidEvent`), from the
+/// bytes of a 5.6 event and of an 8.0 one with the logical clock and more after it.
+#[test]
+fn mysql_gtid_events_give_the_server_uuid_and_transaction_number() {
+    let sid = parse_uuid("3E11FA47-71CA-11E1-9E33-C80AA9429562").unwrap();
+    let mut body = vec![1u8];
+    body.extend_from_slice(&sid);
+    body.extend_from_slice(&23u64.to_le_bytes());
+    let read = |body: &[u8]| {
+        let mut bytes = EventHeader {
+            timestamp: 0,
+            event_type: 33,
+            server_id: 1,
+            event_size: (EventHeader::LEN + body.len()) as u32,
+            log_pos: 0,
+            flags: 0,
+        }
+        .to_bytes()
+        .to_vec();
+        bytes.extend_from_slice(body);
+        let format = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        let event = Event::read(&format, &bytes[..]).unwrap();
+        match event.read_data() {
+            Ok(Some(EventData::GtidEvent(g))) => Ok((
+                format_uuid(&g.sid()),
+                g.gno(),
+                g.last_committed(),
+                g.sequence_number(),
+            )),
+            Ok(other) => panic!("not a GTID event: {other:?}"),
+            Err(e) => Err(e),
+        }
+    };
+    let (uuid, gno, _, _) = read(&body).unwrap();
+    assert_eq!(
+        (uuid.as_str(), gno),
+        ("3e11fa47-71ca-11e1-9e33-c80aa9429562", 23)
+    );
+    body.push(2);
+    body.extend_from_slice(&5u64.to_le_bytes());
+    body.extend_from_slice(&6u64.to_le_bytes());
+    body.extend_from_slice(&[0x11; 7]);
+    let (_, gno, last_committed, sequence_number) = read(&body).unwrap();
+    assert_eq!((gno, last_committed, sequence_number), (23, 5, 6));
+    assert!(read(&body[..30]).is_err());
 }

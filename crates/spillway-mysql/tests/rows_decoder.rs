@@ -1,4 +1,4 @@
-//! The row decoder (`spillway_mysql::rows`) against the local MariaDB (`scripts/setup.sh`:
+//! The row decoder (`spillway_mysql::decode`) against the local MariaDB (`scripts/setup.sh`:
 //! binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL). Each test writes to
 //! a database of its own, reads the binlog range it wrote back through mysql_async, and
 //! decodes every rows event both with `rows` and with the old path (mysql_common's
@@ -12,12 +12,10 @@ use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use spillway_core::{Row, Value};
 use spillway_mysql::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
-use spillway_mysql::mariadb::{strip_valid_crc32, EventHeader, Rotate};
-use spillway_mysql::rows::{
-    is_rows_event, Change, RowContext, RowsEvent, TableMap, TABLE_MAP_EVENT,
-};
-use spillway_mysql::schema::ColumnDecoder;
-use spillway_mysql::types::MyType;
+use spillway_mysql::decode::column_type::{ColumnDecoder, MyType};
+use spillway_mysql::decode::event::{strip_valid_crc32, EventHeader, Rotate};
+use spillway_mysql::decode::rows::{is_rows_event, Change, RowContext, RowsEvent};
+use spillway_mysql::decode::table_map::{TableMap, TABLE_MAP_EVENT};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -483,7 +481,7 @@ async fn every_captured_type_decodes_like_the_old_path_from_mariadbs_binlog() {
         if column_type.starts_with("enum") || column_type.starts_with("set") {
             assert_eq!(
                 column.labels.as_deref(),
-                Some(&spillway_mysql::types::parse_labels(column_type)[..]),
+                Some(&spillway_mysql::decode::column_type::parse_labels(column_type)[..]),
                 "{column_type}"
             );
         }

@@ -5,11 +5,13 @@
 
 use spillway_core::{ConnectSchema, Value};
 use spillway_formats::json::{write_schema, write_value};
+use spillway_mysql::ddl::split_drop_table;
 use spillway_mysql::schema_change::{
     charset_of_collation, column_definition, dropped_table_change, schema_change_key_schema,
-    schema_change_record, schema_change_value_schema, set_server_locale_ddl, split_drop_table,
-    table_change_value, RawColumn, TableChangeKind, TableDefinition,
+    schema_change_record, schema_change_value_schema, set_server_locale_ddl, table_change_value,
+    TableChangeKind, TableDefinition,
 };
+use spillway_mysql::table::RawColumn;
 
 /// Record 9 of ddl.jsonl: the streamed `ALTER TABLE ddl ADD COLUMN c ...`, key and value.
 const ALTER_KEY: &str = concat!(

@@ -58,6 +58,14 @@ pub enum MyType {
     Json,
 }
 
+/// How to decode one column of a captured table.
+#[derive(Clone, Debug)]
+pub struct ColumnDecoder {
+    pub ty: MyType,
+    /// Whether the column passes the column filters.
+    pub included: bool,
+}
+
 /// A type that is not captured, reported per column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("type {0} is not supported")]
@@ -346,7 +354,7 @@ impl MyType {
             }
             // The binlog carries the column's own bytes; queries return UTF-8.
             (MyType::Text { latin1 }, V::Bytes(b)) => Value::String(if *latin1 && binlog {
-                b.iter().map(|&c| crate::rows::latin1_char(c)).collect()
+                b.iter().map(|&c| super::charset::latin1_char(c)).collect()
             } else {
                 String::from_utf8_lossy(b).into_owned()
             }),

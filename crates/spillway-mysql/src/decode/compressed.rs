@@ -11,7 +11,7 @@
 //!   19-byte header and no checksum. [`PayloadEvents`] reads them one at a time, so a large
 //!   transaction is never decompressed whole.
 
-use crate::rows;
+use super::rows;
 use std::io::Read;
 
 /// MariaDB's QUERY_COMPRESSED_EVENT.
@@ -455,7 +455,7 @@ mod tests {
     fn a_transaction_payload_gives_back_its_events_compressed_or_not() {
         let events = vec![
             (QUERY_EVENT, query_body(b"BEGIN")),
-            (rows::TABLE_MAP_EVENT, vec![1, 2, 3]),
+            (super::super::table_map::TABLE_MAP_EVENT, vec![1, 2, 3]),
             (rows::WRITE_ROWS_EVENT, vec![4; 3000]),
             (XID_EVENT, 42u64.to_le_bytes().to_vec()),
         ];
