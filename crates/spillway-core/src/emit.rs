@@ -47,6 +47,21 @@ impl Emitter {
         self
     }
 
+    /// Adds an event without sending; the caller sends once [`Emitter::is_full`].
+    pub fn queue(&mut self, event: ChangeEvent) {
+        self.events.push(event);
+    }
+
+    /// Whether a batch's worth of events is waiting.
+    pub fn is_full(&self) -> bool {
+        self.events.len() >= MAX_BATCH_EVENTS
+    }
+
+    /// Whether schema-change records wait to be sent.
+    pub fn has_records(&self) -> bool {
+        !self.records.is_empty()
+    }
+
     /// Adds a record written as it is before the next events (a schema change).
     pub fn push_record(&mut self, record: StructRecord) {
         self.records.push(record);

@@ -2,7 +2,9 @@
 //! aliases.
 
 use spillway_core::config::{ConfigError, ConfigMap, Secret};
-pub use spillway_core::connector::{BinaryMode, DecimalMode, SnapshotMode, TimePrecisionMode};
+pub use spillway_core::connector::{
+    BinaryMode, DecimalMode, SnapshotMode, TimePrecisionMode, ValueOptions,
+};
 use spillway_core::connector::{Container, Dialect, SourceOptions};
 use spillway_core::filter::NameFilter;
 use std::time::Duration;
@@ -85,9 +87,9 @@ pub enum BigintUnsignedMode {
 /// How values are represented.
 #[derive(Clone, Debug)]
 pub struct TypeOptions {
-    pub decimal: DecimalMode,
+    /// `decimal.handling.mode`, `time.precision.mode`, `binary.handling.mode`.
+    pub values: ValueOptions,
     pub bigint_unsigned: BigintUnsignedMode,
-    pub time_precision: TimePrecisionMode,
 }
 
 /// The connector's typed configuration.
@@ -185,13 +187,6 @@ impl MysqlConfig {
             values,
             connect_timeout,
         } = common;
-        if values.binary != BinaryMode::Bytes {
-            return Err(ConfigError::invalid(
-                "binary.handling.mode",
-                &config.string(&["binary.handling.mode"]).unwrap_or_default(),
-                "only bytes is available for MySQL and MariaDB yet",
-            ));
-        }
         Ok(MysqlConfig {
             name,
             flavor,
@@ -229,7 +224,7 @@ impl MysqlConfig {
             heartbeat_action_query: heartbeat.action_query,
             heartbeat_topic: heartbeat.topic,
             types: TypeOptions {
-                decimal: values.decimal,
+                values,
                 bigint_unsigned: config.choice(
                     &["bigint.unsigned.handling.mode"],
                     &[
@@ -238,7 +233,6 @@ impl MysqlConfig {
                     ],
                     BigintUnsignedMode::Long,
                 )?,
-                time_precision: values.time_precision,
             },
             connect_timeout,
             tls,

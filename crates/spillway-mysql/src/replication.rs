@@ -22,17 +22,15 @@ use crate::table::TableId;
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
+use spillway_core::emit::Emitter;
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{
-    ChangeEvent, Heartbeat, Offset, Op, Position, SourceBatch, SourceContext, StructRecord,
-};
+use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Position, SourceContext};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 /// Events per batch before it is handed over without waiting for a transaction's end.
-const MAX_BATCH_EVENTS: usize = 1024;
 /// How often transactions without captured changes move the committed position.
 const IDLE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// The rows events of MySQL 5.1's pre-GA binlogs (PRE_GA_WRITE/UPDATE/DELETE_ROWS): rows in
@@ -70,7 +68,8 @@ pub struct Streamer<'a> {
     /// A SQL connection for reading table definitions.
     pub catalog: mysql_async::Conn,
     pub source_schema: Arc<ConnectSchema>,
-    pub batches: mpsc::Sender<SourceBatch>,
+    /// Batches events and schema-change records for the pipeline.
+    emitter: Emitter,
     pub shutdown: watch::Receiver<bool>,
     /// Events at or before this position were committed before the restart.
     pub resume: Option<Position>,
@@ -80,16 +79,11 @@ pub struct Streamer<'a> {
     pub mariadb: bool,
     history: SchemaHistory,
     schema_records: SchemaRecords,
-    /// Schema-change records to send with the next batch.
-    records: Vec<StructRecord>,
     /// Table maps of the current statements, by table id.
     maps: HashMap<u64, TableMap>,
     tables: HashMap<TableId, Option<CapturedTable>>,
     txn: Option<Transaction>,
-    events: Vec<ChangeEvent>,
     last_idle_checkpoint: std::time::Instant,
-    /// The position of the last checkpoint sent.
-    last_checkpoint: Option<Position>,
 }
 
 impl<'a> Streamer<'a> {
@@ -111,20 +105,17 @@ impl<'a> Streamer<'a> {
             config,
             catalog,
             source_schema,
-            batches: ctx.batches.clone(),
+            emitter: Emitter::new(ctx.batches.clone()).forward_checkpoints_only(),
             shutdown: ctx.shutdown.clone(),
             resume,
             at,
             mariadb,
             history,
             schema_records,
-            records: Vec::new(),
             maps: HashMap::new(),
             tables: HashMap::new(),
             txn: None,
-            events: Vec::with_capacity(MAX_BATCH_EVENTS),
             last_idle_checkpoint: std::time::Instant::now(),
-            last_checkpoint: None,
         }
     }
 
@@ -438,7 +429,7 @@ impl<'a> Streamer<'a> {
         // A transaction with captured changes (or a schema change record) is a checkpoint;
         // others move the position at most once a second, so a binlog busy with other
         // databases is not re-read after a restart (nor lost to purging).
-        let captured = txn.is_some_and(|t| t.emitted > 0) || !self.records.is_empty();
+        let captured = txn.is_some_and(|t| t.emitted > 0) || self.emitter.has_records();
         if captured || self.last_idle_checkpoint.elapsed() >= IDLE_CHECKPOINT_EVERY {
             self.last_idle_checkpoint = std::time::Instant::now();
             let checkpoint = self.at.checkpoint();
@@ -518,7 +509,7 @@ impl<'a> Streamer<'a> {
                 thread: txn.thread.filter(|_| in_transaction),
             },
         );
-        self.events.push(ChangeEvent {
+        self.emitter.queue(ChangeEvent {
             table: schema.clone(),
             op,
             before: change.before,
@@ -652,7 +643,7 @@ impl<'a> Streamer<'a> {
                 let r = self
                     .schema_records
                     .record(source, &record.database, &record.ddl, changes);
-                self.records.push(r);
+                self.emitter.push_record(r);
             }
         }
         // `CREATE TABLE ... SELECT` goes on with the rows it inserts (MariaDB marks such a
@@ -755,7 +746,7 @@ impl<'a> Streamer<'a> {
         };
         for (row_in_event, change) in decoded.into_iter().enumerate() {
             self.push_change(&schema, op, change, start, row_in_event as u32, true)?;
-            if self.events.len() >= MAX_BATCH_EVENTS {
+            if self.emitter.is_full() {
                 self.flush(None).await?;
             }
         }
@@ -816,43 +807,25 @@ impl<'a> Streamer<'a> {
             server_name: self.config.topic_prefix.clone(),
             ts_ms: now_us() / 1000,
         };
-        self.send(Some(heartbeat), checkpoint).await
+        self.emitter
+            .heartbeat(heartbeat, checkpoint)
+            .await
+            .map_err(|_| pipeline_gone())
     }
 
     async fn flush(&mut self, checkpoint: Option<Offset>) -> Result<(), MysqlError> {
-        self.send(None, checkpoint).await
-    }
-
-    async fn send(
-        &mut self,
-        heartbeat: Option<Heartbeat>,
-        checkpoint: Option<Offset>,
-    ) -> Result<(), MysqlError> {
-        // A checkpoint is only worth sending when it moves past the last one.
-        let checkpoint =
-            checkpoint.filter(|c| self.last_checkpoint.is_none_or(|last| c.position > last));
-        if self.events.is_empty()
-            && self.records.is_empty()
-            && checkpoint.is_none()
-            && heartbeat.is_none()
-        {
-            return Ok(());
-        }
-        if let Some(c) = &checkpoint {
-            self.last_checkpoint = Some(c.position);
-        }
-        self.batches
-            .send(SourceBatch {
-                records: std::mem::take(&mut self.records),
-                events: std::mem::replace(&mut self.events, Vec::with_capacity(MAX_BATCH_EVENTS)),
-                heartbeat,
-                checkpoint,
-            })
+        self.emitter
+            .flush(checkpoint)
             .await
-            .map_err(|_| MysqlError::Binlog {
-                detail: "the pipeline stopped accepting events".to_string(),
-                transient: false,
-            })
+            .map_err(|_| pipeline_gone())
+    }
+}
+
+/// The pipeline took no more batches (it failed or shut down; its error is reported).
+fn pipeline_gone() -> MysqlError {
+    MysqlError::Binlog {
+        detail: "the pipeline stopped accepting events".to_string(),
+        transient: false,
     }
 }
 

@@ -83,10 +83,4 @@ pub fn source_info(schema: &Arc<ConnectSchema>, f: SourceFields<'_>) -> SourceIn
     }
 }
 
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use spillway_core::connector::now_us;

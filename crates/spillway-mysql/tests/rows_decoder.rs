@@ -11,7 +11,9 @@ use mysql_async::binlog::events::{Event, EventData, TableMapEvent};
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use spillway_core::{Row, Value};
-use spillway_mysql::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
+use spillway_mysql::config::{
+    BigintUnsignedMode, BinaryMode, DecimalMode, TimePrecisionMode, TypeOptions, ValueOptions,
+};
 use spillway_mysql::decode::column_type::{ColumnDecoder, MyType};
 use spillway_mysql::decode::event::{strip_valid_crc32, EventHeader, Rotate};
 use spillway_mysql::decode::rows::{is_rows_event, Change, RowContext, RowsEvent};
@@ -148,9 +150,12 @@ fn all_options() -> Vec<TypeOptions> {
                 TimePrecisionMode::Connect,
             ] {
                 all.push(TypeOptions {
-                    decimal,
+                    values: ValueOptions {
+                        decimal,
+                        time_precision,
+                        binary: BinaryMode::Bytes,
+                    },
                     bigint_unsigned,
-                    time_precision,
                 });
             }
         }
@@ -160,9 +165,12 @@ fn all_options() -> Vec<TypeOptions> {
 
 fn default_options() -> TypeOptions {
     TypeOptions {
-        decimal: DecimalMode::Precise,
+        values: ValueOptions {
+            decimal: DecimalMode::Precise,
+            time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
+            binary: BinaryMode::Bytes,
+        },
         bigint_unsigned: BigintUnsignedMode::Long,
-        time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
     }
 }
 
@@ -521,7 +529,9 @@ async fn every_captured_type_decodes_like_the_old_path_from_mariadbs_binlog() {
                         let (_, l1, l2) = TIME_1_2.iter().find(|r| r.0 == id).expect("a row");
                         let expected = match (if i == t1 { l1 } else { l2 }).map(time_micros) {
                             None => Value::Null,
-                            Some(m) if options.time_precision == TimePrecisionMode::Connect => {
+                            Some(m)
+                                if options.values.time_precision == TimePrecisionMode::Connect =>
+                            {
                                 Value::Int(m / 1000)
                             }
                             Some(m) => Value::Int(m),

@@ -1,7 +1,7 @@
 //! MySQL and MariaDB column types: the Connect schema Debezium gives each, and decoding of
 //! the values the binlog and the snapshot deliver into that shape.
 
-use crate::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
+use crate::config::{BigintUnsignedMode, BinaryMode, DecimalMode, TimePrecisionMode, TypeOptions};
 use spillway_core::convert::{
     days_from_civil, format_utc_timestamp, twos_complement, Fraction, DAY_US,
 };
@@ -145,7 +145,7 @@ impl MyType {
     pub fn schema(&self, options: &TypeOptions) -> ConnectSchema {
         use ConnectType as T;
         let s = ConnectSchema::new;
-        let connect_time = options.time_precision == TimePrecisionMode::Connect;
+        let connect_time = options.values.time_precision == TimePrecisionMode::Connect;
         match self {
             // Debezium reads tinyint(1) and boolean as the small integers they are.
             MyType::Bool => s(T::Int16),
@@ -162,7 +162,7 @@ impl MyType {
             },
             MyType::Float => s(T::Float32),
             MyType::Double => s(T::Float64),
-            MyType::Decimal { precision, scale } => match options.decimal {
+            MyType::Decimal { precision, scale } => match options.values.decimal {
                 DecimalMode::Precise => decimal_schema(*scale, *precision),
                 DecimalMode::Double => s(T::Float64),
                 DecimalMode::String => s(T::String),
@@ -193,7 +193,9 @@ impl MyType {
                 .version(1),
             MyType::Year => s(T::Int32).named("io.debezium.time.Year").version(1),
             MyType::Text { .. } => s(T::String),
-            MyType::Binary { .. } => s(T::Bytes),
+            // binary.handling.mode: bytes, or their text.
+            MyType::Binary { .. } if options.values.binary == BinaryMode::Bytes => s(T::Bytes),
+            MyType::Binary { .. } => s(T::String),
             MyType::Enum { labels } => s(T::String)
                 .named("io.debezium.data.Enum")
                 .version(1)
@@ -215,7 +217,7 @@ impl MyType {
         binlog: bool,
     ) -> Result<Value, DecodeError> {
         use mysql_async::Value as V;
-        let connect_time = options.time_precision == TimePrecisionMode::Connect;
+        let connect_time = options.values.time_precision == TimePrecisionMode::Connect;
         Ok(match (self, value) {
             (_, V::NULL) => Value::Null,
             (MyType::Bool, V::Int(i)) => Value::Int(*i),
@@ -265,7 +267,7 @@ impl MyType {
                 }
             }
             (MyType::Decimal { scale, .. }, V::Bytes(b)) => {
-                decimal(text(b)?, *scale, options.decimal)?
+                decimal(text(b)?, *scale, options.values.decimal)?
             }
             (MyType::Bit1, V::Bytes(b)) => Value::Bool(b.iter().any(|x| *x != 0)),
             (MyType::Bit1, V::Int(i)) => Value::Bool(*i != 0),
@@ -366,7 +368,7 @@ impl MyType {
                         bytes.resize(*n as usize, 0);
                     }
                 }
-                Value::Bytes(bytes)
+                options.values.binary.value(bytes)
             }
             (MyType::Enum { labels }, V::Int(i)) => Value::String(label(labels, *i)),
             (MyType::Enum { labels }, V::UInt(i)) => Value::String(label(labels, *i as i64)),
@@ -513,7 +515,7 @@ impl MyType {
                 Some(Value::String(format_utc_timestamp(0, Fraction::Trimmed)))
             }
             MyType::Text { .. } | MyType::Json => Some(Value::String(String::new())),
-            MyType::Binary { .. } => Some(Value::Bytes(Vec::new())),
+            MyType::Binary { .. } => Some(options.values.binary.value(Vec::new())),
             MyType::Enum { .. } | MyType::Set { .. } => None,
         }
     }
@@ -614,13 +616,18 @@ fn parse_time(text: &str) -> Option<mysql_async::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode};
+    use crate::config::{
+        BigintUnsignedMode, BinaryMode, DecimalMode, TimePrecisionMode, ValueOptions,
+    };
 
     fn options() -> TypeOptions {
         TypeOptions {
-            decimal: DecimalMode::Precise,
+            values: ValueOptions {
+                decimal: DecimalMode::Precise,
+                time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
+                binary: BinaryMode::Bytes,
+            },
             bigint_unsigned: BigintUnsignedMode::Long,
-            time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
         }
     }
 

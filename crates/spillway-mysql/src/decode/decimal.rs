@@ -289,7 +289,7 @@ mod tests {
                     ok(&c, &bytes, &o),
                     old(&c.ty, Old::Bytes(text.as_bytes().to_vec()), &o),
                     "DECIMAL({p},{s}) {text} under {:?}",
-                    o.decimal
+                    o.values.decimal
                 );
             }
         }

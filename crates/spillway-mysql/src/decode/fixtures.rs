@@ -5,16 +5,21 @@ pub(crate) use super::decimal::DIGITS_TO_BYTES;
 pub(crate) use super::error::RowsError;
 pub(crate) use super::rows::*;
 pub(crate) use super::table_map::{TableMap, TABLE_MAP_EVENT};
-pub(crate) use crate::config::{BigintUnsignedMode, DecimalMode, TimePrecisionMode, TypeOptions};
+pub(crate) use crate::config::{
+    BigintUnsignedMode, BinaryMode, DecimalMode, TimePrecisionMode, TypeOptions, ValueOptions,
+};
 pub(crate) use mysql_async::Value as Old;
 pub(crate) use spillway_core::convert::twos_complement;
 pub(crate) use spillway_core::{Row, Value};
 
 pub(crate) fn options() -> TypeOptions {
     TypeOptions {
-        decimal: DecimalMode::Precise,
+        values: ValueOptions {
+            decimal: DecimalMode::Precise,
+            time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
+            binary: BinaryMode::Bytes,
+        },
         bigint_unsigned: BigintUnsignedMode::Long,
-        time_precision: TimePrecisionMode::AdaptiveTimeMicroseconds,
     }
 }
 
@@ -24,9 +29,12 @@ pub(crate) fn with(
     time: TimePrecisionMode,
 ) -> TypeOptions {
     TypeOptions {
-        decimal,
+        values: ValueOptions {
+            decimal,
+            time_precision: time,
+            binary: BinaryMode::Bytes,
+        },
         bigint_unsigned: bigint,
-        time_precision: time,
     }
 }
 

@@ -59,7 +59,7 @@ pub(crate) fn put_value(
     options: &TypeOptions,
 ) -> Result<(), Fault> {
     use ColumnKind as K;
-    let connect_time = options.time_precision == TimePrecisionMode::Connect;
+    let connect_time = options.values.time_precision == TimePrecisionMode::Connect;
     let same = |fsp: u8, want: &u32| u32::from(fsp) == *want;
     match (kind, ty) {
         (K::Int { bytes: 1 }, MyType::Bool) => fill(slot, Value::Int(sign_extend(uint_le(b), 8))),
@@ -95,9 +95,9 @@ pub(crate) fn put_value(
             },
         ) if u32::from(precision) == *want_precision && u32::from(scale) == *want_scale => {
             let mut decimal = BinaryDecimal::EMPTY;
-            let text = options.decimal != DecimalMode::Precise || precision > 38;
+            let text = options.values.decimal != DecimalMode::Precise || precision > 38;
             decimal.read(b, precision, scale, text)?;
-            fill(slot, decimal.value(options.decimal));
+            fill(slot, decimal.value(options.values.decimal));
         }
         (K::Bit { bits: 1 }, MyType::Bit1) => fill(slot, Value::Bool(b.iter().any(|x| *x != 0))),
         (K::Bit { bits }, MyType::Bits { length }) if u32::from(bits) == *length => {
@@ -163,7 +163,7 @@ pub(crate) fn put_value(
                     bytes.resize(*n as usize, 0);
                 }
             }
-            fill(slot, Value::Bytes(bytes));
+            fill(slot, options.values.binary.value(bytes));
         }
         // MariaDB's JSON is a LONGTEXT.
         (K::Blob { .. }, MyType::Json) => {
@@ -450,6 +450,36 @@ mod tests {
         assert_eq!(ok(&b4, b"\x00", &options()), Value::Bytes(vec![0, 0, 0, 0]));
         let vb = col(15, &[10, 0], MyType::Binary { pad_to: None });
         assert_eq!(ok(&vb, b"\x01\xff", &options()), Value::Bytes(vec![0xFF]));
+    }
+
+    #[test]
+    fn binary_handling_mode_gives_binary_columns_as_text_in_binlog_snapshot_and_schema() {
+        use spillway_core::schema::ConnectType;
+        let b4 = col(254, &[0xFE, 4], MyType::Binary { pad_to: Some(4) });
+        let blob = col(252, &[2], MyType::Binary { pad_to: None });
+        for (mode, padded, blob_text) in [
+            (BinaryMode::Hex, "fb020000", "ff00"),
+            (BinaryMode::Base64, "+wIAAA==", "/wA="),
+            (BinaryMode::Base64UrlSafe, "-wIAAA==", "_wA="),
+        ] {
+            let mut o = options();
+            o.values.binary = mode;
+            let want = Value::String(padded.to_string());
+            assert_eq!(ok(&b4, b"\x02\xfb\x02", &o), want, "{mode:?}");
+            assert_eq!(old(&b4.ty, Old::Bytes(vec![0xfb, 2]), &o), want, "{mode:?}");
+            assert_eq!(
+                ok(&blob, b"\x02\x00\xff\x00", &o),
+                Value::String(blob_text.to_string())
+            );
+            assert_eq!(b4.ty.schema(&o).ty, ConnectType::String);
+            assert_eq!(b4.ty.fallback(&o), Some(Value::String(String::new())));
+        }
+        assert_eq!(b4.ty.schema(&options()).ty, ConnectType::Bytes);
+        // BIT columns stay bytes whatever the mode, as Debezium's.
+        let mut o = options();
+        o.values.binary = BinaryMode::Hex;
+        let bits = MyType::Bits { length: 10 };
+        assert_eq!(bits.schema(&o).ty, ConnectType::Bytes);
     }
 
     #[test]
