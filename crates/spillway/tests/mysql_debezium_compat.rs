@@ -73,6 +73,19 @@ fn truncate_events_match_debezium_mysql_events_for_the_same_binlog() {
     );
 }
 
+/// `binary.handling.mode=hex`: BINARY, VARBINARY and BLOB columns as text, in the
+/// snapshot and the binlog, as Debezium's.
+#[test]
+fn binary_handling_mode_matches_debezium_mysql_for_the_same_binlog() {
+    compare_rows(
+        "mydbzbin",
+        5830,
+        false,
+        &["all_types"],
+        &[("binary.handling.mode", "hex")],
+    );
+}
+
 /// The same with Avro: both register into spillway's embedded registry (Debezium through
 /// Confluent's `AvroConverter`), every subject ends with one version, and both outputs read
 /// back through the `AvroConverter` give the same documents.
