@@ -13,7 +13,7 @@ use apache_avro::Schema;
 use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
-use spillway_core::StreamRecord;
+use spillway_core::{ErrorClass, StreamRecord};
 use spillway_registry::{Registry, RemoteRegistry};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -69,14 +69,16 @@ pub enum SchemaSource {
 impl SchemaSource {
     /// The schema with `id`; the flag says whether the failure may pass (a registry that
     /// did not answer).
-    fn schema(&mut self, id: u32) -> Result<String, (String, bool)> {
+    fn schema(&mut self, id: u32) -> Result<String, DecodeError> {
         match self {
             SchemaSource::Remote(remote) => remote.schema(id).map_err(|e| {
                 // Refusals (no such id) stay; an unreachable or overloaded registry is
                 // retried.
                 use spillway_core::Classify;
-                let transient = e.class() == spillway_core::ErrorClass::Transient;
-                (e.to_string(), transient)
+                DecodeError {
+                    class: e.class(),
+                    reason: e.to_string(),
+                }
             }),
             SchemaSource::Embedded { dir, registry } => {
                 if let Some(text) = registry.as_ref().and_then(|r| r.schema(id)) {
@@ -85,7 +87,7 @@ impl SchemaSource {
                 let reopened = Registry::open(dir).map_err(|e| {
                     let reason =
                         format!("cannot read the schema registry in {}: {e}", dir.display());
-                    (reason, false)
+                    DecodeError::from(reason)
                 })?;
                 let text = reopened.schema(id);
                 *registry = Some(reopened);
@@ -94,7 +96,7 @@ impl SchemaSource {
                         "schema id {id} is not in the embedded registry at {} (set schema.registry.url when another registry holds it)",
                         dir.display()
                     );
-                    (reason, false)
+                    DecodeError::from(reason)
                 })
             }
         }
@@ -156,8 +158,31 @@ pub struct Decoder {
     key_prefixes: HashMap<Arc<str>, KnownPrefix>,
     avro_plans: HashMap<u32, Arc<AvroPlan>>,
     schemas: SchemaSource,
-    /// Whether the last failure may pass by itself.
-    transient: bool,
+}
+
+/// Why a record cannot be decoded, and whether that may pass (a schema registry that did
+/// not answer) or comes back every time (the record itself).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct DecodeError {
+    pub reason: String,
+    pub class: ErrorClass,
+}
+
+impl From<String> for DecodeError {
+    /// A fault of the record itself.
+    fn from(reason: String) -> Self {
+        DecodeError {
+            reason,
+            class: ErrorClass::Definite,
+        }
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(reason: &str) -> Self {
+        DecodeError::from(reason.to_string())
+    }
 }
 
 /// The JSON converter's envelope, borrowed.
@@ -180,26 +205,18 @@ impl Decoder {
             key_prefixes: HashMap::new(),
             avro_plans: HashMap::new(),
             schemas,
-            transient: false,
         }
     }
 
-    /// Whether the last decoding failure may pass by itself (a schema registry that did not
-    /// answer), so the record is worth trying again later.
-    pub fn last_failure_is_transient(&self) -> bool {
-        self.transient
-    }
-
     /// What `record` asks of its table.
-    pub fn decode(&mut self, record: &StreamRecord) -> Result<Change, String> {
-        self.transient = false;
+    pub fn decode(&mut self, record: &StreamRecord) -> Result<Change, DecodeError> {
         let key = match record.key.as_deref() {
             None => None,
             Some(bytes) => match self.decode_struct(&record.topic, bytes, false)? {
                 Decoded::Fields(f) => Some(f),
                 Decoded::Skip(reason) => return Ok(Change::Skip(reason)),
                 Decoded::Envelope { .. } => {
-                    return Err("the record key is a change envelope, not a key".to_string())
+                    return Err("the record key is a change envelope, not a key".into())
                 }
             },
         };
@@ -212,12 +229,12 @@ impl Decoder {
             Decoded::Envelope { op, before, after } => match op.as_str() {
                 "c" | "r" | "u" => match after {
                     Some(after) => Ok(Change::Write { key, after }),
-                    None => Err(format!("a change with op {op:?} has no \"after\" row")),
+                    None => Err(format!("a change with op {op:?} has no \"after\" row").into()),
                 },
                 "d" => Ok(Change::Delete { key, before }),
                 "t" => Ok(Change::Truncate),
                 "m" => Ok(Change::Skip("logical decoding message")),
-                other => Err(format!("unknown change op {other:?}")),
+                other => Err(format!("unknown change op {other:?}").into()),
             },
         }
     }
@@ -227,16 +244,17 @@ impl Decoder {
         topic: &Arc<str>,
         bytes: &[u8],
         is_value: bool,
-    ) -> Result<Decoded, String> {
+    ) -> Result<Decoded, DecodeError> {
         match bytes.first() {
             Some(0) if bytes.len() >= 5 => self.decode_avro(bytes),
             Some(b'{') | Some(b' ') | Some(b'\n') | Some(b'\t') | Some(b'\r') => {
-                self.decode_json(topic, bytes, is_value)
+                Ok(self.decode_json(topic, bytes, is_value)?)
             }
             _ => Err(format!(
                 "the record's {} is neither JSON nor Confluent's Avro wire format",
                 if is_value { "value" } else { "key" }
-            )),
+            )
+            .into()),
         }
     }
 
@@ -349,15 +367,12 @@ impl Decoder {
         Ok(plan)
     }
 
-    fn decode_avro(&mut self, bytes: &[u8]) -> Result<Decoded, String> {
+    fn decode_avro(&mut self, bytes: &[u8]) -> Result<Decoded, DecodeError> {
         let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
         let plan = match self.avro_plans.get(&id) {
             Some(plan) => plan.clone(),
             None => {
-                let text = self.schemas.schema(id).map_err(|(reason, transient)| {
-                    self.transient = transient;
-                    reason
-                })?;
+                let text = self.schemas.schema(id)?;
                 let schema = Schema::parse_str(&text)
                     .map_err(|e| format!("schema {id} is not Avro: {e}"))?;
                 let node: Json = serde_json::from_str(&text)
@@ -381,12 +396,12 @@ impl Decoder {
             Plan::Flat { row } => Ok(Decoded::Fields(avro_fields(row, &value, &cx)?)),
             Plan::Envelope { row } => {
                 let Avro::Record(fields) = &value else {
-                    return Err("an Avro change event is not a record".to_string());
+                    return Err("an Avro change event is not a record".into());
                 };
                 let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                 let op = match field("op").map(strip_union) {
                     Some(Avro::String(op)) => op.clone(),
-                    _ => return Err("a change event has no \"op\"".to_string()),
+                    _ => return Err("a change event has no \"op\"".into()),
                 };
                 let side = |name: &str| -> Result<Option<Fields>, String> {
                     match field(name).map(strip_union) {
@@ -550,14 +565,40 @@ mod tests {
                 Some(json!({"before": null, "after": {"id": 1}, "op": "c"})),
             ))
             .unwrap_err();
-        assert!(e.contains("without an embedded schema"), "{e}");
+        assert!(e.reason.contains("without an embedded schema"), "{e}");
         let mut r = record(None, None);
         r.value = Some(b"\x07garbage".to_vec());
         let e = d.decode(&r).unwrap_err();
-        assert!(e.contains("neither JSON nor"), "{e}");
+        assert!(e.reason.contains("neither JSON nor"), "{e}");
         let mut r = record(None, None);
         r.value = Some(b"\x00\x00\x00\x00\x09rest".to_vec());
         let e = d.decode(&r).unwrap_err();
-        assert!(e.contains("schema id 9"), "{e}");
+        assert!(e.reason.contains("schema id 9"), "{e}");
+        assert_eq!(
+            e.class,
+            ErrorClass::Definite,
+            "an id the registry lacks stays"
+        );
+    }
+
+    #[test]
+    fn a_registry_that_does_not_answer_is_a_transient_failure_of_the_record() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let remote = RemoteRegistry::new(spillway_registry::RemoteRegistryOptions {
+            urls: vec![format!("http://127.0.0.1:{port}")],
+            attempts: 1,
+            timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        });
+        let mut d = Decoder::new(SchemaSource::Remote(remote), "__unavailable");
+        let mut r = record(None, None);
+        r.value = Some(b"\x00\x00\x00\x00\x09rest".to_vec());
+        let e = d.decode(&r).unwrap_err();
+        assert!(e.reason.contains("schema registry unreachable"), "{e}");
+        assert_eq!(e.class, ErrorClass::Transient);
     }
 }

@@ -40,8 +40,8 @@ pub enum ProjectionError {
         partition: u32,
         offset: u64,
         reason: String,
-        /// It may decode later (its schema registry did not answer).
-        transient: bool,
+        /// Transient when it may decode later (its schema registry did not answer).
+        class: spillway_core::ErrorClass,
     },
     /// The target refused a batch or a table does not fit its records.
     #[error("projection {connector}: {source} (batch of {topics})")]
@@ -62,13 +62,9 @@ pub enum ProjectionError {
 
 impl spillway_core::Classify for ProjectionError {
     fn class(&self) -> spillway_core::ErrorClass {
-        use spillway_core::ErrorClass;
         match self {
             // A record whose schema registry did not answer may decode later.
-            ProjectionError::Record {
-                transient: true, ..
-            } => ErrorClass::Transient,
-            ProjectionError::Record { .. } => ErrorClass::Definite,
+            ProjectionError::Record { class, .. } => *class,
             ProjectionError::Target { source, .. } => source.class(),
             ProjectionError::Stream { source, .. } => source.class(),
         }
@@ -257,7 +253,7 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
             partition: record.partition,
             offset: record.offset,
             reason: reason.into(),
-            transient: false,
+            class: spillway_core::ErrorClass::Definite,
         }
     }
 
@@ -312,9 +308,9 @@ impl<R: StreamReader, T: Target> Projector<R, T> {
             }
             topics.insert(record.topic.clone(), ());
             let change = self.decoder.decode(record).map_err(|e| {
-                let mut error = self.record_error(record, e);
-                if let ProjectionError::Record { transient, .. } = &mut error {
-                    *transient = self.decoder.last_failure_is_transient();
+                let mut error = self.record_error(record, e.reason);
+                if let ProjectionError::Record { class, .. } = &mut error {
+                    *class = e.class;
                 }
                 error
             })?;
