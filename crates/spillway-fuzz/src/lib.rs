@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("pg_text_values", pg_text_values),
     ("pg_replication_frames", pg_replication_frames),
     ("pem_certificates", pem_certificates),
+    ("pg_copy_rows", pg_copy_rows),
     ("binlog_table_map", binlog_table_map),
     ("binlog_rows", binlog_rows),
     ("mariadb_events", mariadb_events),
@@ -57,6 +58,14 @@ pub fn pgoutput(data: &[u8]) {
 /// keepalive) and an XLogData's payload as a pgoutput message.
 pub fn pg_replication_frames(data: &[u8]) {
     let _ = spillway_postgres::protocol::decode_backend_stream(data);
+}
+
+/// Rows of `COPY ... TO STDOUT` text as the snapshot reads them, a line at a time.
+pub fn pg_copy_rows(data: &[u8]) {
+    let mut fields = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let _ = spillway_postgres::copy_text::split_row(line, &mut fields);
+    }
 }
 
 /// Certificate and key files (`database.sslrootcert`, `sslcert`, `sslkey`) read from their
