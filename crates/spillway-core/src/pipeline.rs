@@ -347,13 +347,21 @@ where
     }
     .await;
 
-    // Drain: whatever was sent is either acknowledged or failed before the final commit.
+    // Drain: whatever was sent is either acknowledged or failed before the final commit. A
+    // batch that fails here still stops progress at it, and is reported like one that
+    // failed while running (a writer's flush need not report it).
     let flushed = writer.flush().await;
     drop(ack_tx);
+    let mut failed_in_drain: Option<StreamError> = None;
     while let Some(report) = ack_rx.recv().await {
-        if report.result.is_ok() {
-            tracker.ack(report.seq);
-            meter.acked(report.seq);
+        match report.result {
+            Ok(()) => {
+                tracker.ack(report.seq);
+                meter.acked(report.seq);
+            }
+            Err(error) => {
+                failed_in_drain.get_or_insert(error);
+            }
         }
     }
     commit(
@@ -367,6 +375,9 @@ where
     .await?;
     result?;
     flushed?;
+    if let Some(error) = failed_in_drain {
+        return Err(error.into());
+    }
     Ok(stats)
 }
 
@@ -506,3 +517,6 @@ fn source_ts_ms(event: &ChangeEvent) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

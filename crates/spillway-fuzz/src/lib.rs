@@ -13,6 +13,8 @@
 
 use std::sync::OnceLock;
 
+pub mod avro_records;
+
 /// A fuzz target's body: arbitrary bytes in, never a panic.
 pub type Body = fn(&[u8]);
 
@@ -21,6 +23,9 @@ pub type Body = fn(&[u8]);
 pub const TARGETS: &[(&str, Body)] = &[
     ("pgoutput", pgoutput),
     ("pg_text_values", pg_text_values),
+    ("pg_replication_frames", pg_replication_frames),
+    ("pem_certificates", pem_certificates),
+    ("pg_copy_rows", pg_copy_rows),
     ("binlog_table_map", binlog_table_map),
     ("binlog_rows", binlog_rows),
     ("mariadb_events", mariadb_events),
@@ -29,6 +34,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("log_record", log_record),
     ("log_segment", log_segment),
     ("projection_json", projection_json),
+    ("projection_avro", projection_avro),
     ("query_guard", query_guard),
     ("secrets_and_text", secrets_and_text),
     ("properties", properties),
@@ -45,6 +51,37 @@ pub fn pgoutput(data: &[u8]) {
     let _ = LogicalMessage::decode(&buf);
     let _ = ReplicationMessage::decode(&buf);
     let _ = StandbyStatusUpdate::decode(&buf);
+}
+
+/// Bytes from the server as the replication connection reads them: backend message frames,
+/// each body through its parser, a CopyData as a replication message (XLogData, primary
+/// keepalive) and an XLogData's payload as a pgoutput message.
+pub fn pg_replication_frames(data: &[u8]) {
+    let _ = spillway_postgres::protocol::decode_backend_stream(data);
+}
+
+/// Rows of `COPY ... TO STDOUT` text as the snapshot reads them, a line at a time.
+pub fn pg_copy_rows(data: &[u8]) {
+    let mut fields = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let _ = spillway_postgres::copy_text::split_row(line, &mut fields);
+    }
+}
+
+/// Certificate and key files (`database.sslrootcert`, `sslcert`, `sslkey`) read from their
+/// PEM bytes, and the DER walk over each certificate read (and over the raw bytes, as a
+/// server presents its certificate).
+pub fn pem_certificates(data: &[u8]) {
+    use spillway_postgres::protocol::{
+        cert_info, certificates_from_pem_bytes, private_key_from_pem_bytes,
+    };
+    if let Ok(certificates) = certificates_from_pem_bytes(data) {
+        for certificate in &certificates {
+            let _ = cert_info(certificate.as_ref());
+        }
+    }
+    let _ = private_key_from_pem_bytes(data);
+    let _ = cert_info(data);
 }
 
 /// PostgreSQL text-format values, as pgoutput and COPY send them.
@@ -237,6 +274,12 @@ pub fn projection_json(data: &[u8]) {
         timestamp_ms: 0,
     };
     let _ = decoder.decode(&record);
+}
+
+/// A change record in Confluent's Avro wire format as a projection reads it, decoded with the
+/// schemas spillway's Avro encoder registered (see [`avro_records`] for the input layout).
+pub fn projection_avro(data: &[u8]) {
+    let _ = avro_records::decode(data);
 }
 
 /// The allow-list check of PostgreSQL projection queries.

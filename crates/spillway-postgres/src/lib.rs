@@ -26,7 +26,7 @@
 //! hint.
 
 pub mod config;
-mod copy_text;
+pub mod copy_text;
 pub mod error;
 pub mod preflight;
 pub mod protocol;

@@ -34,7 +34,9 @@ const SHUTDOWN_COMMIT_WAIT: Duration = Duration::from_secs(30);
 pub fn flush_lsn(offset: &Offset) -> u64 {
     match offset.position.phase {
         Phase::Snapshot => 0,
-        Phase::Stream if offset.position.is_end_of_transaction() => offset.position.log + 1,
+        Phase::Stream if offset.position.is_end_of_transaction() => {
+            offset.position.log.saturating_add(1)
+        }
         Phase::Stream => offset.position.log,
     }
 }

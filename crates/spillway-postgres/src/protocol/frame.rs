@@ -7,7 +7,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::conn::ConnError;
-use super::pgoutput::{DecodeError, Reader};
+use super::pgoutput::{DecodeError, LogicalMessage, Reader, ReplicationMessage};
 
 /// The largest body accepted, a little above the server's 1 GiB allocation limit.
 pub(crate) const MAX_BODY_LEN: usize = (1 << 30) + (1 << 20);
@@ -66,6 +66,44 @@ pub(crate) fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>, ConnError
     buf.advance(5);
     let body = buf.split_to(body_len).freeze();
     Ok(Some(Frame { tag, body }))
+}
+
+/// Reads bytes from the server as the connection does, without a socket: frame by frame,
+/// each body through the parser its tag calls for (a CopyData as a replication message, an
+/// XLogData's payload as a pgoutput message). Returns how many whole frames were read, or
+/// the first error. The framing's pure seam, for tests and fuzzers.
+pub fn decode_backend_stream(bytes: &[u8]) -> Result<usize, ConnError> {
+    let mut buf = BytesMut::from(bytes);
+    let mut frames = 0;
+    while let Some(frame) = parse_frame(&mut buf)? {
+        frames += 1;
+        match frame.tag {
+            AUTHENTICATION => {
+                parse_auth(&frame.body)?;
+            }
+            BACKEND_KEY_DATA => {
+                parse_backend_key(&frame.body)?;
+            }
+            PARAMETER_STATUS => {
+                parse_parameter_status(&frame.body)?;
+            }
+            ERROR_RESPONSE | NOTICE_RESPONSE => {
+                parse_error_fields(&frame.body)?;
+            }
+            DATA_ROW => {
+                parse_data_row(&frame.body)?;
+            }
+            COPY_DATA => {
+                if let ReplicationMessage::XLogData { data, .. } =
+                    ReplicationMessage::decode(&frame.body)?
+                {
+                    LogicalMessage::decode(&data)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(frames)
 }
 
 /// A printable name for a tag in error messages.
@@ -384,5 +422,35 @@ mod tests {
             parse_backend_key(&Bytes::from_static(&[0, 0, 0, 7, 0, 0, 0, 9])).unwrap(),
             (7, 9)
         );
+    }
+
+    #[test]
+    fn a_backend_stream_decodes_frame_by_frame_like_the_connection() {
+        let mut keepalive = vec![b'k'];
+        keepalive.extend_from_slice(&500u64.to_be_bytes());
+        keepalive.extend_from_slice(&(-7i64).to_be_bytes());
+        keepalive.push(1);
+        let mut xlog = vec![b'w'];
+        xlog.extend_from_slice(&[0; 24]);
+        // A pgoutput Begin: final LSN, commit time, xid.
+        xlog.push(b'B');
+        xlog.extend_from_slice(&[0; 20]);
+        let mut wire = frame(b'R', &[0, 0, 0, 0]);
+        wire.extend(frame(b'S', b"server_version\x0017\x00"));
+        wire.extend(frame(b'K', &[0, 0, 0, 7, 0, 0, 0, 9]));
+        wire.extend(frame(b'Z', b"I"));
+        wire.extend(frame(b'W', &[0, 0, 0]));
+        wire.extend(frame(b'd', &keepalive));
+        wire.extend(frame(b'd', &xlog));
+        assert_eq!(decode_backend_stream(&wire).unwrap(), 7);
+        // A partial frame at the end is left for the next read.
+        wire.extend(&frame(b'd', &keepalive)[..9]);
+        assert_eq!(decode_backend_stream(&wire).unwrap(), 7);
+        // A body that does not decode stops the stream with the error.
+        wire = frame(b'd', b"x");
+        assert!(decode_backend_stream(&wire).is_err());
+        let mut bad_xlog = xlog.clone();
+        bad_xlog.truncate(30);
+        assert!(decode_backend_stream(&frame(b'd', &bad_xlog)).is_err());
     }
 }

@@ -20,7 +20,11 @@ pub use conn::{
     format_lsn, parse_lsn, BackendKey, ConnError, CreatedSlot, IdentifySystem, ParseLsnError,
     ReplicationConfig, ReplicationConnection, ReplicationStream,
 };
+pub use frame::decode_backend_stream;
 pub use pgoutput::{
     DecodeError, LogicalMessage, ReplicationMessage, StandbyStatusUpdate, TupleData, TupleValue,
 };
-pub use tls::{SslMode, TlsConfig, TlsError, TlsFiles, TlsSetupError, Verification};
+pub use tls::{
+    cert_info, certificates_from_pem_bytes, private_key_from_pem_bytes, CertInfo, PemError,
+    SslMode, TlsConfig, TlsError, TlsFiles, TlsSetupError, Verification,
+};

@@ -273,26 +273,47 @@ fn read_file(key: TlsSetting, path: &Path) -> Result<Vec<u8>, TlsSetupError> {
 
 fn load_certs(key: TlsSetting, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let data = read_file(key, path)?;
-    let certs = CertificateDer::pem_slice_iter(&data)
+    certificates_from_pem_bytes(&data)
+        .map_err(|e| setup_error(key, path, format!("{} {e}", path.display())))
+}
+
+/// Why the bytes of a PEM file do not give what it was named for; each reads after the
+/// file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("is not a valid PEM file: {0}")]
+    Invalid(String),
+    #[error("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    NoCertificate,
+    #[error("holds no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")]
+    NoPrivateKey,
+    #[error("is encrypted; encrypted keys are not supported yet: store it decrypted (openssl pkey -in KEY -out KEY.plain) and keep the file private")]
+    EncryptedKey,
+}
+
+/// The certificates of a certificate file (`database.sslrootcert`, `database.sslcert`)
+/// from its bytes, in file order: at least one, or an error.
+pub fn certificates_from_pem_bytes(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    let certs = CertificateDer::pem_slice_iter(data)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            setup_error(
-                key,
-                path,
-                format!("{} is not a valid PEM file: {e}", path.display()),
-            )
-        })?;
+        .map_err(|e| PemError::Invalid(e.to_string()))?;
     if certs.is_empty() {
-        return Err(setup_error(
-            key,
-            path,
-            format!(
-                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ),
-        ));
+        return Err(PemError::NoCertificate);
     }
     Ok(certs)
+}
+
+/// The private key of a key file (`database.sslkey`) from its bytes; encrypted keys are
+/// refused.
+pub fn private_key_from_pem_bytes(data: &[u8]) -> Result<PrivateKeyDer<'static>, PemError> {
+    // PKCS#8 "ENCRYPTED PRIVATE KEY" and OpenSSL's legacy "Proc-Type: 4,ENCRYPTED".
+    if data.windows(9).any(|w| w == b"ENCRYPTED") {
+        return Err(PemError::EncryptedKey);
+    }
+    PrivateKeyDer::from_pem_slice(data).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => PemError::NoPrivateKey,
+        e => PemError::Invalid(e.to_string()),
+    })
 }
 
 fn load_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
@@ -332,26 +353,12 @@ fn load_client_auth(files: &TlsFiles) -> Result<Option<ClientAuth>, TlsSetupErro
     };
     let chain = load_certs(TlsSetting::ClientCert, cert_path)?;
     let data = read_file(TlsSetting::ClientKey, key_path)?;
-    // PKCS#8 "ENCRYPTED PRIVATE KEY" and OpenSSL's legacy "Proc-Type: 4,ENCRYPTED".
-    if data.windows(9).any(|w| w == b"ENCRYPTED") {
-        return Err(setup_error(
+    let key = private_key_from_pem_bytes(&data).map_err(|e| {
+        setup_error(
             TlsSetting::ClientKey,
             key_path,
-            format!(
-                "{} is encrypted; encrypted keys are not supported yet: store it decrypted (openssl pkey -in KEY -out KEY.plain) and keep the file private",
-                key_path.display()
-            ),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
-        let detail = match e {
-            rustls::pki_types::pem::Error::NoItemsFound => format!(
-                "{} holds no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
-                key_path.display()
-            ),
-            e => format!("{} is not a valid PEM file: {e}", key_path.display()),
-        };
-        setup_error(TlsSetting::ClientKey, key_path, detail)
+            format!("{} {e}", key_path.display()),
+        )
     })?;
     Ok(Some((chain, key)))
 }
@@ -963,16 +970,17 @@ fn name_matches(pattern: &str, host: &str) -> bool {
 
 /// What the name check and the pinned-certificate path need from a certificate.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct CertInfo {
+pub struct CertInfo {
     /// The subject's (last) common name.
-    common_name: Option<String>,
+    pub common_name: Option<String>,
     /// Validity, in seconds since the Unix epoch.
-    not_before: Option<i64>,
-    not_after: Option<i64>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
 }
 
-/// Reads the subject's common name and the validity period of an X.509 certificate.
-fn cert_info(der: &[u8]) -> Option<CertInfo> {
+/// Reads the subject's common name and the validity period of an X.509 certificate (DER,
+/// as a server presents it); `None` when it is not one.
+pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     let (tag, cert, _) = der::next(der)?;
     if tag != der::SEQUENCE {
         return None;

@@ -629,3 +629,31 @@ mod sessions {
         assert_eq!(server.await.unwrap(), vec![true]);
     }
 }
+
+#[test]
+fn pem_bytes_give_the_certificates_and_key_their_files_hold() {
+    let bytes = |name: &str| std::fs::read(fixture(name)).expect("a test certificate file");
+    let certs = certificates_from_pem_bytes(&bytes("ca.pem")).expect("a certificate file");
+    assert_eq!(certs.len(), 1);
+    let info = cert_info(certs[0].as_ref()).expect("an X.509 certificate");
+    assert_eq!(info.common_name.as_deref(), Some("spillway test CA"));
+    assert_eq!(
+        certificates_from_pem_bytes(b"no pem here"),
+        Err(PemError::NoCertificate)
+    );
+    assert!(matches!(
+        certificates_from_pem_bytes(
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"
+        ),
+        Err(PemError::Invalid(_))
+    ));
+    assert_eq!(
+        private_key_from_pem_bytes(&bytes("ca.pem")).err(),
+        Some(PemError::NoPrivateKey),
+        "a certificate is not a key"
+    );
+    assert_eq!(
+        private_key_from_pem_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n").err(),
+        Some(PemError::EncryptedKey)
+    );
+}
