@@ -6,8 +6,6 @@ pub use spillway_core::connector::{
     BinaryMode, DecimalMode, SnapshotMode, TimePrecisionMode, ValueOptions,
 };
 use spillway_core::connector::{Container, Dialect, SourceOptions};
-use spillway_core::filter::NameFilter;
-use std::time::Duration;
 
 /// `connector.class` values of the MySQL connector.
 pub const MYSQL_CLASSES: &[&str] = &[
@@ -95,20 +93,15 @@ pub struct TypeOptions {
 /// The connector's typed configuration.
 #[derive(Clone, Debug)]
 pub struct MysqlConfig {
-    pub name: String,
+    /// The keys every source shares (name, topic prefix, database/table/column lists,
+    /// snapshot mode, heartbeats, value modes, connect timeout).
+    pub common: SourceOptions,
     pub flavor: Flavor,
     pub hostname: String,
     pub port: u16,
     pub user: String,
     pub password: Option<Secret>,
     pub server_id: u32,
-    pub topic_prefix: String,
-    pub databases: NameFilter,
-    pub tables: NameFilter,
-    pub columns: NameFilter,
-    /// The database and table list keys that were set, for messages.
-    pub selection: Vec<(String, String)>,
-    pub snapshot_mode: SnapshotMode,
     pub locking_mode: LockingMode,
     /// `include.schema.changes`: schema-change records on the `<topic.prefix>` topic.
     pub include_schema_changes: bool,
@@ -120,13 +113,7 @@ pub struct MysqlConfig {
     /// `schema.history.internal.store.only.captured.tables.ddl`: the snapshot's schema
     /// records for captured tables only (otherwise every table of a captured database).
     pub only_captured_tables_ddl: bool,
-    pub heartbeat_interval: Option<Duration>,
-    pub heartbeat_topic: String,
-    /// `heartbeat.action.query`: run on every heartbeat (say, to write to a heartbeat table
-    /// so a quiet captured database still moves the binlog).
-    pub heartbeat_action_query: Option<String>,
     pub types: TypeOptions,
-    pub connect_timeout: Duration,
     /// `database.ssl.mode` and its certificate files.
     pub tls: crate::tls::TlsSettings,
 }
@@ -175,31 +162,13 @@ impl MysqlConfig {
         };
         let tls = crate::tls::TlsSettings::from_config(config)?;
         config.accept(&["database.connectionTimeZone", "snapshot.fetch.size"]);
-        let SourceOptions {
-            name,
-            topic_prefix,
-            containers,
-            tables,
-            columns,
-            selection,
-            snapshot_mode,
-            heartbeat,
-            values,
-            connect_timeout,
-        } = common;
         Ok(MysqlConfig {
-            name,
             flavor,
             hostname: config.required(&["database.hostname"])?,
             port: config.u64_in(&["database.port"], u64::from(DEFAULT_PORT), 1, 65535)? as u16,
             user: config.required(&["database.user"])?,
             password: config.secret(&["database.password"]),
             server_id,
-            databases: containers,
-            tables,
-            columns,
-            selection,
-            snapshot_mode,
             locking_mode: config.choice(
                 &["snapshot.locking.mode"],
                 &[
@@ -220,11 +189,8 @@ impl MysqlConfig {
                 &["schema.history.internal.store.only.captured.tables.ddl"],
                 false,
             )?,
-            heartbeat_interval: heartbeat.interval,
-            heartbeat_action_query: heartbeat.action_query,
-            heartbeat_topic: heartbeat.topic,
             types: TypeOptions {
-                values,
+                values: common.values,
                 bigint_unsigned: config.choice(
                     &["bigint.unsigned.handling.mode"],
                     &[
@@ -234,9 +200,8 @@ impl MysqlConfig {
                     BigintUnsignedMode::Long,
                 )?,
             },
-            connect_timeout,
             tls,
-            topic_prefix,
+            common,
         })
     }
 }
@@ -278,11 +243,11 @@ mod tests {
     fn the_seed_config_parses_with_confluent_aliases() {
         let c = MysqlConfig::from_config(&ConfigMap::from_pairs(seed())).unwrap();
         assert_eq!(c.flavor, Flavor::Mysql);
-        assert_eq!(c.topic_prefix, "mysql");
-        assert!(c.databases.matches("employee"));
-        assert!(!c.databases.matches("employees"));
-        assert!(c.tables.matches("employees.departments"));
-        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert_eq!(c.common.topic_prefix, "mysql");
+        assert!(c.common.containers.matches("employee"));
+        assert!(!c.common.containers.matches("employees"));
+        assert!(c.common.tables.matches("employees.departments"));
+        assert_eq!(c.common.snapshot_mode, SnapshotMode::Initial);
         assert!((SERVER_ID_RANGE.0..SERVER_ID_RANGE.1).contains(&c.server_id));
     }
 

@@ -66,12 +66,12 @@ async fn open(
     ssl: Option<mysql_async::SslOpts>,
 ) -> Result<mysql_async::Conn, mysql_async::Error> {
     let connecting = mysql_async::Conn::new(opts(config, ssl));
-    match tokio::time::timeout(config.connect_timeout, connecting).await {
+    match tokio::time::timeout(config.common.connect_timeout, connecting).await {
         Ok(result) => result,
         Err(_) => Err(mysql_async::Error::Io(mysql_async::IoError::Io(
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("no answer within {:?}", config.connect_timeout),
+                format!("no answer within {:?}", config.common.connect_timeout),
             ),
         ))),
     }

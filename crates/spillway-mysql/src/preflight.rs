@@ -148,10 +148,10 @@ pub fn check_selection(
     if !selected.is_empty() {
         return Ok(());
     }
-    let lists = if config.selection.is_empty() {
+    let lists = if config.common.selection.is_empty() {
         "the server has no tables outside the system schemas".to_string()
     } else {
-        let set = describe_settings(&config.selection);
+        let set = describe_settings(&config.common.selection);
         format!("{set} select none of the server's tables")
     };
     let existing: Vec<String> = all.iter().take(30).map(TableId::to_string).collect();

@@ -24,7 +24,7 @@ use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
 use spillway_core::emit::Emitter;
 use spillway_core::schema::ConnectSchema;
-use spillway_core::{ChangeEvent, Heartbeat, Offset, Op, Position, SourceContext};
+use spillway_core::{ChangeEvent, Offset, Op, Position, SourceContext};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -124,7 +124,9 @@ impl<'a> Streamer<'a> {
         let mut shutdown = self.shutdown.clone();
         let every = self
             .config
-            .heartbeat_interval
+            .common
+            .heartbeat
+            .interval
             .unwrap_or(std::time::Duration::from_secs(3600));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -143,7 +145,7 @@ impl<'a> Streamer<'a> {
                     let event = event.map_err(binlog_error)?;
                     self.handle(&event).await?;
                 }
-                _ = heartbeat.tick(), if self.config.heartbeat_interval.is_some() => {
+                _ = heartbeat.tick(), if self.config.common.heartbeat.interval.is_some() => {
                     self.heartbeat().await?;
                 }
                 _ = shutdown.changed() => {}
@@ -491,7 +493,7 @@ impl<'a> Streamer<'a> {
             &self.source_schema,
             SourceFields {
                 connector: self.config.flavor.connector_name(),
-                server_name: &self.config.topic_prefix,
+                server_name: &self.config.common.topic_prefix,
                 db: &schema.database,
                 table: Some(&schema.table),
                 ts_us: txn.ts_us,
@@ -542,11 +544,11 @@ impl<'a> Streamer<'a> {
             debug!(database = %session_db, statement = %truncate(trimmed, 200), "statement without schema change");
             return self.commit(end).await;
         };
-        if self.config.databases.matches(session_db)
+        if self.config.common.containers.matches(session_db)
             || ddl
                 .records
                 .iter()
-                .any(|r| self.config.databases.matches(&r.database))
+                .any(|r| self.config.common.containers.matches(&r.database))
         {
             info!(database = %session_db, statement = %truncate(trimmed, 200), "schema change");
         }
@@ -563,7 +565,7 @@ impl<'a> Streamer<'a> {
         // schema changes are sent (as Debezium's default does).
         let keep = |db: &str| {
             !schema::is_system_database(db)
-                && (self.config.databases.matches(db)
+                && (self.config.common.containers.matches(db)
                     || (self.config.include_schema_changes
                         && !self.config.only_captured_databases_ddl))
         };
@@ -606,7 +608,7 @@ impl<'a> Streamer<'a> {
             for record in &ddl.records {
                 if schema::is_system_database(&record.database)
                     || (self.config.only_captured_databases_ddl
-                        && !self.config.databases.matches(&record.database))
+                        && !self.config.common.containers.matches(&record.database))
                 {
                     continue;
                 }
@@ -627,7 +629,7 @@ impl<'a> Streamer<'a> {
                     &self.source_schema,
                     SourceFields {
                         connector: self.config.flavor.connector_name(),
-                        server_name: &self.config.topic_prefix,
+                        server_name: &self.config.common.topic_prefix,
                         db: &record.database,
                         table: record.source_table.as_deref(),
                         ts_us,
@@ -796,17 +798,14 @@ impl<'a> Streamer<'a> {
     /// Runs `heartbeat.action.query` and emits a heartbeat record; between transactions it
     /// also carries the position read so far, so offsets move while captured tables idle.
     async fn heartbeat(&mut self) -> Result<(), MysqlError> {
-        if let Some(query) = &self.config.heartbeat_action_query {
+        if let Some(query) = &self.config.common.heartbeat.action_query {
             if let Err(error) = self.catalog.query_drop(query.as_str()).await {
                 warn!(%error, "heartbeat.action.query failed");
             }
         }
         let checkpoint = self.txn.is_none().then(|| self.at.checkpoint());
-        let heartbeat = Heartbeat {
-            topic: Arc::from(self.config.heartbeat_topic.as_str()),
-            server_name: self.config.topic_prefix.clone(),
-            ts_ms: now_us() / 1000,
-        };
+        let common = &self.config.common;
+        let heartbeat = common.heartbeat.record(&common.topic_prefix);
         self.emitter
             .heartbeat(heartbeat, checkpoint)
             .await

@@ -47,8 +47,8 @@ pub fn is_system_database(database: &str) -> bool {
 /// Whether a table is captured under the database and table filters.
 pub fn table_selected(config: &MysqlConfig, database: &str, table: &str) -> bool {
     !is_system_database(database)
-        && config.databases.matches(database)
-        && config.tables.matches(&format!("{database}.{table}"))
+        && config.common.containers.matches(database)
+        && config.common.tables.matches(&format!("{database}.{table}"))
 }
 
 /// The captured tables, in the order the include list names them.
@@ -58,7 +58,7 @@ pub fn select(config: &MysqlConfig, all: &[TableId]) -> Vec<TableId> {
         .filter(|t| table_selected(config, &t.database, &t.table))
         .cloned()
         .collect();
-    selected.sort_by_key(|t| config.tables.include_rank(&t.to_string()));
+    selected.sort_by_key(|t| config.common.tables.include_rank(&t.to_string()));
     selected
 }
 
@@ -90,7 +90,7 @@ pub fn captured_table(config: &MysqlConfig, raw: &RawTable) -> Result<CapturedTa
     let mut decoders = Vec::with_capacity(raw.columns.len());
     for c in &raw.columns {
         let in_key = key.contains(&c.name);
-        let included = in_key || column_selected(&config.columns, &id, &c.name);
+        let included = in_key || column_selected(&config.common.columns, &id, &c.name);
         let ty = match MyType::from_information_schema(
             &c.data_type,
             &c.column_type,
@@ -171,7 +171,7 @@ fn assemble(
         .collect();
     let prefix = format!(
         "{}.{}.{}",
-        config.topic_prefix,
+        config.common.topic_prefix,
         sanitize(&id.database),
         sanitize(&id.table)
     );
@@ -277,7 +277,7 @@ pub fn captured_from_map(
             }
         };
         let in_key = key.contains(&i);
-        let included = in_key || column_selected(&config.columns, &id, name);
+        let included = in_key || column_selected(&config.common.columns, &id, name);
         if included {
             // The server's default, where it has a column of that name and type.
             let same = current

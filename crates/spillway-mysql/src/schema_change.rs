@@ -659,7 +659,7 @@ pub struct SchemaRecords {
 impl SchemaRecords {
     pub fn new(config: &crate::config::MysqlConfig, source_schema: &ConnectSchema) -> Self {
         SchemaRecords {
-            topic: std::sync::Arc::from(config.topic_prefix.as_str()),
+            topic: std::sync::Arc::from(config.common.topic_prefix.as_str()),
             key_schema: std::sync::Arc::new(schema_change_key_schema_for(
                 config.flavor.connector_name(),
             )),

@@ -132,7 +132,7 @@ pub async fn read_tables(
                 source_schema,
                 SourceFields {
                     connector,
-                    server_name: &config.topic_prefix,
+                    server_name: &config.common.topic_prefix,
                     db: &schema.database,
                     table: Some(&schema.table),
                     ts_us: started_us,
@@ -171,8 +171,11 @@ pub async fn read_tables(
             .await
             .ok()
             .flatten();
-        let progress =
-            spillway_core::metrics::snapshot_table(&config.name, &table.id.to_string(), estimated);
+        let progress = spillway_core::metrics::snapshot_table(
+            &config.common.name,
+            &table.id.to_string(),
+            estimated,
+        );
         let decoders: Vec<_> = table.decoders.iter().filter(|d| d.included).collect();
         let mut first_in_table = true;
         let mut stream = conn

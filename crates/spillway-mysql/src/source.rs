@@ -50,13 +50,13 @@ impl MysqlSource {
         let saved = stream_offset.as_ref().and_then(BinlogPosition::from_offset);
         let available = binlog_files(&mut conn).await?;
         let saved_usable = saved.as_ref().is_some_and(|p| available.contains(&p.file));
-        let need_snapshot = match config.snapshot_mode {
+        let need_snapshot = match config.common.snapshot_mode {
             SnapshotMode::Initial | SnapshotMode::InitialOnly => saved.is_none(),
             SnapshotMode::Always => true,
             SnapshotMode::NoData | SnapshotMode::Recovery => false,
             SnapshotMode::WhenNeeded => !saved_usable,
         };
-        if config.snapshot_mode == SnapshotMode::InitialOnly && saved.is_some() {
+        if config.common.snapshot_mode == SnapshotMode::InitialOnly && saved.is_some() {
             info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
             return Ok(());
         }
@@ -134,7 +134,7 @@ impl MysqlSource {
                     SnapshotOutcome::Completed { rows } => info!(rows, "snapshot completed"),
                 }
                 snapshot::send(&ctx.batches, &mut Vec::new(), Some(at.checkpoint())).await?;
-                if config.snapshot_mode == SnapshotMode::InitialOnly {
+                if config.common.snapshot_mode == SnapshotMode::InitialOnly {
                     return Ok(());
                 }
                 resume = None;
@@ -214,7 +214,10 @@ async fn schema_snapshot(
         .map(|t| t.database.as_str())
         .chain(
             all.iter()
-                .filter(|t| !config.databases.is_empty() && config.databases.matches(&t.database))
+                .filter(|t| {
+                    !config.common.containers.is_empty()
+                        && config.common.containers.matches(&t.database)
+                })
                 .map(|t| t.database.as_str()),
         )
         .collect();
@@ -239,7 +242,7 @@ async fn schema_snapshot(
             source_schema,
             SourceFields {
                 connector: config.flavor.connector_name(),
-                server_name: &config.topic_prefix,
+                server_name: &config.common.topic_prefix,
                 db,
                 table,
                 ts_us: now_us(),
@@ -398,8 +401,7 @@ async fn watch_binlog_files(
     config: MysqlConfig,
     committed: tokio::sync::watch::Receiver<Option<spillway_core::Offset>>,
 ) {
-    let gauge =
-        metrics::gauge!(spillway_core::metrics::BINLOG_BEHIND, "connector" => config.name.clone());
+    let gauge = metrics::gauge!(spillway_core::metrics::BINLOG_BEHIND, "connector" => config.common.name.clone());
     loop {
         let ours = committed
             .borrow()

@@ -223,8 +223,8 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
             "postgresql",
         ),
         SourceConfig::Mysql(my) => (
-            my.name.clone(),
-            my.topic_prefix.clone(),
+            my.common.name.clone(),
+            my.common.topic_prefix.clone(),
             my.flavor.connector_name(),
         ),
     };

@@ -110,7 +110,18 @@ pub struct ScratchServer {
 }
 
 impl ScratchServer {
+    /// Starts a throwaway server; another process may take the free port before it binds,
+    /// so a server that exits at once is started again on another port.
     pub fn start(tag: &str, settings: &[&str]) -> ScratchServer {
+        for _ in 0..4 {
+            if let Some(server) = Self::try_start(tag, settings) {
+                return server;
+            }
+        }
+        panic!("scratch MariaDB exited at start four times (ports taken?)");
+    }
+
+    fn try_start(tag: &str, settings: &[&str]) -> Option<ScratchServer> {
         let port = super::free_port();
         let dir = std::path::PathBuf::from(format!("/tmp/spillway-mariadb-{tag}-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -146,9 +157,16 @@ impl ScratchServer {
             .stderr(std::fs::File::create(dir.join("log")).unwrap())
             .spawn()
             .expect("start mariadbd");
-        let server = ScratchServer { dir, port, child };
+        let mut server = ScratchServer { dir, port, child };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
+            if server.child.try_wait().is_ok_and(|s| s.is_some()) {
+                eprintln!(
+                    "scratch MariaDB on port {port} exited at start: {}",
+                    std::fs::read_to_string(server.dir.join("log")).unwrap_or_default()
+                );
+                return None;
+            }
             let ping = Command::new("mariadb-admin")
                 .args(["-h", "127.0.0.1", "-uroot", "--silent"])
                 .arg(format!("-P{port}"))
@@ -178,7 +196,7 @@ impl ScratchServer {
             "{}",
             String::from_utf8_lossy(&grant.stderr)
         );
-        server
+        Some(server)
     }
 
     pub fn connector(&self) -> serde_json::Value {
