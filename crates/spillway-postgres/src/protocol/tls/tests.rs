@@ -1,11 +1,18 @@
 //! The SSLRequest exchange and the handshake against scripted servers on loopback ports,
 //! with the test certificates of `testdata/tls` (see `make.sh` there).
 
+use super::verify::{cert_info, der, name_matches};
 use super::*;
 use crate::protocol::{ConnError, ReplicationConfig, ReplicationConnection};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use std::io;
+use std::path::Path;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
