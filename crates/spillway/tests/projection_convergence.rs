@@ -257,13 +257,14 @@ async fn converge<W, F>(
                     .map(|(a, b)| format!("source {a} / projection {b}"))
             };
             format!(
-                "source {} rows, pg {} rows ({:?}), sqlite {} rows ({:?})\nprojector log:\n{}",
+                "source {} rows, pg {} rows ({:?}), sqlite {} rows ({:?})\nprojector log:\n{}\ncapture log:\n{}",
                 expected.len(),
                 pg.len(),
                 first_diff(&pg),
                 lite.len(),
                 first_diff(&lite),
-                projector.logs()
+                projector.logs(),
+                source.logs()
             )
         },
     );
