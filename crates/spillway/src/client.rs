@@ -52,7 +52,7 @@ enum Output {
 enum ConnectorCommand {
     /// Create a connector from a config file (bare, as the seed writes it, or {"name", "config"}).
     Create {
-        #[arg(long)]
+        #[arg(long, visible_alias = "config-file")]
         config: PathBuf,
     },
     /// List the connectors with their type and state.
@@ -73,7 +73,7 @@ enum ConnectorCommand {
     Delete { name: String },
     /// Check a config file and print a message per bad key.
     Validate {
-        #[arg(long)]
+        #[arg(long, visible_alias = "config-file")]
         config: PathBuf,
     },
     /// The offsets a connector committed.

@@ -127,3 +127,34 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn config_file_is_an_alias_of_config_as_in_confluents_cli() {
+        for args in [
+            &[
+                "spillway",
+                "run",
+                "--config-file",
+                "a.json",
+                "--config",
+                "b.json",
+            ][..],
+            &["spillway", "connector", "create", "--config-file", "a.json"],
+            &[
+                "spillway",
+                "connector",
+                "validate",
+                "--config-file",
+                "a.json",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["spillway", "run", "--config-files", "a.json"]).is_err());
+    }
+}

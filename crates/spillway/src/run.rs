@@ -37,7 +37,7 @@ use tracing::{error, info, warn};
 pub struct RunArgs {
     /// Connector config file (JSON: one connector, bare or {"name", "config"}, or an array
     /// of them); repeat for several connectors.
-    #[arg(long = "config", required = true)]
+    #[arg(long = "config", visible_alias = "config-file", required = true)]
     configs: Vec<PathBuf>,
     #[command(flatten)]
     data: DataDirArg,
