@@ -826,3 +826,42 @@ fn configs_kept_in_kafka_let_a_worker_on_another_machine_take_over() {
         second.logs()
     );
 }
+
+/// As containers expect: the worker's flags from SPILLWAY_* environment variables.
+#[test]
+fn the_worker_takes_its_flags_from_the_environment() {
+    let dir = scratch("workerenv");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("worker.log")).unwrap();
+    let mut child = Command::new(binary())
+        .arg("worker")
+        .env("SPILLWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SPILLWAY_DATA_DIR", &data)
+        .env("SPILLWAY_CONFIG_STORAGE_TOPIC", "unused-without-kafka")
+        .env_remove("SPILLWAY_API_TOKEN")
+        .env_remove("SPILLWAY_API_BASIC_AUTH")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start spillway worker");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "the worker did not listen on SPILLWAY_LISTEN's port: {}",
+                std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let connectors = support::http_get_json(&format!("http://127.0.0.1:{port}/connectors"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(connectors, json!([]));
+    assert!(
+        data.is_dir(),
+        "SPILLWAY_DATA_DIR is where the worker keeps its state"
+    );
+}

@@ -43,7 +43,7 @@ use tracing::info;
 #[derive(clap::Args)]
 pub struct WorkerArgs {
     /// Address of the REST API (Kafka Connect's port by default).
-    #[arg(long, default_value = crate::api::DEFAULT_LISTEN)]
+    #[arg(long, env = "SPILLWAY_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
     listen: String,
     #[command(flatten)]
     data: crate::DataDirArg,
@@ -51,10 +51,14 @@ pub struct WorkerArgs {
     auth: crate::api::AuthArgs,
     /// Keep connector configs and states in a Kafka topic of this cluster too (as Kafka
     /// Connect's config topic), so a worker on another machine takes them over.
-    #[arg(long)]
+    #[arg(long, env = "SPILLWAY_KAFKA_BOOTSTRAP_SERVERS")]
     kafka_bootstrap_servers: Option<String>,
     /// The topic of `--kafka-bootstrap-servers` the configs go to (one partition, kept).
-    #[arg(long, default_value = "spillway-configs")]
+    #[arg(
+        long,
+        env = "SPILLWAY_CONFIG_STORAGE_TOPIC",
+        default_value = "spillway-configs"
+    )]
     config_storage_topic: String,
     /// A directory outside the data directory where connectors created over the API may
     /// name files (sqlite: targets, certificates); repeat for several.
@@ -62,7 +66,7 @@ pub struct WorkerArgs {
     allow_paths: Vec<PathBuf>,
     /// A worker properties file declaring Kafka Connect config providers for every
     /// connector (`config.providers=...`, `config.providers.NAME.class`, `.param.*`).
-    #[arg(long)]
+    #[arg(long, env = "SPILLWAY_WORKER_CONFIG")]
     worker_config: Option<PathBuf>,
 }
 
