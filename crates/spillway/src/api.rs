@@ -205,11 +205,20 @@ fn router(projections: Vec<(String, TargetUrl)>, auth: Auth) -> Router {
     Router::new()
         .route(
             "/",
-            get(|| async { Json(json!({"version": env!("CARGO_PKG_VERSION")})) }),
+            get(|| async {
+                Json(json!({"version": env!("CARGO_PKG_VERSION"), "commit": crate::COMMIT}))
+            }),
         )
         .route("/query", post(query))
         .route("/metrics", get(crate::metrics::serve))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .fallback(|| async { failure(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async {
+            failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
+        })
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api)
 }

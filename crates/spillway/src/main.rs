@@ -28,10 +28,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Default data directory when `--data-dir` is not given.
 pub const DEFAULT_DATA_DIR: &str = "data";
 
+/// The commit the binary was built from (`unknown` outside a git checkout).
+pub const COMMIT: &str = env!("SPILLWAY_COMMIT");
+
+/// `spillway --version`: the version and the commit.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SPILLWAY_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "spillway",
-    version,
+    version = VERSION,
     about = "Change data capture from database logs into event streams"
 )]
 struct Cli {

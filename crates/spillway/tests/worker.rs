@@ -865,3 +865,42 @@ fn the_worker_takes_its_flags_from_the_environment() {
         "SPILLWAY_DATA_DIR is where the worker keeps its state"
     );
 }
+
+/// Kafka Connect's habits: `GET /` names the version and the commit (as `--version` does),
+/// and unknown paths or methods answer with a JSON error body.
+#[test]
+fn unknown_paths_and_methods_answer_json_errors_and_the_root_names_the_commit() {
+    let dir = scratch("workerroot");
+    let port = free_port();
+    let worker = WorkerProcess::start(&dir.path().join("data"), port, &[]);
+    let root = support::http_get_json(&worker.url);
+    let version = Command::new(binary()).arg("--version").output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let commit = root["commit"].as_str().unwrap();
+    assert!(!commit.is_empty(), "{root}");
+    assert!(
+        version.contains(&format!("(commit {commit})")),
+        "{version} / {root}"
+    );
+    assert_eq!(root["version"], json!(env!("CARGO_PKG_VERSION")));
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent
+        .get(&format!("{}/no/such/path", worker.url))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error_code"], json!(404), "{body}");
+    let mut answer = agent
+        .delete(&format!("{}/connectors", worker.url))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 405);
+    let body: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error_code"], json!(405), "{body}");
+    assert!(body["message"].as_str().is_some(), "{body}");
+}

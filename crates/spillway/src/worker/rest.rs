@@ -48,6 +48,13 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
         .route("/connector-plugins", get(plugins))
         .route("/connector-plugins/{class}/config/validate", put(validate))
         .route("/query", post(query))
+        .fallback(|| async { failure(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async {
+            failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
+        })
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .with_state(app)
 }
@@ -73,7 +80,9 @@ fn body_json(body: &Bytes) -> Result<Value, WorkerError> {
 }
 
 async fn root() -> Json<Value> {
-    Json(json!({"version": env!("CARGO_PKG_VERSION"), "commit": "", "kafka_cluster_id": null}))
+    Json(
+        json!({"version": env!("CARGO_PKG_VERSION"), "commit": crate::COMMIT, "kafka_cluster_id": null}),
+    )
 }
 
 async fn list(
