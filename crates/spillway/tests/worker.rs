@@ -904,3 +904,57 @@ fn unknown_paths_and_methods_answer_json_errors_and_the_root_names_the_commit() 
     assert_eq!(body["error_code"], json!(405), "{body}");
     assert!(body["message"].as_str().is_some(), "{body}");
 }
+
+/// KIP-477: PATCH changes the keys given, removes those set to null, keeps the rest (secrets
+/// included) and restarts the connector with the result.
+#[test]
+fn patching_a_config_changes_only_the_keys_given() {
+    let db = TestDb::create("workerpatch");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    let source = password_source(&db);
+    let dir = scratch("workerpatch");
+    let w = WorkerProcess::start(&dir.path().join("data"), free_port(), &[]);
+    let name = source["name"].as_str().unwrap().to_string();
+    let (status, created) = w.call("POST", "/connectors", Some(&source));
+    assert_eq!(status, 201, "{created}");
+    w.wait_status(&name, "RUNNING", |s| s["connector"]["state"] == "RUNNING");
+    let path = format!("/connectors/{name}/config");
+    let (status, info) = w.call(
+        "PATCH",
+        &path,
+        Some(&json!({"topic.heartbeat.prefix": "hb", "heartbeat.interval.ms": "500"})),
+    );
+    assert_eq!(status, 200, "{info}");
+    let (_, config) = w.call("GET", &path, None);
+    assert_eq!(config["topic.heartbeat.prefix"], "hb", "{config}");
+    assert_eq!(config["heartbeat.interval.ms"], "500", "{config}");
+    assert_eq!(config["database.user"], "spillway_pw", "{config}");
+    assert_ne!(
+        config["database.password"],
+        json!(PASSWORD),
+        "masked: {config}"
+    );
+    // Restarted with the kept password: it connects and writes heartbeats.
+    wait_until(
+        "a heartbeat on the patched heartbeat topic",
+        || {
+            support::topics(&dir.path().join("data"))
+                .iter()
+                .any(|t| t.starts_with("hb."))
+        },
+        || w.logs(),
+    );
+    let (status, _) = w.call(
+        "PATCH",
+        &path,
+        Some(&json!({"heartbeat.interval.ms": null})),
+    );
+    assert_eq!(status, 200);
+    let (_, config) = w.call("GET", &path, None);
+    assert!(config.get("heartbeat.interval.ms").is_none(), "{config}");
+    assert_eq!(config["topic.heartbeat.prefix"], "hb", "{config}");
+    let (status, body) = w.call("PATCH", "/connectors/nope/config", Some(&json!({"a": "b"})));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = w.call("PATCH", &path, Some(&json!(["not", "an", "object"])));
+    assert_eq!(status, 400, "{body}");
+}

@@ -377,7 +377,52 @@ impl Worker {
         config: &Value,
     ) -> Result<(Value, bool), WorkerError> {
         let _op = self.ops.lock().await;
-        let mut config = config.clone();
+        self.apply_config(name, config.clone()).await
+    }
+
+    /// Kafka Connect's `PATCH /connectors/{name}/config` (KIP-477): the given keys replace
+    /// theirs, a `null` removes its key, the others stay; the connector must exist.
+    pub async fn patch_config(
+        self: &Arc<Self>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, WorkerError> {
+        let _op = self.ops.lock().await;
+        let Some(patch) = patch.as_object() else {
+            return Err(WorkerError::BadRequest(
+                "a config patch is a JSON object of keys and values (null removes a key)".into(),
+            ));
+        };
+        let mut config = {
+            let connectors = self.connectors.lock().await;
+            let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+            m.document["config"].clone()
+        };
+        let Some(entries) = config.as_object_mut() else {
+            return Err(WorkerError::Internal(format!(
+                "the stored config of {name} is not an object"
+            )));
+        };
+        for (key, value) in patch {
+            match value {
+                Value::Null => {
+                    entries.remove(key);
+                }
+                value => {
+                    entries.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let (info, _) = self.apply_config(name, config).await?;
+        Ok(info)
+    }
+
+    /// Validates, keeps and (re)starts `config` under `name`; the caller holds `ops`.
+    async fn apply_config(
+        self: &Arc<Self>,
+        name: &str,
+        mut config: Value,
+    ) -> Result<(Value, bool), WorkerError> {
         let (existing, target) = {
             let connectors = self.connectors.lock().await;
             match connectors.get(name) {

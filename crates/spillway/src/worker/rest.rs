@@ -36,7 +36,10 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
         .route("/metrics", get(crate::metrics::serve))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
-        .route("/connectors/{name}/config", get(config).put(put_config))
+        .route(
+            "/connectors/{name}/config",
+            get(config).put(put_config).patch(patch_config),
+        )
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
@@ -146,6 +149,15 @@ async fn put_config(
         StatusCode::OK
     };
     Ok((status, Json(info)).into_response())
+}
+
+async fn patch_config(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, WorkerError> {
+    let patch = body_json(&body)?;
+    Ok(Json(app.worker.patch_config(&name, &patch).await?))
 }
 
 async fn status(
