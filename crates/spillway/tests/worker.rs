@@ -958,3 +958,45 @@ fn patching_a_config_changes_only_the_keys_given() {
     let (status, body) = w.call("PATCH", &path, Some(&json!(["not", "an", "object"])));
     assert_eq!(status, 400, "{body}");
 }
+
+/// KIP-745's restart options and the task restart path.
+#[test]
+fn restart_takes_kafka_connects_options_and_tasks_restart_on_their_own_path() {
+    let db = TestDb::create("workerrestart");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    let source = password_source(&db);
+    let dir = scratch("workerrestart");
+    let w = WorkerProcess::start(&dir.path().join("data"), free_port(), &[]);
+    let name = source["name"].as_str().unwrap().to_string();
+    let (status, created) = w.call("POST", "/connectors", Some(&source));
+    assert_eq!(status, 201, "{created}");
+    let running = |s: &Value| s["connector"]["state"] == "RUNNING";
+    w.wait_status(&name, "RUNNING", running);
+    let restart = |query: &str| w.call("POST", &format!("/connectors/{name}/restart{query}"), None);
+
+    // Not failed: onlyFailed restarts nothing and says so.
+    let (status, body) = restart("?onlyFailed=true");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["connector"]["state"], "RUNNING", "{body}");
+    let (status, body) = restart("?includeTasks=true&onlyFailed=false");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["connector"]["state"], "RESTARTING", "{body}");
+    assert_eq!(body["tasks"][0]["state"], "RESTARTING", "{body}");
+    w.wait_status(&name, "RUNNING again", running);
+    let (status, body) = restart("");
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = restart("?includeTasks=maybe");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("includeTasks"),
+        "{body}"
+    );
+
+    let (status, body) = w.call("POST", &format!("/connectors/{name}/tasks/0/restart"), None);
+    assert_eq!(status, 204, "{body}");
+    w.wait_status(&name, "RUNNING after the task restart", running);
+    let (status, body) = w.call("POST", &format!("/connectors/{name}/tasks/1/restart"), None);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = w.call("POST", "/connectors/nope/tasks/0/restart", None);
+    assert_eq!(status, 404, "{body}");
+}

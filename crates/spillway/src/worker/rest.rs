@@ -43,6 +43,10 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(restart_task),
+        )
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
@@ -214,10 +218,65 @@ async fn stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Kafka Connect's restart (KIP-745): without `includeTasks`/`onlyFailed` it restarts the
+/// connector and answers 204; with either it answers 202 and the status, the restarted
+/// parts shown as `RESTARTING`; `onlyFailed=true` restarts only a failed connector.
+/// spillway runs one task per connector, so the connector and its task restart together.
 async fn restart(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WorkerError> {
+    let mut include_tasks = false;
+    let mut only_failed = false;
+    for pair in query.as_deref().unwrap_or_default().split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let flag = match key {
+            "includeTasks" => &mut include_tasks,
+            "onlyFailed" => &mut only_failed,
+            _ => continue,
+        };
+        *flag = match value.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(WorkerError::BadRequest(format!(
+                    "{key} must be true or false, not {value:?}"
+                )))
+            }
+        };
+    }
+    let failed = app.worker.status(&name).await?["connector"]["state"] == "FAILED";
+    let restarting = !only_failed || failed;
+    if restarting {
+        app.worker.restart(&name).await?;
+    }
+    if !include_tasks && !only_failed {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut status = app.worker.status(&name).await?;
+    if restarting {
+        status["connector"]["state"] = json!("RESTARTING");
+        if let Some(tasks) = status["tasks"].as_array_mut() {
+            for task in tasks {
+                task["state"] = json!("RESTARTING");
+            }
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+/// `POST /connectors/{name}/tasks/{task}/restart`: the one task is the connector's run.
+async fn restart_task(
+    State(app): State<Arc<App>>,
+    Path((name, task)): Path<(String, u32)>,
 ) -> Result<StatusCode, WorkerError> {
+    if task != 0 {
+        app.worker.status(&name).await?;
+        return Err(WorkerError::NotFound(format!(
+            "Task {name}-{task} not found"
+        )));
+    }
     app.worker.restart(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
