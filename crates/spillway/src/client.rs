@@ -50,7 +50,8 @@ enum Output {
 
 #[derive(clap::Subcommand)]
 enum ConnectorCommand {
-    /// Create a connector from a config file (bare, as the seed writes it, or {"name", "config"}).
+    /// Create a connector from a config file (JSON, bare as the seed writes it or
+    /// {"name", "config"}; or a `*.properties` file with `name=`).
     Create {
         #[arg(long, visible_alias = "config-file")]
         config: PathBuf,
@@ -163,8 +164,11 @@ impl Client {
 /// stem.
 fn read_config(path: &Path) -> Result<Value, CliError> {
     let text = crate::connector::read_config_text(path)?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::Config(format!("{}: not valid JSON: {e}", path.display())))?;
+    let value: Value = match crate::connector::properties_config(path, &text) {
+        Some(value) => value?,
+        None => serde_json::from_str(&text)
+            .map_err(|e| CliError::Config(format!("{}: not valid JSON: {e}", path.display())))?,
+    };
     if value.get("config").is_some_and(Value::is_object) {
         return Ok(value);
     }

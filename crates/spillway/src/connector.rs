@@ -47,15 +47,18 @@ pub struct Loaded {
 }
 
 /// Reads a config file holding one connector, bare or `{"name", "config"}`, or a JSON array
-/// of them.
+/// of them; a `*.properties` file holds one connector, as connect-standalone's.
 pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
     let text = read_config_text(path)?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::Config(format!(
-            "{}: connector config is not valid JSON: {e}",
-            path.display()
-        ))
-    })?;
+    let value: serde_json::Value = match properties_config(path, &text) {
+        Some(value) => value?,
+        None => serde_json::from_str(&text).map_err(|e| {
+            CliError::Config(format!(
+                "{}: connector config is not valid JSON: {e}",
+                path.display()
+            ))
+        })?,
+    };
     let items = match value {
         serde_json::Value::Array(items) if items.is_empty() => {
             return Err(CliError::Config(format!(
@@ -92,6 +95,31 @@ pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
 
 /// The text of a connector config file, read with a size cap (a device or an endless pipe
 /// is refused, not read forever).
+/// A connector file as connect-standalone takes it (`*.properties`: `name=`, then the
+/// connector's keys, in `java.util.Properties` syntax) as a bare JSON config; `None` for
+/// any other file name.
+pub fn properties_config(path: &Path, text: &str) -> Option<Result<serde_json::Value, CliError>> {
+    let is_properties = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("properties"));
+    if !is_properties {
+        return None;
+    }
+    Some(
+        spillway_core::properties::parse(text)
+            .map(|entries| {
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k, serde_json::Value::String(v)))
+                        .collect(),
+                )
+            })
+            .map_err(|e| CliError::Config(format!("{}: {e}", path.display()))),
+    )
+}
+
 pub fn read_config_text(path: &Path) -> Result<String, CliError> {
     let bytes = spillway_core::config::read_file_capped(path).map_err(|e| {
         CliError::Config(format!("cannot read config file {}: {e}", path.display()))

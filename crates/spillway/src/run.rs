@@ -36,7 +36,8 @@ use tracing::{error, info, warn};
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Connector config file (JSON: one connector, bare or {"name", "config"}, or an array
-    /// of them); repeat for several connectors.
+    /// of them; or a connect-standalone `*.properties` file with `name=`); repeat for
+    /// several connectors.
     #[arg(long = "config", visible_alias = "config-file", required = true)]
     configs: Vec<PathBuf>,
     #[command(flatten)]

@@ -238,3 +238,108 @@ fn a_worker_resolves_with_its_own_providers_and_refuses_a_connectors() {
         .unwrap();
     assert_exit(&out, 2, &["bootstrap.servers", "--worker-config"]);
 }
+
+/// Connector files as connect-standalone takes them: `.properties` with `name=`, comments,
+/// `=`, `:` and blank separators, escapes and continued lines, for a source and a projection
+/// run together; and `connector create` sends one to a worker.
+#[test]
+fn properties_files_configure_a_source_and_a_projection() {
+    let db = TestDb::create("propsfile");
+    db.sql(
+        "CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a'), (2, 'b')",
+    );
+    let dir = scratch("propsfile");
+    let name = &db.name;
+    let source = format!(
+        "# a Debezium connector as connect-standalone takes it\n\
+         name={name}\n\
+         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+         ! another comment style\n\
+         database.hostname : 127.0.0.1\n\
+         database.port 5432\n\
+         database.user=postgres\n\
+         database.dbname={name}\n\
+         topic.prefix={name}\n\
+         slot.name={name}\n\
+         publication.name={name}_pub\n\
+         table.include.list=public\\\\.nothing,\\\n\
+         \x20   public\\\\.t\n\
+         offset.flush.interval.ms=100\n"
+    );
+    let projection = format!(
+        "name=state\n\
+         connector.class=io.debezium.connector.jdbc.JdbcSinkConnector\n\
+         topics.regex={name}\\\\.public\\\\.t\n\
+         table.name.format=people\n"
+    );
+    let source_path = dir.path().join("source.properties");
+    let projection_path = dir.path().join("state.PROPERTIES");
+    std::fs::write(&source_path, &source).unwrap();
+    std::fs::write(&projection_path, &projection).unwrap();
+    let data = dir.path().join("data");
+    let log = std::fs::File::create(dir.path().join("run.log")).unwrap();
+    let mut child = std::process::Command::new(support::binary())
+        .args(["run", "--config"])
+        .arg(&source_path)
+        .arg("--config-file")
+        .arg(&projection_path)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start spillway");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let rows = loop {
+        let rows = support::projection::try_rows(
+            &data,
+            "state",
+            "SELECT id, name FROM people ORDER BY id",
+        );
+        if rows.as_ref().is_some_and(|r| r.len() == 2) || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+    assert_eq!(
+        rows,
+        Some(vec![vec![json!(1), json!("a")], vec![json!(2), json!("b")]]),
+        "{logs}"
+    );
+
+    // A broken file names its line.
+    let bad = dir.path().join("bad.properties");
+    std::fs::write(&bad, "name=x\nkey=\\uZZZZ\n").unwrap();
+    let out = support::run_to_exit(&bad, &dir.path().join("data2"));
+    assert_exit(&out, 2, &["bad.properties", "line 2"]);
+
+    // `connector create` reads the same file for a worker.
+    let w = WorkerProcess::start(&dir.path().join("wdata"), free_port(), &[]);
+    std::fs::write(
+        &projection_path,
+        projection.replace("name=state", "name=state2"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::binary())
+        .args(["connector", "--url", &w.url, "create", "--config-file"])
+        .arg(&projection_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, config) = w.call("GET", "/connectors/state2/config", None);
+    assert_eq!(status, 200, "{config}");
+    assert_eq!(
+        config["topics.regex"],
+        json!(format!("{name}\\.public\\.t")),
+        "{config}"
+    );
+}
