@@ -56,6 +56,15 @@ enum ConnectorCommand {
         #[arg(long, visible_alias = "config-file")]
         config: PathBuf,
     },
+    /// Replace a connector's config with a file's (PUT /connectors/{name}/config); the
+    /// connector restarts with it. The name comes from the file, or --name.
+    Update {
+        #[arg(long, visible_alias = "config-file")]
+        config: PathBuf,
+        /// The connector to update, when the file does not name it.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// List the connectors with their type and state.
     List,
     /// A connector's config (secrets masked), type and tasks.
@@ -254,6 +263,38 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
                     "created connector {} ({})\n",
                     text(&created["name"]),
                     text(&created["type"])
+                ),
+            );
+        }
+        ConnectorCommand::Update { config, name } => {
+            let document = read_config(config)?;
+            let name = match (name, document["name"].as_str()) {
+                (Some(given), Some(in_file)) if given != in_file => {
+                    return Err(CliError::Config(format!(
+                        "--name {given:?} differs from the name in {} ({in_file:?})",
+                        config.display()
+                    )))
+                }
+                (Some(given), _) => given.clone(),
+                (None, Some(in_file)) => in_file.to_string(),
+                (None, None) => {
+                    return Err(CliError::Config(format!(
+                        "{}: no connector name; give --name",
+                        config.display()
+                    )))
+                }
+            };
+            let updated = client.call(
+                "PUT",
+                &format!("/connectors/{}/config", encode_segment(&name)),
+                Some(&document["config"]),
+            )?;
+            print(
+                &updated,
+                format!(
+                    "updated connector {} ({})\n",
+                    text(&updated["name"]),
+                    text(&updated["type"])
                 ),
             );
         }

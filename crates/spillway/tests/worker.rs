@@ -591,6 +591,40 @@ fn the_connector_cli_deploys_and_operates_a_connector() {
     assert!(out.status.success());
     assert_eq!(w.state(&db.name), "PAUSED");
     assert!(cli(&["resume", &db.name]).status.success());
+    // Update: the file's config replaces the stored one (PUT), the connector goes on.
+    let mut changed = bare.clone();
+    changed["heartbeat.interval.ms"] = json!("700");
+    std::fs::write(&file, changed.to_string()).unwrap();
+    let out = cli(&["update", "--config-file", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("updated connector {}", db.name))
+    );
+    assert_eq!(
+        w.call("GET", &format!("/connectors/{}/config", db.name), None)
+            .1["heartbeat.interval.ms"],
+        json!("700")
+    );
+    let out = cli(&[
+        "update",
+        "--config-file",
+        file.to_str().unwrap(),
+        "--name",
+        "other",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.wait_status(&db.name, "RUNNING after the update", |s| {
+        s["connector"]["state"] == "RUNNING"
+    });
     let described = String::from_utf8_lossy(&cli(&["describe", &db.name]).stdout).into_owned();
     assert!(
         described.contains("database.dbname") && described.contains(&db.name),
