@@ -103,17 +103,32 @@ fn is_secret_parameter(name: &str) -> bool {
 pub fn mask_in_text(text: &str) -> Cow<'_, str> {
     // The two passes can each uncover work for the other (a masked parameter value may have
     // held the comma that ended a URL's user info): mask until nothing changes. Each pass
-    // only replaces text with the mask, so it settles after a pass or two.
-    let mut masked = mask_once(text);
-    for _ in 0..64 {
+    // only replaces text with the mask, so ordinary text settles after a pass or two.
+    let first = mask_once(text);
+    let mut masked = first.clone();
+    for _ in 0..MAX_MASK_PASSES {
         match mask_once(&masked) {
-            Cow::Borrowed(_) => break,
-            Cow::Owned(again) if again == *masked => break,
+            Cow::Borrowed(_) => return masked,
+            Cow::Owned(again) if again == *masked => return masked,
             Cow::Owned(again) => masked = Cow::Owned(again),
         }
     }
-    masked
+    // Crafted text that keeps uncovering more: keep what precedes the first secret and
+    // mask everything after it (more than needed, never less, and stable when masked again).
+    let at = text
+        .char_indices()
+        .zip(first.chars())
+        .find(|((_, a), b)| a != b)
+        .map_or(text.len().min(first.len()), |((i, _), _)| i);
+    let cut = format!("{}{MASK}", &text[..at]);
+    match mask_once(&cut) {
+        Cow::Owned(again) if again != cut => Cow::Owned(MASK.to_string()),
+        _ => Cow::Owned(cut),
+    }
 }
+
+/// Passes of [`mask_in_text`] before it masks the rest of a text wholesale.
+const MAX_MASK_PASSES: usize = 64;
 
 fn mask_once(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len());
