@@ -1034,3 +1034,53 @@ fn restart_takes_kafka_connects_options_and_tasks_restart_on_their_own_path() {
     let (status, body) = w.call("POST", "/connectors/nope/tasks/0/restart", None);
     assert_eq!(status, 404, "{body}");
 }
+
+/// `/admin/loggers`: a level changed while running takes effect at once, for the target
+/// named and its modules, and bad names or levels are refused.
+#[test]
+fn log_levels_change_at_run_time_through_admin_loggers() {
+    let db = TestDb::create("workerlog");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    let source = password_source(&db);
+    let dir = scratch("workerlog");
+    let w = WorkerProcess::start(&dir.path().join("data"), free_port(), &[]);
+    let (status, all) = w.call("GET", "/admin/loggers", None);
+    assert_eq!(
+        (status, all["root"]["level"].clone()),
+        (200, json!("INFO")),
+        "{all}"
+    );
+    let (status, body) = w.call("GET", "/admin/loggers/spillway_postgres::replication", None);
+    assert_eq!((status, body), (200, json!({"level": "INFO"})));
+
+    let (status, changed) = w.call(
+        "PUT",
+        "/admin/loggers/spillway_postgres",
+        Some(&json!({"level": "DEBUG"})),
+    );
+    assert_eq!((status, changed), (200, json!(["spillway_postgres"])));
+    let (_, body) = w.call("GET", "/admin/loggers/spillway_postgres::replication", None);
+    assert_eq!(body, json!({"level": "DEBUG"}));
+    let (_, all) = w.call("GET", "/admin/loggers", None);
+    assert_eq!(all["spillway_postgres"]["level"], "DEBUG", "{all}");
+
+    // The replication module logs its flush confirmations at DEBUG: now they show.
+    let mut source = source;
+    source["config"]["status.update.interval.ms"] = json!("200");
+    let (status, created) = w.call("POST", "/connectors", Some(&source));
+    assert_eq!(status, 201, "{created}");
+    wait_until(
+        "a DEBUG line of spillway_postgres in the worker's log",
+        || w.logs().contains("confirming flushed position"),
+        || w.logs(),
+    );
+
+    for (name, body) in [
+        ("spillway_postgres", json!({"level": "LOUD"})),
+        ("a,b=trace", json!({"level": "DEBUG"})),
+        ("spillway", json!({"lvl": "DEBUG"})),
+    ] {
+        let (status, answer) = w.call("PUT", &format!("/admin/loggers/{name}"), Some(&body));
+        assert_eq!(status, 400, "{name}: {answer}");
+    }
+}

@@ -52,6 +52,8 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/restart", post(restart))
         .route("/connectors/{name}/offsets", get(offsets))
+        .route("/admin/loggers", get(loggers))
+        .route("/admin/loggers/{name}", get(logger).put(put_logger))
         .route("/connector-plugins", get(plugins))
         .route("/connector-plugins/{class}/config/validate", put(validate))
         .route("/query", post(query))
@@ -153,6 +155,28 @@ async fn put_config(
         StatusCode::OK
     };
     Ok((status, Json(info)).into_response())
+}
+
+/// Kafka Connect's `/admin/loggers`: the loggers with a level set, and `root`.
+async fn loggers() -> Json<Value> {
+    Json(crate::logging::levels())
+}
+
+async fn logger(Path(name): Path<String>) -> Result<Json<Value>, WorkerError> {
+    crate::logging::level(&name)
+        .map(|level| Json(json!({ "level": level })))
+        .ok_or_else(|| WorkerError::NotFound(format!("Logger {name} not found")))
+}
+
+/// Sets a logger's level while running: `{"level": "DEBUG"}`; answers the loggers changed.
+async fn put_logger(Path(name): Path<String>, body: Bytes) -> Result<Json<Value>, WorkerError> {
+    let body = body_json(&body)?;
+    let level = body["level"].as_str().ok_or_else(|| {
+        WorkerError::BadRequest("the body must be {\"level\": \"LEVEL\"}".to_string())
+    })?;
+    crate::logging::set_level(&name, level)
+        .map(|changed| Json(json!(changed)))
+        .map_err(|e| WorkerError::BadRequest(e.to_string()))
 }
 
 async fn patch_config(
