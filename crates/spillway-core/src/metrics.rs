@@ -43,6 +43,25 @@ pub const RESTARTS: &str = "spillway_connector_restarts_total";
 /// 1 while a connector runs, 0 otherwise.
 pub const UP: &str = "spillway_connector_up";
 
+/// Every series above (the dashboard in `examples/grafana/` charts each of them).
+pub const ALL: &[&str] = &[
+    EVENTS,
+    RECORDS,
+    BYTES,
+    LAG,
+    POSITION,
+    COMMITS,
+    QUEUE,
+    SLOT_RETAINED,
+    BINLOG_BEHIND,
+    SNAPSHOT_ROWS,
+    SNAPSHOT_ESTIMATED,
+    PROJECTION_RECORDS,
+    PROJECTION_LAG,
+    RESTARTS,
+    UP,
+];
+
 /// Histogram buckets of [`LAG`], seconds.
 pub const LAG_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,

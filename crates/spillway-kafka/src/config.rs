@@ -15,6 +15,9 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("partitioner", "murmur2_random"),
 ];
 
+/// The codecs the producer compresses batches with (librdkafka is built with all of them).
+const COMPRESSION_CODECS: &[&str] = &["none", "gzip", "snappy", "lz4", "zstd"];
+
 /// How to reach the brokers and create topics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaOptions {
@@ -63,6 +66,17 @@ impl KafkaOptions {
             }
         }
         config.accept_prefix("kafka.");
+        for key in ["compression.type", "compression.codec"] {
+            if let Some(codec) = producer.get(key) {
+                if !COMPRESSION_CODECS.contains(&codec.as_str()) {
+                    return Err(ConfigError::invalid(
+                        &format!("kafka.{key}"),
+                        codec,
+                        format!("one of {}", COMPRESSION_CODECS.join(", ")),
+                    ));
+                }
+            }
+        }
         // The seed's form: an API key and secret are SASL/PLAIN credentials over TLS.
         if let Some(key) = config.secret(&["kafka.api.key"]) {
             let secret = config.secret(&["kafka.api.secret"]).ok_or_else(|| {
@@ -148,6 +162,27 @@ mod tests {
             KafkaOptions::from_config(&ConfigMap::from_pairs([("a", "b")]))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn every_codec_is_taken_and_an_unknown_one_names_the_key() {
+        for codec in COMPRESSION_CODECS {
+            let config = ConfigMap::from_pairs([
+                ("kafka.bootstrap.servers", "b:9092"),
+                ("kafka.compression.type", codec),
+            ]);
+            let o = KafkaOptions::from_config(&config).unwrap().unwrap();
+            assert_eq!(o.producer["compression.type"], *codec);
+        }
+        let config = ConfigMap::from_pairs([
+            ("kafka.bootstrap.servers", "b:9092"),
+            ("kafka.compression.type", "brotli"),
+        ]);
+        let e = KafkaOptions::from_config(&config).unwrap_err().to_string();
+        assert!(
+            e.contains("kafka.compression.type") && e.contains("zstd"),
+            "{e}"
         );
     }
 

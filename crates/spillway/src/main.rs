@@ -1,7 +1,8 @@
 //! `spillway`: change data capture from database logs into event streams.
 //!
 //! Subcommands: `run` connectors in the foreground, `tail` a topic of the embedded log,
-//! list `topics`, `query` a projection. Exit status: 0 on success (including a clean shutdown on SIGINT or
+//! list `topics`, `query` a projection; `completions` and `man` print shell completions and
+//! man pages. Exit status: 0 on success (including a clean shutdown on SIGINT or
 //! SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
 mod api;
@@ -9,6 +10,7 @@ mod client;
 mod connector;
 mod format;
 mod logging;
+mod manual;
 mod metrics;
 mod progress;
 mod query;
@@ -17,7 +19,7 @@ mod tail;
 mod topics;
 mod worker;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use spillway_core::secret::printable_lines;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +70,10 @@ enum Command {
     /// Deploy and operate connectors on a worker: create, list, describe, status, pause,
     /// resume, stop, restart, delete, validate, offsets.
     Connector(client::ConnectorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(manual::CompletionsArgs),
+    /// Print the man page, or write a page per subcommand into a directory.
+    Man(manual::ManArgs),
 }
 
 /// Where the embedded log, offsets and schema history live.
@@ -124,6 +130,8 @@ fn main() -> ExitCode {
             Command::Query(args) => query::query(args).await,
             Command::Worker(args) => worker::worker(args).await,
             Command::Connector(args) => client::connector(args).await,
+            Command::Completions(args) => manual::completions(args, Cli::command()),
+            Command::Man(args) => manual::man(args, Cli::command()),
         }
     });
     match result {

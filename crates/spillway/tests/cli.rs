@@ -174,3 +174,49 @@ fn tail_of_a_missing_topic_is_an_error() {
     assert_eq!(code, 1);
     assert!(err.contains("topic \"nope\" does not exist"), "{err}");
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli_definition() {
+    let (code, bash, stderr) = spillway(&["completions", "bash"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(bash.contains("complete -F"), "{bash}");
+    for word in ["tail", "connector", "--data-dir", "--from-beginning"] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    for shell in ["zsh", "fish"] {
+        let (code, script, stderr) = spillway(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(script.contains("topics"), "{shell}: {script}");
+    }
+    let (code, _, stderr) = spillway(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("tcsh"), "{stderr}");
+
+    let (code, page, stderr) = spillway(&["man"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH spillway"),
+        "{page}"
+    );
+    assert!(page.contains("connector"), "{page}");
+
+    let dir = support::scratch("manpages");
+    let out = dir.path().join("man1");
+    let (code, _, stderr) = spillway(&["man", "--dir", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    for page in [
+        "spillway.1",
+        "spillway-run.1",
+        "spillway-tail.1",
+        "spillway-connector-create.1",
+    ] {
+        let path = out.join(page);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}: {text}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{page}");
+    }
+    let run = std::fs::read_to_string(out.join("spillway-run.1")).unwrap();
+    assert!(run.contains("data\\-dir"), "{run}");
+}

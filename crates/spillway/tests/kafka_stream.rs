@@ -337,3 +337,29 @@ fn the_mariadb_schema_history_kept_in_kafka_follows_the_connector_to_another_wor
         "{added:?}"
     );
 }
+
+#[test]
+fn batches_compressed_with_each_codec_reach_the_broker_and_read_back() {
+    for codec in ["zstd", "gzip", "snappy", "none"] {
+        let db = TestDb::create(&format!("kafkacodec{codec}"));
+        db.sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+        db.sql("INSERT INTO t SELECT i, repeat('x', 200) FROM generate_series(1, 20) i");
+        let dir = support::scratch(&format!("kafkacodec{codec}"));
+        let config = db.connector(&[
+            ("kafka.bootstrap.servers", BROKER),
+            ("kafka.compression.type", codec),
+            ("value.converter.schemas.enable", "false"),
+            ("key.converter.schemas.enable", "false"),
+        ]);
+        let mut sw = Spillway::start(&config, &dir.path().join("data"));
+        wait_for_log(&sw, "streaming changes", WAIT);
+        db.sql("UPDATE t SET v = 'y' WHERE id <= 5");
+        let records = consume(&db.topic("t"), 25);
+        assert!(sw.stop().success(), "{codec}: {}", sw.logs());
+        let updated = records
+            .iter()
+            .filter(|r| r.value.as_ref().is_some_and(|v| v["after"]["v"] == "y"))
+            .count();
+        assert_eq!(updated, 5, "{codec}");
+    }
+}
