@@ -10,6 +10,7 @@ mod connector;
 mod format;
 mod logging;
 mod metrics;
+mod pretty;
 mod progress;
 mod query;
 mod run;
