@@ -19,7 +19,8 @@ use std::path::PathBuf;
 pub struct AvroDecoder {
     dir: PathBuf,
     registry: Option<Registry>,
-    schemas: HashMap<u32, Schema>,
+    /// Parsed writer schemas by id, with their JSON text.
+    schemas: HashMap<u32, (Schema, String)>,
 }
 
 impl AvroDecoder {
@@ -35,6 +36,16 @@ impl AvroDecoder {
     /// The record as JSON, or `None` when it is not in the wire format or its schema id is
     /// not in the registry.
     pub fn decode(&mut self, bytes: &[u8]) -> Option<Result<Value, String>> {
+        self.decode_with_schema(bytes)
+            .map(|r| r.map(|(value, _, _)| value))
+    }
+
+    /// [`AvroDecoder::decode`], with the writer schema's id and JSON text (its Connect
+    /// properties, such as `connect.name`, included).
+    pub fn decode_with_schema(
+        &mut self,
+        bytes: &[u8],
+    ) -> Option<Result<(Value, u32, &str), String>> {
         if bytes.len() < 5 || bytes[0] != 0 || !self.dir.join("schemas.jsonl").exists() {
             return None;
         }
@@ -45,18 +56,19 @@ impl AvroDecoder {
                 self.registry = Registry::open(&self.dir).ok();
                 text = self.registry.as_ref().and_then(|r| r.schema(id));
             }
-            let schema = match Schema::parse_str(&text?) {
+            let text = text?;
+            let schema = match Schema::parse_str(&text) {
                 Ok(s) => s,
                 Err(e) => return Some(Err(format!("schema {id} is not Avro: {e}"))),
             };
-            self.schemas.insert(id, schema);
+            self.schemas.insert(id, (schema, text));
         }
-        let schema = &self.schemas[&id];
+        let (schema, text) = &self.schemas[&id];
         let mut rest = &bytes[5..];
         let result = apache_avro::reader::datum::GenericDatumReader::builder(schema)
             .build()
             .and_then(|r| r.read_value(&mut rest))
-            .map(|v| avro_to_json(&v))
+            .map(|v| (avro_to_json(&v), id, text.as_str()))
             .map_err(|e| format!("cannot decode with schema {id}: {e}"));
         Some(result)
     }

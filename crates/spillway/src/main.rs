@@ -12,6 +12,7 @@ mod format;
 mod logging;
 mod manual;
 mod metrics;
+mod pretty;
 mod progress;
 mod query;
 mod run;

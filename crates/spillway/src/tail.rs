@@ -1,5 +1,7 @@
-//! `spillway tail`: records of a topic, one JSON object per line.
+//! `spillway tail`: records of a topic, one JSON object per line, or with `--pretty` their
+//! logical types decoded (see [`crate::pretty`]).
 
+use crate::pretty::{self, BytesAs, PrettyFormat};
 use crate::{CliError, DataDirArg};
 use anyhow::Context;
 use base64::Engine;
@@ -29,6 +31,22 @@ pub struct TailArgs {
     /// Keep waiting for new records.
     #[arg(long)]
     follow: bool,
+    /// Decode keys and values through their schemas for reading: decimals as numbers,
+    /// dates and times as ISO 8601, bytes as hex. `--pretty` (or `--pretty=json`) prints one
+    /// JSON object per record without the schemas; `--pretty=table` one line per record:
+    /// offset, time, op, key and row.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "json",
+        value_name = "FORMAT"
+    )]
+    pretty: Option<PrettyFormat>,
+    /// With --pretty: how bytes are printed (hex by default).
+    #[arg(long, value_enum, requires = "pretty")]
+    bytes: Option<BytesAs>,
 }
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -82,7 +100,12 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
         .collect();
     let mut printed = 0u64;
     // Avro records are printed decoded, with the schemas of the embedded registry.
-    let mut avro = AvroDecoder::new(args.data.data_dir.join("registry"));
+    let registry = args.data.data_dir.join("registry");
+    let mut avro = AvroDecoder::new(&registry);
+    let mut decoder = args
+        .pretty
+        .map(|_| pretty::Decoder::new(registry, args.bytes.unwrap_or_default()));
+    let several = next.len() > 1;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     loop {
@@ -98,12 +121,30 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
                 .read(&args.topic, *partition, *offset, want)
                 .with_context(|| format!("cannot read {} partition {partition}", args.topic))?;
             for record in &records {
-                writeln!(
-                    out,
-                    "{}",
-                    render(&args.topic, *partition, record, &mut avro)
-                )
-                .context("cannot write to stdout")?;
+                let line = match (&mut decoder, args.pretty) {
+                    (Some(decoder), Some(PrettyFormat::Table)) => {
+                        let key = record.key.as_deref().map(|b| decoder.document(b));
+                        let value = record.value.as_deref().map(|b| decoder.document(b));
+                        let offset = if several {
+                            format!("{partition}:{}", record.offset)
+                        } else {
+                            record.offset.to_string()
+                        };
+                        pretty::table_line(
+                            &offset,
+                            record.timestamp_ms,
+                            key.as_ref(),
+                            value.as_ref(),
+                        )
+                    }
+                    (Some(decoder), _) => render(&args.topic, *partition, record, &mut |b| {
+                        Document::Pretty(decoder.document(b))
+                    }),
+                    (None, _) => render(&args.topic, *partition, record, &mut |b| {
+                        document(b, &mut avro)
+                    }),
+                };
+                writeln!(out, "{line}").context("cannot write to stdout")?;
                 *offset = record.offset + 1;
                 printed += 1;
                 progressed = true;
@@ -132,6 +173,7 @@ enum Document<'a> {
     Json(&'a serde_json::value::RawValue),
     Decoded(serde_json::Value),
     Text(String),
+    Pretty(pretty::Out),
 }
 
 #[derive(serde::Serialize)]
@@ -147,8 +189,13 @@ struct Line<'a> {
 
 /// A record as one JSON object; key and value are embedded as JSON documents when they are
 /// JSON (unchanged) or Avro with a schema in the embedded registry (decoded), as strings when
-/// UTF-8, and as base64 strings otherwise.
-fn render(topic: &str, partition: u32, record: &StoredRecord, avro: &mut AvroDecoder) -> String {
+/// UTF-8, and as base64 strings otherwise; with `--pretty`, decoded through their schemas.
+fn render<'a>(
+    topic: &str,
+    partition: u32,
+    record: &'a StoredRecord,
+    document: &mut dyn FnMut(&'a [u8]) -> Document<'a>,
+) -> String {
     let headers: serde_json::Map<String, serde_json::Value> = record
         .headers
         .iter()
@@ -168,8 +215,8 @@ fn render(topic: &str, partition: u32, record: &StoredRecord, avro: &mut AvroDec
         offset: record.offset,
         timestamp: record.timestamp_ms,
         headers,
-        key: record.key.as_deref().map(|b| document(b, avro)),
-        value: record.value.as_deref().map(|b| document(b, avro)),
+        key: record.key.as_deref().map(&mut *document),
+        value: record.value.as_deref().map(&mut *document),
     };
     serde_json::to_string(&line).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
