@@ -34,6 +34,19 @@ pub enum SnapshotMode {
     Recovery,
 }
 
+impl SnapshotMode {
+    /// Whether a start reads the tables: `has_offset`, a committed streaming offset is
+    /// there; `position_available`, the server still has the log at its position.
+    pub fn takes_snapshot(self, has_offset: bool, position_available: bool) -> bool {
+        match self {
+            SnapshotMode::Initial | SnapshotMode::InitialOnly => !has_offset,
+            SnapshotMode::Always => true,
+            SnapshotMode::NoData | SnapshotMode::Recovery => false,
+            SnapshotMode::WhenNeeded => !has_offset || !position_available,
+        }
+    }
+}
+
 /// `decimal.handling.mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecimalMode {

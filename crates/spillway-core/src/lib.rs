@@ -17,6 +17,7 @@
 
 pub mod ack;
 pub mod blocking;
+pub mod check;
 pub mod config;
 pub mod connector;
 pub mod convert;
@@ -39,6 +40,7 @@ pub mod stream;
 pub mod value;
 
 pub use ack::AckTracker;
+pub use check::{Check, CheckStatus};
 pub use config::{ConfigError, ConfigMap, Secret};
 pub use error::{Classify, ErrorClass};
 pub use event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};

@@ -50,16 +50,20 @@ impl MysqlSource {
         let saved = stream_offset.as_ref().and_then(BinlogPosition::from_offset);
         let available = binlog_files(&mut conn).await?;
         let saved_usable = saved.as_ref().is_some_and(|p| available.contains(&p.file));
-        let need_snapshot = match config.common.snapshot_mode {
-            SnapshotMode::Initial | SnapshotMode::InitialOnly => saved.is_none(),
-            SnapshotMode::Always => true,
-            SnapshotMode::NoData | SnapshotMode::Recovery => false,
-            SnapshotMode::WhenNeeded => !saved_usable,
-        };
+        let need_snapshot = config
+            .common
+            .snapshot_mode
+            .takes_snapshot(saved.is_some(), saved_usable);
         if config.common.snapshot_mode == SnapshotMode::InitialOnly && saved.is_some() {
             info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
             return Ok(());
         }
+        preflight::require(&[preflight::position_check(
+            config,
+            saved.as_ref(),
+            &available,
+            &facts,
+        )])?;
         let mut resume = stream_offset.as_ref().map(|o| o.position);
         let mut resumed = false;
         // The schema history as of the place streaming resumes from (a new snapshot, or a
@@ -325,7 +329,7 @@ async fn send_records(
 
 /// Whether reading can resume from the GTID position kept with `at`: MariaDB always has
 /// GTIDs, MySQL when `gtid_mode` is on.
-fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
+pub(crate) fn gtid_resume(at: &BinlogPosition, facts: &preflight::ServerFacts) -> bool {
     match &at.gtid {
         Some(g) if facts.is_mariadb => g.mariadb().is_ok(),
         Some(g) if facts.mysql_gtid => g.mysql().is_ok(),
@@ -424,7 +428,7 @@ async fn watch_binlog_files(
 }
 
 /// The binlog files the server still has.
-async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, MysqlError> {
+pub(crate) async fn binlog_files(conn: &mut mysql_async::Conn) -> Result<Vec<String>, MysqlError> {
     let rows: Vec<mysql_async::Row> = conn
         .query("SHOW BINARY LOGS")
         .await

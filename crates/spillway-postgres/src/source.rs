@@ -2,7 +2,7 @@
 
 use crate::config::{PostgresConfig, SnapshotMode};
 use crate::error::PostgresError;
-use crate::preflight;
+use crate::preflight::{self, SlotState};
 use crate::protocol::{format_lsn, ConnError, ReplicationConfig, ReplicationConnection};
 use crate::replication::{flush_lsn, replication_error, Streamer};
 use crate::schema::{self, CapturedTable, TypeResolver};
@@ -25,32 +25,6 @@ impl PostgresSource {
     }
 }
 
-/// What the catalog says about the configured slot.
-#[derive(Debug)]
-struct SlotState {
-    database: Option<String>,
-    plugin: Option<String>,
-    active_pid: Option<i32>,
-    lost: bool,
-}
-
-async fn slot_state(client: &Client, name: &str) -> Result<Option<SlotState>, PostgresError> {
-    let row = client
-        .query_opt(
-            "SELECT database::text, plugin::text, active_pid, coalesce(wal_status = 'lost', false)
-               FROM pg_replication_slots WHERE slot_name = $1",
-            &[&name],
-        )
-        .await
-        .map_err(|e| PostgresError::query("reading replication slots", e))?;
-    Ok(row.map(|r| SlotState {
-        database: r.get(0),
-        plugin: r.get(1),
-        active_pid: r.get(2),
-        lost: r.get(3),
-    }))
-}
-
 /// Waits while the slot is active: after a crash, the server may still be running the
 /// previous walsender of this connector for a moment. Gives up after `slot.max.retries` ×
 /// `slot.retry.delay.ms`, naming the process that holds the slot.
@@ -61,18 +35,12 @@ async fn wait_until_slot_free(
     let deadline = tokio::time::Instant::now() + config.slot_retry_delay * config.slot_max_retries;
     let mut logged = false;
     loop {
-        let slot = slot_state(client, &config.slot_name).await?;
+        let slot = preflight::slot_state(client, &config.slot_name).await?;
         let Some(pid) = slot.as_ref().and_then(|s| s.active_pid) else {
             return Ok(slot);
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(PostgresError::preflight(
-                format!(
-                    "replication slot {:?} is in use by process {pid}",
-                    config.slot_name
-                ),
-                "stop the other consumer of the slot, or choose another slot.name",
-            ));
+            preflight::require(&[preflight::slot_in_use_check(config, pid)])?;
         }
         if !logged {
             info!(slot = %config.slot_name, pid, "replication slot is still active; waiting for it to be released");
@@ -82,43 +50,47 @@ async fn wait_until_slot_free(
     }
 }
 
-impl PostgresSource {
-    fn replication_config(&self) -> ReplicationConfig {
-        let c = &self.config;
-        ReplicationConfig {
-            host: c.hostname.clone(),
-            port: c.port,
-            user: c.user.clone(),
-            password: c.password.as_ref().map(|p| p.expose().to_string()),
-            dbname: c.dbname.clone(),
-            application_name: format!("spillway-{}", c.common.name),
-            connect_timeout: c.common.connect_timeout,
-            options: Some(session::startup_options()),
-            tls: c.tls.clone(),
-        }
+/// The replication connection's settings.
+fn replication_config(c: &PostgresConfig) -> ReplicationConfig {
+    ReplicationConfig {
+        host: c.hostname.clone(),
+        port: c.port,
+        user: c.user.clone(),
+        password: c.password.as_ref().map(|p| p.expose().to_string()),
+        dbname: c.dbname.clone(),
+        application_name: format!("spillway-{}", c.common.name),
+        connect_timeout: c.common.connect_timeout,
+        options: Some(session::startup_options()),
+        tls: c.tls.clone(),
     }
+}
 
-    async fn connect_replication(&self) -> Result<ReplicationConnection, PostgresError> {
-        ReplicationConnection::connect(&self.replication_config())
-            .await
-            .map_err(|e| match e {
-                ConnError::Tls(tls) => session::tls_error(&tls),
-                e => match e.code() {
-                    Some("28P01") | Some("28000") => PostgresError::Auth {
-                        user: self.config.user.clone(),
-                        detail: e.to_string(),
-                    },
-                    _ => match replication_error(e) {
-                        PostgresError::Replication { detail, .. } => PostgresError::Connect {
-                            address: session::address(&self.config),
-                            detail,
-                        },
-                        other => other,
-                    },
+/// Opens a replication connection, its failures told apart as a connect, auth or TLS
+/// problem.
+pub(crate) async fn connect_replication(
+    config: &PostgresConfig,
+) -> Result<ReplicationConnection, PostgresError> {
+    ReplicationConnection::connect(&replication_config(config))
+        .await
+        .map_err(|e| match e {
+            ConnError::Tls(tls) => session::tls_error(&tls),
+            e => match e.code() {
+                Some("28P01") | Some("28000") => PostgresError::Auth {
+                    user: config.user.clone(),
+                    detail: e.to_string(),
                 },
-            })
-    }
+                _ => match replication_error(e) {
+                    PostgresError::Replication { detail, .. } => PostgresError::Connect {
+                        address: session::address(config),
+                        detail,
+                    },
+                    other => other,
+                },
+            },
+        })
+}
 
+impl PostgresSource {
     async fn captured_tables(
         &self,
         client: &Client,
@@ -158,42 +130,21 @@ impl PostgresSource {
 
         let slot = wait_until_slot_free(&client, config).await?;
         if let Some(s) = &slot {
-            if s.database.as_deref() != Some(config.dbname.as_str()) {
-                return Err(PostgresError::preflight(
-                    format!(
-                        "replication slot {:?} belongs to database {:?}",
-                        config.slot_name,
-                        s.database.as_deref().unwrap_or("?")
-                    ),
-                    "choose another slot.name for this database",
-                ));
-            }
-            if s.plugin.as_deref() != Some("pgoutput") {
-                return Err(PostgresError::preflight(
-                    format!(
-                        "replication slot {:?} uses plugin {:?}, not pgoutput",
-                        config.slot_name,
-                        s.plugin.as_deref().unwrap_or("?")
-                    ),
-                    "choose another slot.name, or drop the slot",
-                ));
-            }
+            preflight::require(&[preflight::slot_check(config, s, ctx.resume.as_ref())])?;
         }
         let stream_offset = ctx
             .resume
             .clone()
             .filter(|o| o.position.phase == Phase::Stream);
-        let slot_usable = slot.as_ref().is_some_and(|s| !s.lost);
+        let slot_usable = slot.as_ref().is_some_and(|s| !s.is_lost());
         if slot.is_none() {
             preflight::check_slot_capacity(&client, config).await?;
         }
-        let need_snapshot = match config.common.snapshot_mode {
-            SnapshotMode::Initial | SnapshotMode::InitialOnly => stream_offset.is_none(),
-            SnapshotMode::Always => true,
-            // Recovery is not among this connector's snapshot modes (DIALECT).
-            SnapshotMode::NoData | SnapshotMode::Recovery => false,
-            SnapshotMode::WhenNeeded => stream_offset.is_none() || !slot_usable,
-        };
+        // Recovery is not among this connector's snapshot modes (DIALECT).
+        let need_snapshot = config
+            .common
+            .snapshot_mode
+            .takes_snapshot(stream_offset.is_some(), slot_usable);
         if config.common.snapshot_mode == SnapshotMode::InitialOnly && stream_offset.is_some() {
             info!("snapshot already completed and snapshot.mode is initial_only; nothing to do");
             return Ok(());
@@ -209,7 +160,7 @@ impl PostgresSource {
             }
         }
 
-        let mut repl = self.connect_replication().await?;
+        let mut repl = connect_replication(config).await?;
         let mut emitter = Emitter::new(ctx.batches.clone());
         let source_schema = source_schema();
         let mut shutdown = ctx.shutdown.clone();

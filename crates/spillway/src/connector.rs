@@ -49,6 +49,27 @@ pub struct Loaded {
 /// Reads a config file holding one connector, bare or `{"name", "config"}`, or a JSON array
 /// of them; a `*.properties` file holds one connector, as connect-standalone's.
 pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
+    read_items(path)?
+        .into_iter()
+        .map(|(at, item)| {
+            let config = config_of(&item).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
+            let connector =
+                parse_any(&config).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
+            let document = serde_json::json!({
+                "name": connector.name(),
+                "config": item.get("config").unwrap_or(&item),
+            });
+            Ok(Loaded {
+                connector,
+                document,
+            })
+        })
+        .collect()
+}
+
+/// The connectors of a config file as JSON, each with where it is for messages (the file,
+/// and its place in an array).
+pub fn read_items(path: &Path) -> Result<Vec<(String, serde_json::Value)>, CliError> {
     let text = read_config_text(path)?;
     let value: serde_json::Value = match properties_config(path, &text) {
         Some(value) => value?,
@@ -69,28 +90,19 @@ pub fn load_all(path: &Path) -> Result<Vec<Loaded>, CliError> {
         serde_json::Value::Array(items) => items,
         single => vec![single],
     };
-    items
-        .iter()
+    let in_array = text.trim_start().starts_with('[');
+    Ok(items
+        .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let at = if text.trim_start().starts_with('[') {
+            let at = if in_array {
                 format!("{} (connector {})", path.display(), i + 1)
             } else {
                 path.display().to_string()
             };
-            let config = config_of(item).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
-            let connector =
-                parse_any(&config).map_err(|e| CliError::Config(format!("{at}: {e}")))?;
-            let document = serde_json::json!({
-                "name": connector.name(),
-                "config": item.get("config").unwrap_or(item),
-            });
-            Ok(Loaded {
-                connector,
-                document,
-            })
+            (at, item)
         })
-        .collect()
+        .collect())
 }
 
 /// The text of a connector config file, read with a size cap (a device or an endless pipe
@@ -169,6 +181,50 @@ fn parse_connector(config: &ConfigMap) -> Result<Connector, ConfigError> {
         return parse_projection(config).map(|p| Connector::Projection(Box::new(p)));
     }
     parse(config).map(|s| Connector::Source(Box::new(s)))
+}
+
+/// Checks a connector's config map (its keys, bare) without connecting anywhere: the
+/// connector it makes, or every mistake found, each with the key it is about. Mistakes are
+/// found one at a time, each key in error set aside before looking again (a missing one
+/// stood in for), so every bad key gets its message, not just the first.
+pub fn validate(
+    given: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Connector, Vec<(String, String)>> {
+    let mut trial = given.clone();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    for _ in 0..50 {
+        let config = match config_of(&serde_json::Value::Object(trial.clone())) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push((e.key().unwrap_or("config").to_string(), e.to_string()));
+                break;
+            }
+        };
+        let e = match parse_any(&config) {
+            Ok(connector) if errors.is_empty() => return Ok(connector),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let key = e.key().unwrap_or("connector.class").to_string();
+        errors.push((key.clone(), e.to_string()));
+        match &e {
+            ConfigError::Missing { .. } if !trial.contains_key(&key) => {
+                // Stand in for the missing key to look past it; a second complaint about
+                // the same key ends the search.
+                trial.insert(key.clone(), serde_json::json!("0"));
+            }
+            _ => {
+                if trial.remove(&key).is_none() {
+                    break;
+                }
+            }
+        }
+        if errors.iter().filter(|(k, _)| *k == key).count() > 1 {
+            errors.pop();
+            break;
+        }
+    }
+    Err(errors)
 }
 
 /// Builds a projection from its config map, warning about keys nothing reads.

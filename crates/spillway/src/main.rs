@@ -1,11 +1,12 @@
 //! `spillway`: change data capture from database logs into event streams.
 //!
-//! Subcommands: `run` connectors in the foreground, `tail` a topic of the embedded log,
-//! list `topics`, `query` a projection; `completions` and `man` print shell completions and
-//! man pages. Exit status: 0 on success (including a clean shutdown on SIGINT or
-//! SIGTERM), 2 for configuration errors, 1 for runtime errors.
+//! Subcommands: `run` connectors in the foreground, `check` their configs and servers,
+//! `tail` a topic of the embedded log, list `topics`, `query` a projection; `completions` and
+//! `man` print shell completions and man pages. Exit status: 0 on success (including a clean
+//! shutdown on SIGINT or SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
 mod api;
+mod check;
 mod client;
 mod connector;
 mod format;
@@ -60,6 +61,9 @@ struct Cli {
 enum Command {
     /// Run connectors (sources and projections) in the foreground until SIGINT or SIGTERM.
     Run(run::RunArgs),
+    /// Validate connector configs and run each source's preflight against its server, one
+    /// line per check (exit 2 when one fails); changes nothing on the server.
+    Check(check::CheckArgs),
     /// Print records of a topic of the embedded log, one JSON object per line.
     Tail(tail::TailArgs),
     /// List the topics and partitions of the embedded log.
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::check(args).await,
             Command::Tail(args) => tail::tail(args).await,
             Command::Topics(args) => topics::topics(args),
             Command::Query(args) => query::query(args).await,

@@ -445,9 +445,8 @@ async fn plugins() -> Json<Value> {
     ))
 }
 
-/// Kafka Connect's validation answer: every key given, each with the errors found for it.
-/// Errors are found one at a time, each key in error set aside before looking again, so
-/// every bad key gets its message.
+/// Kafka Connect's validation answer: every key given, each with the errors found for it
+/// (every bad key gets its message: [`crate::connector::validate`], as `spillway check`).
 async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>, WorkerError> {
     let mut given = body_json(&body)?;
     let Some(map) = given.as_object_mut() else {
@@ -481,38 +480,7 @@ async fn validate(Path(class): Path<String>, body: Bytes) -> Result<Json<Value>,
     map.entry("connector.class").or_insert_with(|| json!(class));
     map.entry("name").or_insert_with(|| json!("validate"));
     let original = Value::Object(map.clone());
-    let mut trial = map.clone();
-    let mut errors: Vec<(String, String)> = Vec::new();
-    for _ in 0..50 {
-        let config = match crate::connector::config_of(&Value::Object(trial.clone())) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push((e.key().unwrap_or("config").to_string(), e.to_string()));
-                break;
-            }
-        };
-        let Err(e) = crate::connector::parse_any(&config) else {
-            break;
-        };
-        let key = e.key().unwrap_or("connector.class").to_string();
-        errors.push((key.clone(), e.to_string()));
-        match &e {
-            spillway_core::ConfigError::Missing { .. } if !trial.contains_key(&key) => {
-                // Stand in for the missing key to look past it; a second complaint about
-                // the same key ends the search.
-                trial.insert(key.clone(), json!("0"));
-            }
-            _ => {
-                if trial.remove(&key).is_none() {
-                    break;
-                }
-            }
-        }
-        if errors.iter().filter(|(k, _)| *k == key).count() > 1 {
-            errors.pop();
-            break;
-        }
-    }
+    let errors = crate::connector::validate(map).err().unwrap_or_default();
     let shown = masked(&original);
     let mut keys: Vec<String> = shown
         .as_object()

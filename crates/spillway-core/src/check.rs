@@ -1,0 +1,128 @@
+//! Named results of the checks a source runs against its server before capture: the same
+//! list fails a start (at its first failed check) and is printed by `spillway check`.
+
+use std::fmt;
+
+/// How a check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// As capture needs it.
+    Passed,
+    /// Capture works, but something deserves attention.
+    Warning,
+    /// Capture cannot start (or would lose changes) until it is fixed.
+    Failed,
+}
+
+impl CheckStatus {
+    /// `passed`, `warning`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One check: what was checked, how it came out, what was found, and what fixes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// A short name: `wal_level`, `replication privilege`, `replica identity of public.t`.
+    pub name: String,
+    pub status: CheckStatus,
+    /// What was found, as a sentence.
+    pub detail: String,
+    /// What to do about a warning or a failure.
+    pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn passed(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            status: CheckStatus::Passed,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub fn warning(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Check {
+            name: name.into(),
+            status: CheckStatus::Warning,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn failed(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Check {
+            name: name.into(),
+            status: CheckStatus::Failed,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// A failed check from an error whose text is `message` or `message\nhint: hint`
+    /// (the form of the sources' preflight errors); `hint` is used when the text has none.
+    pub fn from_error(name: impl Into<String>, error: &dyn fmt::Display, hint: &str) -> Self {
+        let text = error.to_string();
+        let (detail, found) = match text.split_once("\nhint: ") {
+            Some((detail, hint)) => (detail.to_string(), Some(hint.to_string())),
+            None => (text, None),
+        };
+        Check {
+            name: name.into(),
+            status: CheckStatus::Failed,
+            detail,
+            hint: Some(found.unwrap_or_else(|| hint.to_string())),
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.status == CheckStatus::Failed
+    }
+}
+
+/// The first failed check of a list, if any.
+pub fn first_failure(checks: &[Check]) -> Option<&Check> {
+    checks.iter().find(|c| c.is_failed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_errors_hint_line_becomes_the_checks_hint() {
+        let c = Check::from_error("connect", &"no route\nhint: check the host", "other");
+        assert_eq!(c.detail, "no route");
+        assert_eq!(c.hint.as_deref(), Some("check the host"));
+        let c = Check::from_error("connect", &"refused", "start the server");
+        assert_eq!(c.detail, "refused");
+        assert_eq!(c.hint.as_deref(), Some("start the server"));
+        assert!(c.is_failed());
+    }
+
+    #[test]
+    fn the_first_failure_is_found_past_warnings() {
+        let checks = [
+            Check::passed("a", "fine"),
+            Check::warning("b", "hmm", "look"),
+            Check::failed("c", "broken", "fix"),
+            Check::failed("d", "also broken", "fix"),
+        ];
+        assert_eq!(first_failure(&checks).map(|c| c.name.as_str()), Some("c"));
+        assert!(first_failure(&checks[..2]).is_none());
+    }
+}
