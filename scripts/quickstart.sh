@@ -63,21 +63,10 @@ trap - EXIT
 echo
 "$bin" topics --data-dir "$data"
 echo
-echo "quickstart: events (op, key, after/before) — full records: $bin tail inventory.public.customers --data-dir $data"
+echo "quickstart: events, decoded for reading (offset, time, op, key, row); the records as written: $bin tail TOPIC --data-dir $data"
 for topic in inventory.public.customers inventory.public.orders; do
-    "$bin" tail "$topic" --data-dir "$data" | python3 -c '
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    topic, offset, value = r["topic"], r["offset"], r["value"]
-    key = json.dumps(r["key"]["payload"] if r["key"] else None)
-    if value is None:
-        print("%-28s offset %2d  tombstone  key=%s" % (topic, offset, key))
-        continue
-    p = value["payload"]
-    row = p["after"] if p["after"] is not None else p["before"]
-    print("%-28s offset %2d  op=%s  key=%s  row=%s" % (topic, offset, p["op"], key, json.dumps(row)))
-'
+    echo "$topic"
+    "$bin" tail "$topic" --data-dir "$data" --pretty=table
 done
 
 echo
