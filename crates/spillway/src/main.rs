@@ -4,6 +4,7 @@
 //! list `topics`, `query` a projection. Exit status: 0 on success (including a clean shutdown on SIGINT or
 //! SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
+mod active_topics;
 mod api;
 mod client;
 mod connector;
