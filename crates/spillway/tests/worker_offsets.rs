@@ -274,6 +274,10 @@ fn a_stopped_postgres_source_moves_forward_refuses_to_go_back_and_resets() {
     );
     let (_, unchanged) = w.call("GET", &path, None);
     assert_eq!(unchanged, stopped, "a refused alter changed the offsets");
+    // The offset as GET shows it goes back as it is (the slot may have confirmed past it:
+    // nothing captured lies between).
+    let (status, answer) = w.call("PATCH", &path, Some(&stopped));
+    assert_eq!(status, 200, "{answer}");
 
     // Forward: row 5 is skipped, row 6 (after the new position) captured.
     db.sql("INSERT INTO t VALUES (5, 'skipped')");
@@ -568,4 +572,70 @@ fn a_mariadb_source_moved_back_captures_the_changes_after_that_place_again() {
         || w.logs(),
     );
     assert!(!w.logs().contains("panicked"), "{}", w.logs());
+}
+
+#[test]
+fn offsets_kept_in_kafka_are_altered_and_reset_there() {
+    let db = TestDb::create("offkafka");
+    db.sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
+    let broker = support::kafka::BROKER;
+    let offsets_topic = format!("{}.offsets", db.name);
+    let dir = scratch("offkafka");
+    let data = dir.path().join("data");
+    let w = WorkerProcess::start(&data, free_port(), &[]);
+    let name = db.name.clone();
+    let path = format!("/connectors/{name}/offsets");
+    let source = db.connector(&[
+        ("kafka.bootstrap.servers", broker),
+        ("offset.storage.topic", &offsets_topic),
+    ]);
+    let (status, created) = w.call("POST", "/connectors", Some(&source));
+    assert_eq!(status, 201, "{created}");
+    let topic = db.topic("t");
+    let snapshots = || {
+        support::kafka::read_kafka_topic(broker, &topic)
+            .iter()
+            .filter(|r| r.op() == Some("r"))
+            .count()
+    };
+    wait_until("the snapshot in Kafka", || snapshots() == 2, || w.logs());
+    let mut stored = Value::Null;
+    wait_until(
+        "a streaming offset",
+        || {
+            stored = w.call("GET", &path, None).1;
+            stored["offsets"][0]["offset"]["position"]["phase"] == json!("stream")
+        },
+        || w.logs(),
+    );
+    stop(&w, &name);
+    let (_, stopped) = w.call("GET", &path, None);
+    assert_eq!(
+        stopped["offsets"][0]["partition"],
+        json!({"server": name}),
+        "{stopped}"
+    );
+
+    // The same offset written back is a record of the offsets topic.
+    let records = || support::kafka::read_kafka_topic_raw(broker, &offsets_topic).len();
+    let before = records();
+    let (status, answer) = w.call("PATCH", &path, Some(&stopped));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(w.call("GET", &path, None).1, stopped);
+    assert_eq!(records(), before + 1);
+
+    // A reset is a tombstone: nothing is read back, and the source snapshots again.
+    let (status, answer) = w.call("DELETE", &path, None);
+    assert_eq!(status, 200, "{answer}");
+    let last = support::kafka::read_kafka_topic_raw(broker, &offsets_topic)
+        .pop()
+        .expect("the tombstone");
+    assert!(last.value.is_none(), "not a tombstone: {:?}", last.value);
+    assert_eq!(w.call("GET", &path, None).1, json!({"offsets": []}));
+    resume(&w, &name);
+    wait_until(
+        "a second snapshot in Kafka",
+        || snapshots() == 4,
+        || w.logs(),
+    );
 }

@@ -142,7 +142,8 @@ pub async fn alter(
                 return Ok(());
             };
             if let Some(offset) = &wanted {
-                check_against_server(spec, offset).await?;
+                let stored = with_store(spec, data_dir, "read", |store| store.load()).await?;
+                check_against_server(spec, stored.as_ref(), offset).await?;
             }
             with_store(spec, data_dir, "alter", move |store| {
                 store.replace(wanted.as_ref())
@@ -390,9 +391,18 @@ fn binlog_state(
 }
 
 /// What the source server says about an offset before it is kept: a PostgreSQL slot
-/// cannot go back before what it confirmed (the server would start there and silently
-/// skip nothing), nor start past the server's WAL.
-async fn check_against_server(spec: &ConnectorSpec, offset: &Offset) -> Result<(), WorkerError> {
+/// cannot go back before what it confirmed (the server would start there, and what lies
+/// before would silently not come again), nor start past the server's WAL.
+///
+/// The slot may have confirmed past the stored offset: with nothing in flight, the WAL the
+/// server went through without a captured change is confirmed too. An offset from there
+/// up to the confirmed place resumes at the confirmed place, which skips nothing captured,
+/// so only going back before both is refused.
+async fn check_against_server(
+    spec: &ConnectorSpec,
+    stored: Option<&Offset>,
+    offset: &Offset,
+) -> Result<(), WorkerError> {
     let SourceConfig::Postgres(pg) = &spec.source else {
         return Ok(());
     };
@@ -400,20 +410,35 @@ async fn check_against_server(spec: &ConnectorSpec, offset: &Offset) -> Result<(
         return Ok(());
     }
     use spillway_postgres::protocol::format_lsn;
-    let start = spillway_postgres::replication::flush_lsn(offset);
+    use spillway_postgres::replication::flush_lsn;
+    let start = flush_lsn(offset);
     let (confirmed, wal_end) = spillway_postgres::slot_positions(pg).await.map_err(|e| {
         WorkerError::Internal(format!(
             "cannot check the offset against replication slot {}: {e}",
             pg.slot_name
         ))
     })?;
-    if let Some(confirmed) = confirmed.filter(|c| start < *c) {
-        return Err(bad(format!(
-            "replication slot {:?} has confirmed everything before {} (log {confirmed}): PostgreSQL cannot send the changes before that again, so the offset cannot resume at {}; give a position at or after it, or reset the offsets (DELETE) to take a new snapshot",
-            pg.slot_name,
-            format_lsn(confirmed),
-            format_lsn(start)
-        )));
+    if let Some(confirmed) = confirmed {
+        let stored = stored
+            .filter(|s| s.position.phase == Phase::Stream)
+            .map(flush_lsn);
+        let earliest = stored.map_or(confirmed, |s| s.min(confirmed));
+        if start < earliest {
+            return Err(bad(format!(
+                "replication slot {:?} has confirmed everything before {} (log {confirmed}){}: PostgreSQL cannot send the changes before {} again, so the offset cannot resume at {}; give a position at or after it, or reset the offsets (DELETE) to take a new snapshot",
+                pg.slot_name,
+                format_lsn(confirmed),
+                match stored {
+                    Some(s) if s < confirmed => format!(
+                        " and the connector's offset is at {}",
+                        format_lsn(s)
+                    ),
+                    _ => String::new(),
+                },
+                format_lsn(earliest),
+                format_lsn(start)
+            )));
+        }
     }
     if start > wal_end {
         return Err(bad(format!(
