@@ -47,6 +47,11 @@ pub trait OffsetStore: Send {
     fn load(&mut self) -> Result<Option<Offset>, OffsetStoreError>;
     /// Stores `offset` durably, unless it would move progress backwards.
     fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError>;
+    /// What an operator asks of a stopped connector (Kafka Connect's alter and reset of
+    /// offsets): stores `offset` in place of the stored one, also when it is before it, or
+    /// removes the stored offset (`None`) so the connector starts as new. Atomic and
+    /// durable when it returns.
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError>;
 }
 
 impl OffsetStore for Box<dyn OffsetStore> {
@@ -56,5 +61,9 @@ impl OffsetStore for Box<dyn OffsetStore> {
 
     fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError> {
         (**self).commit(offset)
+    }
+
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        (**self).replace(offset)
     }
 }

@@ -245,4 +245,29 @@ impl OffsetStore for KafkaOffsetStore {
         self.current = Some(offset.clone());
         Ok(())
     }
+
+    /// A record with the offset, or a tombstone for the key (compaction then drops the
+    /// key); the store it took over from is replaced too, so a removed offset does not
+    /// come back from there.
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        self.ensure_topic()?;
+        let value = offset.map(|o| serde_json::to_vec(o).expect("offsets serialize"));
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).key(self.key.as_slice());
+        if let Some(value) = &value {
+            record = record.payload(value.as_slice());
+        }
+        block_on(self.producer.send(record, TIMEOUT)).map_err(|(e, _)| {
+            error(
+                &self.topic,
+                if offset.is_some() { "alter" } else { "reset" },
+                e.to_string(),
+            )
+        })?;
+        if let Some(previous) = self.previous.as_mut() {
+            previous.replace(offset)?;
+        }
+        self.current = offset.cloned();
+        Ok(())
+    }
 }

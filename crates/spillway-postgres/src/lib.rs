@@ -41,4 +41,4 @@ pub mod values;
 
 pub use config::PostgresConfig;
 pub use error::{ErrorClass, PostgresError};
-pub use source::{drop_slot, PostgresSource};
+pub use source::{drop_slot, slot_positions, PostgresSource};

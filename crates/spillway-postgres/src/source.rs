@@ -316,6 +316,31 @@ pub async fn drop_slot(config: &PostgresConfig) -> Result<(), PostgresError> {
         })
 }
 
+/// Where the connector's replication slot stands, and the server's WAL: the slot's
+/// `confirmed_flush_lsn` (everything committed before it is never sent on the slot again;
+/// a replication that asks for less starts there), `None` when there is no slot, and the
+/// current WAL position (a replication cannot start past it).
+pub async fn slot_positions(config: &PostgresConfig) -> Result<(Option<u64>, u64), PostgresError> {
+    let client = crate::session::connect(config, "slot-position").await?;
+    let failed = |e: tokio_postgres::Error| PostgresError::Connect {
+        address: crate::session::address(config),
+        detail: format!("cannot read replication slot {}: {e}", config.slot_name),
+    };
+    let row = client
+        .query_one(
+            "SELECT (SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1),
+                    (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text",
+            &[&config.slot_name],
+        )
+        .await
+        .map_err(failed)?;
+    let lsn = |i: usize| -> Result<Option<u64>, PostgresError> {
+        let text: Option<String> = row.try_get(i).map_err(failed)?;
+        Ok(text.and_then(|t| crate::protocol::parse_lsn(&t).ok()))
+    };
+    Ok((lsn(0)?, lsn(1)?.unwrap_or(0)))
+}
+
 async fn drop_slot_with(
     client: &tokio_postgres::Client,
     slot: &str,

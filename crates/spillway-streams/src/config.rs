@@ -304,7 +304,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     sync_dir_io(dir).map_err(|e| LogError::io("sync directory", dir, e))
 }
 
-fn sync_dir_io(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir_io(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         File::open(dir)?.sync_all()

@@ -1,6 +1,6 @@
 //! A connector's committed offset in a JSON file.
 
-use crate::config::{ensure_dir, validate_topic, write_atomically};
+use crate::config::{ensure_dir, parent_dir, sync_dir_io, validate_topic, write_atomically};
 use crate::error::LogError;
 use spillway_core::{Offset, OffsetStore, OffsetStoreError};
 use std::fs;
@@ -68,6 +68,23 @@ impl FileOffsetStore {
     fn path_string(&self) -> String {
         self.path.display().to_string()
     }
+
+    fn write(&mut self, offset: &Offset) -> Result<(), OffsetStoreError> {
+        let text = serde_json::to_vec_pretty(offset).map_err(|e| OffsetStoreError::Corrupt {
+            path: self.path_string(),
+            detail: format!("offset cannot be serialized: {e}"),
+        })?;
+        write_atomically(&self.path, &text).map_err(|(action, path, source)| {
+            OffsetStoreError::Io {
+                action,
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        self.current = Some(offset.clone());
+        self.loaded = true;
+        Ok(())
+    }
 }
 
 impl OffsetStore for FileOffsetStore {
@@ -106,18 +123,31 @@ impl OffsetStore for FileOffsetStore {
                 return Ok(());
             }
         }
-        let text = serde_json::to_vec_pretty(offset).map_err(|e| OffsetStoreError::Corrupt {
-            path: self.path_string(),
-            detail: format!("offset cannot be serialized: {e}"),
-        })?;
-        write_atomically(&self.path, &text).map_err(|(action, path, source)| {
-            OffsetStoreError::Io {
-                action,
-                path: path.display().to_string(),
-                source,
+        self.write(offset)
+    }
+
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        if let Some(offset) = offset {
+            return self.write(offset);
+        }
+        match fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(OffsetStoreError::Io {
+                    action: "remove",
+                    path: self.path_string(),
+                    source,
+                })
             }
+        }
+        sync_dir_io(parent_dir(&self.path)).map_err(|source| OffsetStoreError::Io {
+            action: "sync the directory of",
+            path: self.path_string(),
+            source,
         })?;
-        self.current = Some(offset.clone());
+        self.current = None;
+        self.loaded = true;
         Ok(())
     }
 }

@@ -46,6 +46,28 @@ fn a_commit_that_would_move_backwards_is_ignored() {
 }
 
 #[test]
+fn an_operator_moves_the_offset_back_or_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = FileOffsetStore::open(dir.path(), "c").unwrap();
+    store.commit(&offset(100, 3)).unwrap();
+    // An alter goes backwards, where a commit may not.
+    store.replace(Some(&offset(50, 1))).unwrap();
+    let mut reopened = FileOffsetStore::open(dir.path(), "c").unwrap();
+    assert_eq!(reopened.load().unwrap(), Some(offset(50, 1)));
+    reopened.commit(&offset(60, 0)).unwrap();
+    assert_eq!(reopened.load().unwrap(), Some(offset(60, 0)));
+    // A reset leaves nothing: the connector starts as new; twice is no error.
+    reopened.replace(None).unwrap();
+    reopened.replace(None).unwrap();
+    assert!(!dir.path().join("offsets/c.json").exists());
+    assert_eq!(reopened.load().unwrap(), None);
+    let mut again = FileOffsetStore::open(dir.path(), "c").unwrap();
+    assert_eq!(again.load().unwrap(), None);
+    again.commit(&offset(1, 0)).unwrap();
+    assert_eq!(again.load().unwrap(), Some(offset(1, 0)));
+}
+
+#[test]
 fn connectors_keep_separate_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = FileOffsetStore::open(dir.path(), "a").unwrap();

@@ -86,8 +86,25 @@ enum ConnectorCommand {
         #[arg(long, visible_alias = "config-file")]
         config: PathBuf,
     },
-    /// The offsets a connector committed.
-    Offsets { name: String },
+    /// The offsets a connector committed; with --alter or --reset, change them (the
+    /// connector must be stopped).
+    Offsets {
+        name: String,
+        /// Alter the offsets to those of a JSON file (`-`: standard input), as `GET`
+        /// shows them: {"offsets": [{"partition": {...}, "offset": {...}}]}.
+        #[arg(long, value_name = "FILE", conflicts_with = "reset")]
+        alter: Option<PathBuf>,
+        /// Reset the offsets: a source starts as new, a projection reads from the start.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// The topics a connector has used since it was created or its set reset.
+    Topics {
+        name: String,
+        /// Empty the set.
+        #[arg(long)]
+        reset: bool,
+    },
 }
 
 struct Client {
@@ -198,6 +215,31 @@ fn read_config(path: &Path) -> Result<Value, CliError> {
         })
         .unwrap_or_default();
     Ok(json!({"name": name, "config": value}))
+}
+
+/// An offsets body from a file, or standard input for `-`.
+fn read_offsets(path: &Path) -> Result<Value, CliError> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| CliError::Runtime(anyhow!("cannot read standard input: {e}")))?;
+        text
+    } else {
+        let bytes = spillway_core::config::read_file_capped(path)
+            .map_err(|e| CliError::Config(format!("--alter {}: {e}", path.display())))?;
+        String::from_utf8(bytes)
+            .map_err(|_| CliError::Config(format!("--alter {}: not UTF-8 text", path.display())))?
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::Config(format!("--alter {}: not valid JSON: {e}", path.display()))
+    })?;
+    if !value.get("offsets").is_some_and(Value::is_array) {
+        return Err(CliError::Config(format!(
+            "--alter {}: expected {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}}}}]}}, as `spillway connector offsets NAME --output json` prints them",
+            path.display()
+        )));
+    }
+    Ok(value)
 }
 
 /// Rows as an aligned table.
@@ -434,7 +476,47 @@ pub async fn connector(args: ConnectorArgs) -> Result<(), CliError> {
                 )));
             }
         }
-        ConnectorCommand::Offsets { name } => {
+        ConnectorCommand::Offsets {
+            name,
+            alter: Some(file),
+            ..
+        } => {
+            let body = read_offsets(file)?;
+            let answer = client.call(
+                "PATCH",
+                &format!("/connectors/{}/offsets", encode_segment(name)),
+                Some(&body),
+            )?;
+            print(&answer, format!("{}\n", text(&answer["message"])));
+        }
+        ConnectorCommand::Offsets {
+            name, reset: true, ..
+        } => {
+            let answer = client.call(
+                "DELETE",
+                &format!("/connectors/{}/offsets", encode_segment(name)),
+                None,
+            )?;
+            print(&answer, format!("{}\n", text(&answer["message"])));
+        }
+        ConnectorCommand::Topics { name, reset } => {
+            let path = format!("/connectors/{}/topics", encode_segment(name));
+            if *reset {
+                client.call("PUT", &format!("{path}/reset"), None)?;
+                print(
+                    &json!({"name": name, "result": "topics reset"}),
+                    format!("reset the active topics of connector {name}\n"),
+                );
+            } else {
+                let answer = client.call("GET", &path, None)?;
+                let rows: Vec<Vec<String>> = answer[name.as_str()]["topics"]
+                    .as_array()
+                    .map(|ts| ts.iter().map(|t| vec![text(t)]).collect())
+                    .unwrap_or_default();
+                print(&answer, table(&["TOPIC"], &rows));
+            }
+        }
+        ConnectorCommand::Offsets { name, .. } => {
             let offsets = client.call(
                 "GET",
                 &format!("/connectors/{}/offsets", encode_segment(name)),

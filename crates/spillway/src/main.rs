@@ -5,6 +5,7 @@
 //! `man` print shell completions and man pages. Exit status: 0 on success (including a clean
 //! shutdown on SIGINT or SIGTERM), 2 for configuration errors, 1 for runtime errors.
 
+mod active_topics;
 mod api;
 mod check;
 mod client;

@@ -398,6 +398,7 @@ async fn project_with<T: Target>(
                 )
             })?;
             let stream = format!("Kafka at {}", kafka.servers());
+            let reader = Tracked::new(reader, data_dir, &config.name);
             Projector::new(config, reader, target, decoder, stream)
                 .run(shutdown)
                 .await
@@ -410,6 +411,7 @@ async fn project_with<T: Target>(
                 )
             })?;
             let stream = format!("the embedded log in {}", data_dir.display());
+            let reader = Tracked::new(reader, data_dir, &config.name);
             Projector::new(config, reader, target, decoder, stream)
                 .run(shutdown)
                 .await
@@ -540,7 +542,7 @@ async fn run_once(
             pipeline::run(
                 batch_rx,
                 encoder,
-                writer,
+                Tracked::new(writer, data_dir, &spec.name),
                 store,
                 committed_tx,
                 spec.pipeline.clone(),
@@ -557,7 +559,7 @@ async fn run_once(
             pipeline::run(
                 batch_rx,
                 encoder,
-                writer,
+                Tracked::new(writer, data_dir, &spec.name),
                 store,
                 committed_tx,
                 spec.pipeline.clone(),
@@ -640,6 +642,64 @@ impl From<spillway_postgres::PostgresError> for Failure {
 impl From<spillway_mysql::MysqlError> for Failure {
     fn from(e: spillway_mysql::MysqlError) -> Self {
         Failure::new(e.class(), anyhow!(e))
+    }
+}
+
+/// A stream writer or reader that adds the topics it writes or reads to its connector's
+/// active topics ([`active_topics`](crate::active_topics)).
+struct Tracked<S> {
+    inner: S,
+    topics: Arc<crate::active_topics::ActiveTopics>,
+}
+
+impl<S> Tracked<S> {
+    fn new(inner: S, data_dir: &Path, connector: &str) -> Self {
+        Tracked {
+            inner,
+            topics: crate::active_topics::of(data_dir, connector),
+        }
+    }
+}
+
+impl<W: spillway_core::StreamWriter> spillway_core::StreamWriter for Tracked<W> {
+    async fn send(
+        &mut self,
+        batch: Vec<spillway_core::Record>,
+        ack: spillway_core::Ack,
+    ) -> Result<(), spillway_core::StreamError> {
+        self.topics.record(batch.iter().map(|r| &*r.topic));
+        self.inner.send(batch, ack).await
+    }
+
+    async fn flush(&mut self) -> Result<(), spillway_core::StreamError> {
+        self.inner.flush().await
+    }
+}
+
+impl<R: spillway_core::StreamReader> spillway_core::StreamReader for Tracked<R> {
+    async fn topics(&mut self) -> Result<Vec<(String, u32)>, spillway_core::StreamError> {
+        self.inner.topics().await
+    }
+
+    fn assign(
+        &mut self,
+        positions: &[(spillway_core::TopicPartition, u64)],
+    ) -> Result<(), spillway_core::StreamError> {
+        self.inner.assign(positions)
+    }
+
+    async fn poll(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<spillway_core::StreamRecord>, spillway_core::StreamError> {
+        let records = self.inner.poll(max, wait).await?;
+        self.topics.record(records.iter().map(|r| &*r.topic));
+        Ok(records)
+    }
+
+    fn processed(&mut self, positions: &[(spillway_core::TopicPartition, u64)]) {
+        self.inner.processed(positions)
     }
 }
 

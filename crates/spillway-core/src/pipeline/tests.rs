@@ -122,6 +122,13 @@ impl OffsetStore for MemoryStore {
         self.commits.lock().expect("commits").push(offset.clone());
         Ok(())
     }
+
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        let mut commits = self.commits.lock().expect("commits");
+        commits.clear();
+        commits.extend(offset.cloned());
+        Ok(())
+    }
 }
 
 fn table(with_key: bool) -> Arc<TableSchema> {

@@ -104,6 +104,16 @@ pub trait Target: Send {
         offsets: &[(TopicPartition, u64)],
     ) -> impl Future<Output = Result<(), TargetError>> + Send;
 
+    /// Changes the offsets `connector` committed as an operator asks (Kafka Connect's
+    /// alter and reset of a stopped connector's offsets): each partition given moves to
+    /// its offset, or is forgotten (`None`: read from the start again). In one
+    /// transaction; the offsets table is created when missing.
+    fn alter_offsets(
+        &mut self,
+        connector: &str,
+        offsets: &[(TopicPartition, Option<u64>)],
+    ) -> impl Future<Output = Result<(), TargetError>> + Send;
+
     /// The SQL type this target gives a column it creates.
     fn sql_type(&self, ty: &ColumnType) -> String;
 }

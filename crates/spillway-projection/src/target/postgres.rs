@@ -779,6 +779,46 @@ impl Target for PostgresTargetClient {
             .map_err(|e| pg_error(&display, "commit", &e))
     }
 
+    async fn alter_offsets(
+        &mut self,
+        connector: &str,
+        offsets: &[(TopicPartition, Option<u64>)],
+    ) -> Result<(), TargetError> {
+        self.set_up().await?;
+        let table = quote(&self.offsets_table);
+        let upsert = format!("INSERT INTO {table} (connector, topic, partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset");
+        let delete =
+            format!("DELETE FROM {table} WHERE connector = $1 AND topic = $2 AND partition = $3");
+        let display = self.display.clone();
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| pg_error(&display, "begin a transaction", &e))?;
+        for (tp, offset) in offsets {
+            let partition = i32::try_from(tp.partition).map_err(|_| {
+                TargetError::Refused(format!("partition {} is out of range", tp.partition))
+            })?;
+            let done = match offset {
+                Some(next) => {
+                    let next = i64::try_from(*next).map_err(|_| {
+                        TargetError::Refused(format!("offset {next} is out of range"))
+                    })?;
+                    tx.execute(&upsert, &[&connector, &tp.topic, &partition, &next])
+                        .await
+                }
+                None => {
+                    tx.execute(&delete, &[&connector, &tp.topic, &partition])
+                        .await
+                }
+            };
+            done.map_err(|e| pg_error(&display, "alter offsets", &e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| pg_error(&display, "commit", &e))
+    }
+
     fn sql_type(&self, ty: &ColumnType) -> String {
         postgres_type(ty)
     }

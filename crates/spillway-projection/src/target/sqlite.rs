@@ -433,6 +433,36 @@ impl Target for SqliteTarget {
         })
     }
 
+    async fn alter_offsets(
+        &mut self,
+        connector: &str,
+        offsets: &[(TopicPartition, Option<u64>)],
+    ) -> Result<(), TargetError> {
+        self.load_offsets(connector).await?;
+        let table = quote(&self.offsets_table);
+        let path = self.path.clone();
+        blocking(|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sqlite_error(&path, "begin", e))?;
+            for (tp, offset) in offsets {
+                let done = match offset {
+                    Some(next) => tx.execute(
+                        &format!("INSERT INTO {table} (connector, topic, partition, next_offset) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (connector, topic, partition) DO UPDATE SET next_offset = excluded.next_offset"),
+                        rusqlite::params![connector, tp.topic, tp.partition, *next as i64],
+                    ),
+                    None => tx.execute(
+                        &format!("DELETE FROM {table} WHERE connector = ?1 AND topic = ?2 AND partition = ?3"),
+                        rusqlite::params![connector, tp.topic, tp.partition],
+                    ),
+                };
+                done.map_err(|e| sqlite_error(&path, "alter offsets", e))?;
+            }
+            tx.commit().map_err(|e| sqlite_error(&path, "commit", e))
+        })
+    }
+
     fn sql_type(&self, ty: &ColumnType) -> String {
         sqlite_type(ty)
     }
@@ -483,4 +513,34 @@ fn update_rows(
         stmt.raw_execute()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_operator_moves_and_forgets_offsets_of_one_connector() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut target = SqliteTarget::open(&path, "offs").unwrap();
+        let tp = |t: &str, p: u32| TopicPartition::new(t, p);
+        target
+            .alter_offsets("a", &[(tp("x", 0), Some(10)), (tp("x", 1), Some(20))])
+            .await
+            .unwrap();
+        target
+            .alter_offsets("b", &[(tp("x", 0), Some(5))])
+            .await
+            .unwrap();
+        target
+            .alter_offsets("a", &[(tp("x", 0), Some(3)), (tp("x", 1), None)])
+            .await
+            .unwrap();
+        let mut reopened = SqliteTarget::open(&path, "offs").unwrap();
+        let a = reopened.load_offsets("a").await.unwrap();
+        assert_eq!(a, HashMap::from([(tp("x", 0), 3)]));
+        let b = reopened.load_offsets("b").await.unwrap();
+        assert_eq!(b, HashMap::from([(tp("x", 0), 5)]));
+    }
 }

@@ -3,7 +3,7 @@
 //! with a Kafka cluster, in its config log.
 
 use super::{masked, parse_document, Status, Target, WorkerError};
-use super::{paths, secrets};
+use super::{offsets, paths, secrets};
 use crate::connector::{self, Connector, Loaded, SourceConfig};
 use crate::format::RegistrySpec;
 use crate::run::{self, Event};
@@ -522,7 +522,8 @@ impl Worker {
         self.set_target_now(name, Target::Running).await
     }
 
-    /// Deletes a connector: ends its run and forgets its config and state. Offsets stay.
+    /// Deletes a connector: ends its run and forgets its config, state and active topics.
+    /// Offsets stay.
     pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
         let _op = self.ops.lock().await;
         let managed = self
@@ -547,8 +548,63 @@ impl Worker {
                 }
             }
         }
+        if let Err(e) = crate::active_topics::forget(&self.data_dir, name) {
+            warn!(connector = %name, error = %e, "cannot remove the connector's active topics");
+        }
         info!(connector = %name, "connector deleted");
         Ok(())
+    }
+
+    /// The connector's document while it is stopped, as Kafka Connect requires before
+    /// its offsets change; held with `ops`, so it stays stopped meanwhile.
+    async fn stopped(&self, name: &str) -> Result<Value, WorkerError> {
+        let connectors = self.connectors.lock().await;
+        let m = connectors.get(name).ok_or_else(|| not_found(name))?;
+        let running = m.run.as_ref().is_some_and(|r| !r.task.is_finished());
+        if m.target != Target::Stopped || running {
+            return Err(WorkerError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        Ok(m.document.clone())
+    }
+
+    /// Kafka Connect's `PATCH /connectors/{name}/offsets` on a stopped connector.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        entries: Vec<offsets::Entry>,
+    ) -> Result<(), WorkerError> {
+        let _op = self.ops.lock().await;
+        let loaded = parse_document(&self.stopped(name).await?)?;
+        offsets::alter(&loaded.connector, &self.data_dir, entries).await?;
+        info!(connector = %name, "connector offsets altered");
+        Ok(())
+    }
+
+    /// Kafka Connect's `DELETE /connectors/{name}/offsets` on a stopped connector.
+    pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
+        let _op = self.ops.lock().await;
+        let loaded = parse_document(&self.stopped(name).await?)?;
+        offsets::reset(&loaded.connector, &self.data_dir).await?;
+        info!(connector = %name, "connector offsets reset");
+        Ok(())
+    }
+
+    /// The topics the connector used since it was created or its set was reset (KIP-558).
+    pub async fn active_topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
+        self.document(name).await?;
+        Ok(crate::active_topics::of(&self.data_dir, name).list())
+    }
+
+    /// Empties the connector's active topics.
+    pub async fn reset_active_topics(&self, name: &str) -> Result<(), WorkerError> {
+        self.document(name).await?;
+        crate::active_topics::of(&self.data_dir, name)
+            .reset()
+            .map_err(|e| {
+                WorkerError::Internal(format!("cannot reset the active topics of {name}: {e}"))
+            })
     }
 
     /// Names of the connectors, sorted.

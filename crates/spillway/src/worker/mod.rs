@@ -21,6 +21,7 @@
 //! `state` the target and status a connector shows; [`rest`] the HTTP API.
 
 mod connectors;
+mod offsets;
 mod paths;
 pub mod rest;
 mod secrets;

@@ -7,7 +7,7 @@
 
 use super::{masked, parse_document, Target, Worker, WorkerError};
 use crate::api::{answer, failure, Auth};
-use crate::connector::{Connector, ProjectionSpec};
+use crate::connector::Connector;
 use crate::run::target_of;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -18,8 +18,6 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use spillway_core::secret::MASK;
-use spillway_core::OffsetStore;
-use spillway_projection::TargetUrl;
 use std::sync::Arc;
 
 struct App {
@@ -52,7 +50,12 @@ pub fn router(worker: Arc<Worker>, auth: Auth) -> Router {
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/restart", post(restart))
-        .route("/connectors/{name}/offsets", get(offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(offsets).patch(alter_offsets).delete(reset_offsets),
+        )
+        .route("/connectors/{name}/topics", get(topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
         .route("/admin/loggers", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(put_logger))
         .route("/connector-plugins", get(plugins))
@@ -343,87 +346,47 @@ async fn offsets(
 ) -> Result<Json<Value>, WorkerError> {
     let document = app.worker.document(&name).await?;
     let loaded = parse_document(&document)?;
-    let data_dir = app.worker.data_dir();
-    let offsets = match &loaded.connector {
-        Connector::Source(spec) => {
-            let failed = |e: &dyn std::fmt::Display| {
-                WorkerError::Internal(format!("cannot read the offsets of {name}: {e}"))
-            };
-            let mut store: Box<dyn OffsetStore> = match &spec.kafka {
-                Some(kafka) => Box::new(
-                    spillway_kafka::KafkaOffsetStore::new(
-                        kafka.clone(),
-                        &spec.name,
-                        &spec.logical_name,
-                        None,
-                    )
-                    .map_err(|e| failed(&e))?,
-                ),
-                None => Box::new(
-                    spillway_streams::FileOffsetStore::open(data_dir, &spec.name)
-                        .map_err(|e| failed(&e))?,
-                ),
-            };
-            let offset = tokio::task::spawn_blocking(move || store.load())
-                .await
-                .map_err(|e| failed(&e))?
-                .map_err(|e| failed(&e))?;
-            match offset {
-                None => json!([]),
-                Some(offset) => json!([{
-                    "partition": {"server": spec.logical_name},
-                    "offset": serde_json::to_value(&offset).unwrap_or(Value::Null),
-                }]),
-            }
-        }
-        Connector::Projection(spec) => projection_offsets(spec, data_dir).await?,
-    };
+    let offsets = super::offsets::read(&loaded.connector, app.worker.data_dir()).await?;
     Ok(Json(json!({"offsets": offsets})))
 }
 
-/// A projection's offsets, read with a read-only query of its offsets table (none while
-/// the table is not there yet).
-async fn projection_offsets(
-    spec: &ProjectionSpec,
-    data_dir: &std::path::Path,
-) -> Result<Value, WorkerError> {
-    let url = target_of(spec, data_dir);
-    if let TargetUrl::Sqlite(path) = &url {
-        if !path.exists() {
-            return Ok(json!([]));
-        }
-    }
-    let sql = format!(
-        "SELECT topic, partition, next_offset FROM \"{}\" WHERE connector = '{}' ORDER BY topic, partition",
-        spec.config.offsets_table.replace('"', "\"\""),
-        spec.config.name.replace('\'', "''")
-    );
-    let limits = spillway_projection::QueryLimits::new(100_000, std::time::Duration::from_secs(10));
-    let rows = match spillway_projection::run_query(&url, &sql, limits).await {
-        Ok(result) => result.rows,
-        // The table is made by the projection's first run.
-        Err(spillway_projection::QueryError::Invalid(m))
-            if m.contains("no such table") || m.contains("does not exist") =>
-        {
-            Vec::new()
-        }
-        Err(e) => {
-            return Err(WorkerError::Internal(format!(
-                "cannot read the offsets of {}: {e}",
-                spec.config.name
-            )))
-        }
-    };
-    Ok(Value::Array(
-        rows.into_iter()
-            .map(|r| {
-                json!({
-                    "partition": {"kafka_topic": r[0], "kafka_partition": r[1]},
-                    "offset": {"kafka_offset": r[2]},
-                })
-            })
-            .collect(),
-    ))
+/// Kafka Connect's alter (KIP-875): the connector must be stopped; the body takes the
+/// shapes `GET` shows, a `null` offset resetting its partition.
+async fn alter_offsets(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, WorkerError> {
+    let entries = super::offsets::parse_body(&body_json(&body)?)?;
+    app.worker.alter_offsets(&name, entries).await?;
+    Ok(Json(json!({"message": super::offsets::ALTERED})))
+}
+
+/// Kafka Connect's reset (KIP-875): the stopped connector starts as new.
+async fn reset_offsets(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
+    app.worker.reset_offsets(&name).await?;
+    Ok(Json(json!({"message": super::offsets::RESET})))
+}
+
+/// Kafka Connect's active topics (KIP-558): `{"<name>": {"topics": [...]}}`.
+async fn topics(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, WorkerError> {
+    let topics = app.worker.active_topics(&name).await?;
+    Ok(Json(json!({ name: {"topics": topics} })))
+}
+
+/// Empties the active topics: 202 without a body, as Kafka Connect answers.
+async fn reset_topics(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, WorkerError> {
+    app.worker.reset_active_topics(&name).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The connector classes this worker runs.
