@@ -3,6 +3,15 @@
 
 use std::fmt;
 
+/// The first `shown` names, then `, ...` when there are more.
+fn listed(names: &[String], shown: usize) -> String {
+    let mut text = names[..names.len().min(shown)].join(", ");
+    if names.len() > shown {
+        text.push_str(", ...");
+    }
+    text
+}
+
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckStatus {
@@ -71,6 +80,40 @@ impl Check {
             detail: detail.into(),
             hint: Some(hint.into()),
         }
+    }
+
+    /// The `captured tables` check: passed naming the tables the include lists select (the
+    /// first ten), or failed with `failure` (what the lists are) and a hint naming the tables
+    /// that exist (the first thirty) followed by `pattern_hint`, or `no_tables_hint` when
+    /// there are none.
+    pub fn captured_tables(
+        selected: &[String],
+        existing: &[String],
+        failure: String,
+        no_tables_hint: &str,
+        pattern_hint: &str,
+    ) -> Self {
+        const NAME: &str = "captured tables";
+        if !selected.is_empty() {
+            return Check::passed(
+                NAME,
+                format!(
+                    "{} table{} captured: {}",
+                    selected.len(),
+                    if selected.len() == 1 { "" } else { "s" },
+                    listed(selected, 10)
+                ),
+            );
+        }
+        let hint = if existing.is_empty() {
+            no_tables_hint.to_string()
+        } else {
+            format!(
+                "tables that exist: {}; {pattern_hint}",
+                listed(existing, 30)
+            )
+        };
+        Check::failed(NAME, failure, hint)
     }
 
     /// A failed check from an error whose text is `message` or `message\nhint: hint`

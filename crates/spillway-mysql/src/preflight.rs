@@ -355,42 +355,18 @@ pub async fn advisory_checks(
 
 /// Whether the include lists select a table, naming the lists and what exists when not.
 pub fn selection_check(config: &MysqlConfig, selected: &[TableId], all: &[TableId]) -> Check {
-    if !selected.is_empty() {
-        let names: Vec<String> = selected.iter().take(10).map(TableId::to_string).collect();
-        return Check::passed(
-            "captured tables",
-            format!(
-                "{} table{} captured: {}{}",
-                selected.len(),
-                if selected.len() == 1 { "" } else { "s" },
-                names.join(", "),
-                if selected.len() > names.len() {
-                    ", ..."
-                } else {
-                    ""
-                }
-            ),
-        );
-    }
     let lists = if config.common.selection.is_empty() {
         "the server has no tables outside the system schemas".to_string()
     } else {
         let set = describe_settings(&config.common.selection);
         format!("{set} select none of the server's tables")
     };
-    let existing: Vec<String> = all.iter().take(30).map(TableId::to_string).collect();
-    Check::failed(
-        "captured tables",
+    Check::captured_tables(
+        &selected.iter().map(TableId::to_string).collect::<Vec<_>>(),
+        &all.iter().map(TableId::to_string).collect::<Vec<_>>(),
         format!("no table is captured: {lists}"),
-        if existing.is_empty() {
-            "create a table, or check database.hostname".to_string()
-        } else {
-            format!(
-                "tables that exist: {}{}; database.include.list matches database names and table.include.list matches database.table, both as regular expressions",
-                existing.join(", "),
-                if all.len() > existing.len() { ", ..." } else { "" }
-            )
-        },
+        "create a table, or check database.hostname",
+        "database.include.list matches database names and table.include.list matches database.table, both as regular expressions",
     )
 }
 

@@ -122,45 +122,24 @@ pub fn selection_check(
     selected: &[TableInfo],
     all: &[TableInfo],
 ) -> Check {
-    if !selected.is_empty() {
-        let names: Vec<String> = selected.iter().take(10).map(TableInfo::qualified).collect();
-        return Check::passed(
-            "captured tables",
-            format!(
-                "{} table{} captured: {}{}",
-                selected.len(),
-                if selected.len() == 1 { "" } else { "s" },
-                names.join(", "),
-                if selected.len() > names.len() {
-                    ", ..."
-                } else {
-                    ""
-                }
-            ),
-        );
-    }
-    let existing: Vec<String> = all.iter().take(30).map(TableInfo::qualified).collect();
     let lists = if config.common.selection.is_empty() {
         "the database has no tables".to_string()
     } else {
         let set = describe_settings(&config.common.selection);
         format!("{set} select none of its tables")
     };
-    Check::failed(
-        "captured tables",
+    Check::captured_tables(
+        &selected
+            .iter()
+            .map(TableInfo::qualified)
+            .collect::<Vec<_>>(),
+        &all.iter().map(TableInfo::qualified).collect::<Vec<_>>(),
         format!(
             "no table of database {:?} is captured: {lists}",
             config.dbname
         ),
-        if existing.is_empty() {
-            "create a table, or point database.dbname at the database that has them".to_string()
-        } else {
-            format!(
-                "tables that exist: {}{}; table.include.list takes regular expressions matching schema.table",
-                existing.join(", "),
-                if all.len() > existing.len() { ", ..." } else { "" }
-            )
-        },
+        "create a table, or point database.dbname at the database that has them",
+        "table.include.list takes regular expressions matching schema.table",
     )
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::kafka::Broker;
-use support::projection::projection;
+use support::projection::{projection, wait_until};
 use support::worker::WorkerProcess;
 use support::{binary, free_port, psql, read_topic, scratch, TestDb};
 
@@ -30,18 +30,6 @@ fn password_source(db: &TestDb) -> Value {
         ("database.password", PASSWORD),
         ("publication.autocreate.mode", "disabled"),
     ])
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool, detail: impl Fn() -> String) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen\n{}",
-            detail()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -168,6 +156,7 @@ fn the_rest_api_manages_a_source_and_a_projection_end_to_end() {
         }
     };
     wait_until(
+        WAIT,
         "the projection holding the snapshot",
         || count(&query) == Some(2),
         || w.logs(),
@@ -213,6 +202,7 @@ fn the_rest_api_manages_a_source_and_a_projection_end_to_end() {
     let (status, _) = call("PUT", &format!("/connectors/{}/resume", db.name), None);
     assert_eq!(status, 202);
     wait_until(
+        WAIT,
         "the row written while paused",
         || count(&query) == Some(3),
         || w.logs(),
@@ -246,6 +236,7 @@ fn the_rest_api_manages_a_source_and_a_projection_end_to_end() {
     });
     db.sql("INSERT INTO t VALUES (4, 'd')");
     wait_until(
+        WAIT,
         "a row after the config change",
         || count(&query) == Some(4),
         || w.logs(),
@@ -334,6 +325,7 @@ fn a_restarted_worker_resumes_each_connector_in_its_state_and_slots_go_only_when
         s["connector"]["state"] == "RUNNING"
     });
     wait_until(
+        WAIT,
         "both snapshots",
         || {
             read_topic(&data, &db.topic("t")).len() == 1
@@ -365,6 +357,7 @@ fn a_restarted_worker_resumes_each_connector_in_its_state_and_slots_go_only_when
         "a paused connector stays paused"
     );
     wait_until(
+        WAIT,
         "the change made while no worker ran",
         || read_topic(&data, &db.topic("t")).len() == 2,
         || w.logs(),
@@ -395,6 +388,7 @@ fn a_restarted_worker_resumes_each_connector_in_its_state_and_slots_go_only_when
     });
     db.sql("INSERT INTO t VALUES (3)");
     wait_until(
+        WAIT,
         "the resumed connector's change",
         || read_topic(&data, &format!("{drop_name}.public.t")).len() == 3,
         || w.logs(),
@@ -485,6 +479,7 @@ fn a_connector_that_cannot_log_in_is_failed_with_its_trace_until_fixed() {
         s["connector"]["state"] == "RUNNING"
     });
     wait_until(
+        WAIT,
         "the snapshot",
         || read_topic(&data, &db.topic("t")).len() == 1,
         || w.logs(),
@@ -521,6 +516,7 @@ fn a_broker_outage_shows_as_a_retry_and_loses_nothing() {
         ids
     };
     wait_until(
+        WAIT,
         "the snapshot in the broker",
         || ids(&broker.address()) == vec![1],
         || w.logs(),
@@ -535,6 +531,7 @@ fn a_broker_outage_shows_as_a_retry_and_loses_nothing() {
     assert_eq!(status["connector"]["state"], json!("RUNNING"), "{status}");
     let broker = Broker::start(port);
     wait_until(
+        WAIT,
         "every change committed during the outage in the restarted broker",
         || (2..=6).all(|i| ids(&broker.address()).contains(&i)),
         || format!("{:?}\n{}", ids(&broker.address()), w.logs()),
@@ -712,6 +709,7 @@ fn metrics_are_scraped_and_the_lag_histogram_moves_with_writes() {
     let topic = db.topic("t");
     let snapshot = [("connector", name), ("topic", topic.as_str()), ("op", "r")];
     wait_until(
+        WAIT,
         "the snapshot counted",
         || sample(&scrape(&w), "spillway_source_events_total", &snapshot) == Some(25.0),
         || w.logs(),
@@ -753,6 +751,7 @@ fn metrics_are_scraped_and_the_lag_histogram_moves_with_writes() {
     }
     let created = [("connector", name), ("topic", topic.as_str()), ("op", "c")];
     wait_until(
+        WAIT,
         "the inserts counted and the lag histogram moved",
         || {
             let s = scrape(&w);
@@ -762,6 +761,7 @@ fn metrics_are_scraped_and_the_lag_histogram_moves_with_writes() {
         || w.logs(),
     );
     wait_until(
+        WAIT,
         "the projection counted",
         || {
             sample(
@@ -829,6 +829,7 @@ fn configs_kept_in_kafka_let_a_worker_on_another_machine_take_over() {
         ids
     };
     wait_until(
+        WAIT,
         "the snapshot in Kafka",
         || ids() == vec![1],
         || first.logs(),
@@ -850,6 +851,7 @@ fn configs_kept_in_kafka_let_a_worker_on_another_machine_take_over() {
         s["connector"]["state"] == "RUNNING"
     });
     wait_until(
+        WAIT,
         "the change made between the workers",
         || ids() == vec![1, 2],
         || second.logs(),
@@ -970,6 +972,7 @@ fn patching_a_config_changes_only_the_keys_given() {
     );
     // Restarted with the kept password: it connects and writes heartbeats.
     wait_until(
+        WAIT,
         "a heartbeat on the patched heartbeat topic",
         || {
             support::topics(&dir.path().join("data"))
@@ -1070,6 +1073,7 @@ fn log_levels_change_at_run_time_through_admin_loggers() {
     let (status, created) = w.call("POST", "/connectors", Some(&source));
     assert_eq!(status, 201, "{created}");
     wait_until(
+        WAIT,
         "a DEBUG line of spillway_postgres in the worker's log",
         || w.logs().contains("confirming flushed position"),
         || w.logs(),

@@ -12,26 +12,14 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::mariadb::MyDb;
-use support::projection::projection;
+use support::projection::{projection, wait_until};
 use support::worker::WorkerProcess;
 use support::{binary, free_port, psql, read_topic, scratch, TestDb};
 
 const WAIT: Duration = Duration::from_secs(60);
 const STOP_FIRST: &str = "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/";
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool, detail: impl Fn() -> String) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen\n{}",
-            detail()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The `id` of each change record of `topic` with operation `op`, in order.
 fn ids(data: &Path, topic: &str, op: &str) -> Vec<i64> {
@@ -119,13 +107,19 @@ fn a_stopped_postgres_source_moves_forward_refuses_to_go_back_and_resets() {
     let (status, created) = w.call("POST", "/connectors", Some(&db.connector(&[])));
     assert_eq!(status, 201, "{created}");
     wait_until(
+        WAIT,
         "the snapshot",
         || ids(&data, &topic, "r").len() == 2,
         || w.logs(),
     );
     w.wait_status(&name, "RUNNING", |s| s["connector"]["state"] == "RUNNING");
     db.sql("INSERT INTO t VALUES (3, 'c')");
-    wait_until("row 3", || ids(&data, &topic, "c") == [3], || w.logs());
+    wait_until(
+        WAIT,
+        "row 3",
+        || ids(&data, &topic, "c") == [3],
+        || w.logs(),
+    );
 
     // The active topics: the table's topic, emptied by a reset and filled by new changes.
     let topics = |w: &WorkerProcess| {
@@ -138,8 +132,14 @@ fn a_stopped_postgres_source_moves_forward_refuses_to_go_back_and_resets() {
     assert_eq!((status, answer), (202, Value::Null));
     assert_eq!(topics(&w), json!([]));
     db.sql("INSERT INTO t VALUES (4, 'd')");
-    wait_until("row 4", || ids(&data, &topic, "c") == [3, 4], || w.logs());
     wait_until(
+        WAIT,
+        "row 4",
+        || ids(&data, &topic, "c") == [3, 4],
+        || w.logs(),
+    );
+    wait_until(
+        WAIT,
         "the topic listed again",
         || topics(&w) == json!([topic]),
         || w.logs(),
@@ -297,6 +297,7 @@ fn a_stopped_postgres_source_moves_forward_refuses_to_go_back_and_resets() {
     assert_eq!(moved["offsets"][0]["offset"], forward, "{moved}");
     resume(&w, &name);
     wait_until(
+        WAIT,
         "row 6",
         || ids(&data, &topic, "c").contains(&6),
         || w.logs(),
@@ -321,6 +322,7 @@ fn a_stopped_postgres_source_moves_forward_refuses_to_go_back_and_resets() {
     assert_eq!(w.call("GET", &path, None).1, json!({"offsets": []}));
     resume(&w, &name);
     wait_until(
+        WAIT,
         "a second snapshot",
         || ids(&data, &topic, "r").len() == 2 + 6,
         || w.logs(),
@@ -370,12 +372,14 @@ fn a_projection_moved_back_or_reset_applies_the_stream_again() {
     let table = format!("{}_public_t", db.name);
     let rows = || count_rows(&target.name, &table);
     wait_until(
+        WAIT,
         "the projection holding the rows",
         || rows() == 3,
         || w.logs(),
     );
     let path = "/connectors/proj/offsets";
     wait_until(
+        WAIT,
         "the projection's offsets",
         || w.call("GET", path, None).1["offsets"][0]["offset"]["kafka_offset"] == json!(3),
         || w.logs(),
@@ -443,7 +447,7 @@ fn a_projection_moved_back_or_reset_applies_the_stream_again() {
         json!({"offsets": [{"partition": partition, "offset": {"kafka_offset": 0}}]})
     );
     resume(&w, "proj");
-    wait_until("the rows applied again", || rows() == 3, || w.logs());
+    wait_until(WAIT, "the rows applied again", || rows() == 3, || w.logs());
 
     // Reset with the CLI: the same, from the start of every partition.
     stop(&w, "proj");
@@ -458,6 +462,7 @@ fn a_projection_moved_back_or_reset_applies_the_stream_again() {
     assert_eq!(w.call("GET", path, None).1, json!({"offsets": []}));
     resume(&w, "proj");
     wait_until(
+        WAIT,
         "the rows applied after the reset",
         || rows() == 3,
         || w.logs(),
@@ -497,12 +502,18 @@ fn a_mariadb_source_moved_back_captures_the_changes_after_that_place_again() {
     let (status, created) = w.call("POST", "/connectors", Some(&db.connector(&[])));
     assert_eq!(status, 201, "{created}");
     wait_until(
+        WAIT,
         "the snapshot",
         || ids(&data, &topic, "r") == [1],
         || w.logs(),
     );
     db.sql("INSERT INTO t VALUES (2, 'b')");
-    wait_until("row 2", || ids(&data, &topic, "c") == [2], || w.logs());
+    wait_until(
+        WAIT,
+        "row 2",
+        || ids(&data, &topic, "c") == [2],
+        || w.logs(),
+    );
     // Where it stood once row 2 was committed: at the binlog place after row 2's event.
     let records = read_topic(&data, &topic);
     let source = &records.last().expect("row 2").payload().expect("a change")["source"];
@@ -512,6 +523,7 @@ fn a_mariadb_source_moved_back_captures_the_changes_after_that_place_again() {
     );
     let mut earlier = Value::Null;
     wait_until(
+        WAIT,
         "the offset after row 2",
         || {
             earlier = w.call("GET", &path, None).1;
@@ -527,6 +539,7 @@ fn a_mariadb_source_moved_back_captures_the_changes_after_that_place_again() {
     db.sql("INSERT INTO t VALUES (3, 'c')");
     db.sql("INSERT INTO t VALUES (4, 'd')");
     wait_until(
+        WAIT,
         "rows 3 and 4",
         || ids(&data, &topic, "c") == [2, 3, 4],
         || w.logs(),
@@ -561,12 +574,14 @@ fn a_mariadb_source_moved_back_captures_the_changes_after_that_place_again() {
     assert_eq!(now, earlier);
     resume(&w, &name);
     wait_until(
+        WAIT,
         "rows 3 and 4 again",
         || ids(&data, &topic, "c") == [2, 3, 4, 3, 4],
         || format!("{:?}\n{}", ids(&data, &topic, "c"), w.logs()),
     );
     db.sql("INSERT INTO t VALUES (5, 'e')");
     wait_until(
+        WAIT,
         "row 5",
         || ids(&data, &topic, "c") == [2, 3, 4, 3, 4, 5],
         || w.logs(),
@@ -598,9 +613,15 @@ fn offsets_kept_in_kafka_are_altered_and_reset_there() {
             .filter(|r| r.op() == Some("r"))
             .count()
     };
-    wait_until("the snapshot in Kafka", || snapshots() == 2, || w.logs());
+    wait_until(
+        WAIT,
+        "the snapshot in Kafka",
+        || snapshots() == 2,
+        || w.logs(),
+    );
     let mut stored = Value::Null;
     wait_until(
+        WAIT,
         "a streaming offset",
         || {
             stored = w.call("GET", &path, None).1;
@@ -634,6 +655,7 @@ fn offsets_kept_in_kafka_are_altered_and_reset_there() {
     assert_eq!(w.call("GET", &path, None).1, json!({"offsets": []}));
     resume(&w, &name);
     wait_until(
+        WAIT,
         "a second snapshot in Kafka",
         || snapshots() == 4,
         || w.logs(),
