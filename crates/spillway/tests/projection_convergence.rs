@@ -256,8 +256,22 @@ async fn converge<W, F>(
                     .find(|(a, b)| a != b)
                     .map(|(a, b)| format!("source {a} / projection {b}"))
             };
+            // Keep the evidence: the data directory (log, offsets, SQLite projections) and
+            // the rows, outside the scratch directory that the panic removes.
+            let keep = std::env::temp_dir().join(format!(
+                "spillway-convergence-failure-{label}-{}",
+                std::process::id()
+            ));
+            let _ = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&pipeline.data)
+                .arg(&keep)
+                .status();
+            std::fs::write(keep.join("expected-rows.txt"), expected.join("\n")).ok();
+            std::fs::write(keep.join("pg-rows.txt"), pg.join("\n")).ok();
             format!(
-                "source {} rows, pg {} rows ({:?}), sqlite {} rows ({:?})\nprojector log:\n{}\ncapture log:\n{}",
+                "kept in {}\nsource {} rows, pg {} rows ({:?}), sqlite {} rows ({:?})\nprojector log:\n{}\ncapture log:\n{}",
+                keep.display(),
                 expected.len(),
                 pg.len(),
                 first_diff(&pg),
