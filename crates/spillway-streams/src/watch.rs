@@ -221,9 +221,10 @@ mod linux {
         /// `topics`: a watched topic appearing matters.
         Topics,
         /// A topic directory: everything (partition directories, `topic.json`).
-        Topic,
-        /// A partition directory: the durable offset moving, segments appearing.
+        Topic(String),
+        /// A partition directory of a topic: the durable offset moving, segments appearing.
         Partition {
+            topic: String,
             /// Whether it has a `durable` file, whose changes make segment writes moot.
             durable: bool,
         },
@@ -280,7 +281,7 @@ mod linux {
                     continue;
                 }
                 let topic_dir = topics_dir.join(name);
-                if !self.add(&topic_dir, Kind::Topic)? {
+                if !self.add(&topic_dir, Kind::Topic(name.to_string()))? {
                     continue;
                 }
                 for partition in subdirectories(&topic_dir)? {
@@ -290,7 +291,8 @@ mod linux {
                     if is_partition {
                         let dir = topic_dir.join(partition);
                         let durable = durable_path(&dir).exists();
-                        self.add(&dir, Kind::Partition { durable })?;
+                        let topic = name.to_string();
+                        self.add(&dir, Kind::Partition { topic, durable })?;
                     }
                 }
             }
@@ -303,7 +305,7 @@ mod linux {
                 return Ok(true);
             }
             let mask = match kind {
-                Kind::Data | Kind::Topics | Kind::Topic => WatchMask::empty(),
+                Kind::Data | Kind::Topics | Kind::Topic(_) => WatchMask::empty(),
                 Kind::Partition { .. } => WatchMask::MODIFY,
             } | WatchMask::CREATE
                 | WatchMask::MOVED_TO
@@ -360,7 +362,7 @@ mod linux {
                         }
                     }
                 }
-                let (mut changed, rescan) = self.handle(events);
+                let (mut changed, rescan) = self.handle(events, topics);
                 if rescan {
                     // New watches wake the reader, which reads again after they were put:
                     // a directory it did not see may have filled before.
@@ -382,6 +384,7 @@ mod linux {
         fn handle(
             &mut self,
             events: Vec<(WatchDescriptor, EventMask, Option<OsString>)>,
+            topics: Option<&BTreeSet<String>>,
         ) -> (bool, bool) {
             let mut changed = false;
             let mut rescan = false;
@@ -413,12 +416,15 @@ mod linux {
                     // A directory appearing matters if the rescan watches it (a watched
                     // topic, or `topics` itself).
                     Kind::Data | Kind::Topics => rescan |= is_dir,
-                    Kind::Topic => {
+                    // A topic no longer watched (`set_topics`) keeps its watches, unheard.
+                    Kind::Topic(topic) | Kind::Partition { topic, .. }
+                        if !in_scope(topics, topic) => {}
+                    Kind::Topic(_) => {
                         changed = true;
                         rescan |= is_dir;
                     }
-                    Kind::Partition { durable } => {
-                        if name == "durable" && !mask.contains(EventMask::MODIFY) {
+                    Kind::Partition { durable, .. } => {
+                        if name == "durable" {
                             *durable = true;
                         }
                         let segment_write =
@@ -523,6 +529,22 @@ mod tests {
         all.set_safety(NO_SAFETY);
         append(&mut writer, "b").await;
         assert_eq!(wait(&mut all, NO_SAFETY).await, Wake::Changed);
+    }
+
+    #[tokio::test]
+    async fn topics_no_longer_watched_do_not_wake_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+        append(&mut writer, "a").await;
+        let mut watcher = watcher(dir.path(), &["a"]);
+        watcher.set_topics(Some(["b".to_string()].into()));
+        append(&mut writer, "a").await;
+        assert_eq!(
+            wait(&mut watcher, Duration::from_millis(300)).await,
+            Wake::TimedOut
+        );
+        append(&mut writer, "b").await;
+        assert_eq!(wait(&mut watcher, NO_SAFETY).await, Wake::Changed);
     }
 
     #[tokio::test]
