@@ -14,7 +14,10 @@
 //!
 //! Then latency, after a warm-up: single-row transactions at `--latency-rate` per second for
 //! `--latency-secs`, commit-return to durable-in-the-log for spillway (read back with
-//! [`LogReader`]) and commit-return to the line on `pg_recvlogical`'s stdout (test_decoding).
+//! [`LogReader`]), commit-return to the line printed by `spillway tail --follow` in another
+//! process (woken by the log's watcher, and polling with `SPILLWAY_LOG_WATCH=poll`), and
+//! commit-return to the line on `pg_recvlogical`'s stdout (test_decoding). `--latency-only`
+//! skips the load and the throughput phases.
 //!
 //! Needs `spillway` built in release mode next to this program
 //! (`cargo build --release -p spillway -p spillway-bench`). See `bench/README.md`.
@@ -59,6 +62,9 @@ struct Args {
     /// Connections the latency writer spreads its transactions over.
     #[arg(long, default_value_t = 4)]
     latency_connections: u64,
+    /// Only the latency phases: no load, no throughput, no Debezium.
+    #[arg(long)]
+    latency_only: bool,
     /// The pg_recvlogical binary.
     #[arg(long, default_value = "pg_recvlogical")]
     pg_recvlogical: PathBuf,
@@ -110,11 +116,16 @@ fn run(args: Args) -> Result<()> {
     // Spillway creates its own slot: one short run per format before the load, with
     // snapshot.mode=no_data, leaves the slot (and its offsets) at the current WAL end.
     let mut connectors = Vec::new();
-    let mut plans: Vec<(String, &str, Option<&str>, Option<&String>)> = FORMATS
+    let formats = if args.latency_only {
+        &FORMATS[..1]
+    } else {
+        &FORMATS[..]
+    };
+    let mut plans: Vec<(String, &str, Option<&str>, Option<&String>)> = formats
         .iter()
         .map(|(name, label, format)| (name.to_string(), *label, *format, None))
         .collect();
-    if let Some(broker) = &args.common.kafka {
+    if let (Some(broker), false) = (&args.common.kafka, args.latency_only) {
         for (suffix, label, format) in [
             ("json", "JSON (schemaless)", "JSON"),
             ("avro", "Avro (registry)", "AVRO"),
@@ -149,59 +160,68 @@ fn run(args: Args) -> Result<()> {
         p.stop_ok(timeout)?;
         connectors.push(c);
     }
-    let debezium = bench.debezium(
-        |suffix| {
-            format!(
-                "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+    let debezium = if args.latency_only {
+        Err("not measured (--latency-only)".to_string())
+    } else {
+        bench.debezium(
+            |suffix| {
+                format!(
+                    "connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
                  database.hostname={}\ndatabase.port={}\ndatabase.user={}\ndatabase.password=\n\
                  database.dbname={DB}\ntopic.prefix=bench_debezium\nplugin.name=pgoutput\n\
                  slot.name={SLOT_DEBEZIUM}{suffix}\npublication.name={PUBLICATION}\n\
                  publication.autocreate.mode=disabled\nsnapshot.mode=no_data\n\
                  table.include.list={TABLES}\n",
-                pg.host, pg.port, pg.user
-            )
-        },
-        &[],
-    );
-
-    step(&format!(
-        "load: {} row changes in transactions of {}",
-        args.common.rows, args.common.batch
-    ));
-    let load = runtime.block_on(load(&db, args.common.rows, args.common.batch))?;
-    eprintln!(
-        "  {:.1} s, {:.0} MB of WAL, end {}",
-        load.secs,
-        load.wal_bytes as f64 / 1e6,
-        load.end_lsn
-    );
+                    pg.host, pg.port, pg.user
+                )
+            },
+            &[],
+        )
+    };
 
     let mut results = Vec::new();
-    step("server-side decoding, pgoutput (pg_logical_slot_get_binary_changes)");
-    results.push(runtime.block_on(sql_decoding(&db, args.common.rows, &load.end_lsn))?);
-    step("pg_recvlogical, pgoutput");
-    results.push(with_cpu(|| {
-        recvlogical_throughput(&args, &pg, SLOT_PGOUTPUT, true, &load.end_lsn, timeout)
-    })?);
-    step("pg_recvlogical, test_decoding");
-    results.push(with_cpu(|| {
-        recvlogical_throughput(
-            &args,
-            &pg,
-            SLOT_TEST_DECODING,
-            false,
-            &load.end_lsn,
-            timeout,
-        )
-    })?);
-    for c in &connectors {
-        step(&format!("spillway {}", c.label));
-        let topic = c.topic("public", "bench_rows");
+    let mut debezium_note = None;
+    let mut loaded = None;
+    if !args.latency_only {
+        step(&format!(
+            "load: {} row changes in transactions of {}",
+            args.common.rows, args.common.batch
+        ));
+        let load = runtime.block_on(load(&db, args.common.rows, args.common.batch))?;
+        eprintln!(
+            "  {:.1} s, {:.0} MB of WAL, end {}",
+            load.secs,
+            load.wal_bytes as f64 / 1e6,
+            load.end_lsn
+        );
+
+        step("server-side decoding, pgoutput (pg_logical_slot_get_binary_changes)");
+        results.push(runtime.block_on(sql_decoding(&db, args.common.rows, &load.end_lsn))?);
+        step("pg_recvlogical, pgoutput");
         results.push(with_cpu(|| {
-            c.catch_up(spillway, &topic, args.common.rows, timeout)
+            recvlogical_throughput(&args, &pg, SLOT_PGOUTPUT, true, &load.end_lsn, timeout)
         })?);
+        step("pg_recvlogical, test_decoding");
+        results.push(with_cpu(|| {
+            recvlogical_throughput(
+                &args,
+                &pg,
+                SLOT_TEST_DECODING,
+                false,
+                &load.end_lsn,
+                timeout,
+            )
+        })?);
+        for c in &connectors {
+            step(&format!("spillway {}", c.label));
+            let topic = c.topic("public", "bench_rows");
+            results.push(with_cpu(|| {
+                c.catch_up(spillway, &topic, args.common.rows, timeout)
+            })?);
+        }
+        debezium_note = bench.debezium_catch_up(&debezium, &mut results);
+        loaded = Some(load);
     }
-    let debezium_note = bench.debezium_catch_up(&debezium, &mut results);
 
     let mut latencies = Vec::new();
     if args.latency_secs > 0 {
@@ -209,7 +229,7 @@ fn run(args: Args) -> Result<()> {
             "latency, spillway JSON (schemaless): {} transactions/s for {} s",
             args.latency_rate, args.latency_secs
         ));
-        latencies.push(spillway_latency(
+        latencies.extend(spillway_latency(
             &args,
             &runtime,
             &pg,
@@ -223,7 +243,13 @@ fn run(args: Args) -> Result<()> {
         latencies.push(recvlogical_latency(&args, &runtime, &pg, &db)?);
     }
 
-    print_report(&args, &load, &results, debezium_note.as_deref(), &latencies);
+    print_report(
+        &args,
+        loaded.as_ref(),
+        &results,
+        debezium_note.as_deref(),
+        &latencies,
+    );
     drop(db);
     Ok(())
 }
@@ -463,16 +489,30 @@ fn warm_up(
     }
 }
 
+/// The running connector's latency as seen by three readers of its log at once: this
+/// process ([`LogReader`], polling every 0.5 ms), and `spillway tail --follow` in another
+/// process, woken by the log's watcher and polling (`SPILLWAY_LOG_WATCH=poll`).
 fn spillway_latency(
     args: &Args,
     runtime: &tokio::runtime::Runtime,
     pg: &Pg,
     connector: &SpillwayConnector,
     binary: &Path,
-) -> Result<Latency> {
+) -> Result<Vec<Latency>> {
     let mut p = connector.start(binary)?;
     p.wait_for_log("streaming changes", Duration::from_secs(60))?;
     runtime.block_on(wait_slot_active(pg, &format!("{}_slot", connector.name)))?;
+    let topic = connector.topic("public", "bench_latency");
+    let mut tails = Vec::new();
+    for (label, watch) in [
+        ("spillway tail --follow (watching)", "inotify"),
+        ("spillway tail --follow (polling)", "poll"),
+    ] {
+        tails.push((
+            label,
+            TailFollower::start(binary, &connector.data_dir, &topic, watch)?,
+        ));
+    }
 
     let arrivals: Arrivals = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -498,16 +538,77 @@ fn spillway_latency(
             return Err(e);
         }
     };
-    let latency = latencies(
+    let mut measured = vec![latencies(
         "spillway (JSON, durable in log)",
         &committed,
         &arrivals,
         rate,
-    );
+    )];
+    for (label, tail) in &tails {
+        measured.push(latencies(label, &committed, &tail.arrivals, rate));
+    }
     stop.store(true, Ordering::Relaxed);
     let _ = reader.join();
+    for (_, tail) in tails {
+        tail.stop()?;
+    }
     p.stop_ok(Duration::from_secs(60))?;
-    Ok(latency)
+    Ok(measured)
+}
+
+/// `spillway tail TOPIC --follow` in a process of its own, the arrival of each line stamped
+/// by a thread of this one.
+struct TailFollower {
+    proc: Proc,
+    arrivals: Arrivals,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl TailFollower {
+    /// `watch` is the value of `SPILLWAY_LOG_WATCH` (`poll` makes the tail poll).
+    fn start(binary: &Path, data_dir: &Path, topic: &str, watch: &str) -> Result<TailFollower> {
+        let mut command = Command::new(binary);
+        command
+            .args(["tail", topic, "--follow", "--from-beginning", "--data-dir"])
+            .arg(data_dir)
+            .env("SPILLWAY_LOG_WATCH", watch)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut proc = Proc::spawn("spillway tail", command, None)?;
+        let stdout = proc
+            .child
+            .stdout
+            .take()
+            .context("spillway tail has no stdout")?;
+        let arrivals: Arrivals = Arc::default();
+        let reader = {
+            let arrivals = Arc::clone(&arrivals);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let now = Instant::now();
+                    let id = serde_json::from_str::<Value>(&line)
+                        .ok()
+                        .and_then(|l| l["key"]["id"].as_i64());
+                    if let Some(id) = id {
+                        let mut a = arrivals.lock().unwrap_or_else(|e| e.into_inner());
+                        a.entry(id).or_insert(now);
+                    }
+                }
+            })
+        };
+        Ok(TailFollower {
+            proc,
+            arrivals,
+            reader,
+        })
+    }
+
+    fn stop(mut self) -> Result<()> {
+        self.proc.terminate(Duration::from_secs(30))?;
+        let _ = self.reader.join();
+        Ok(())
+    }
 }
 
 /// Stamps the arrival of every record of `topic` (key `{"id": N}`) until `stop`.
@@ -640,14 +741,15 @@ fn recvlogical_latency(
 
 fn print_report(
     args: &Args,
-    load: &Load,
+    load: Option<&Load>,
     results: &[Throughput],
     debezium_note: Option<&str>,
     latencies: &[Latency],
 ) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!(
+    if let Some(load) = load {
+        println!(
         "capture of {} row changes ({} inserts, {} updates; {:.0} MB of WAL; loaded in {:.1} s), {} cores",
         args.common.rows,
         args.common.rows / 2,
@@ -656,25 +758,28 @@ fn print_report(
         load.secs,
         cores
     );
-    let limit = results
-        .iter()
-        .find(|r| r.tool == "pg_recvlogical")
-        .map(|r| r.events as f64 / r.secs);
-    print_header();
-    print_rows(results, limit);
-    if let Some(note) = debezium_note {
-        println!("{note}");
-    }
-    for r in results {
-        if let Some(note) = &r.note {
-            println!("note: {note}");
+        let limit = results
+            .iter()
+            .find(|r| r.tool == "pg_recvlogical")
+            .map(|r| r.events as f64 / r.secs);
+        print_header();
+        print_rows(results, limit);
+        if let Some(note) = debezium_note {
+            println!("{note}");
         }
-    }
-    println!(
-        "events/s: changes / wall time from process start to the last change (durable for \
+        for r in results {
+            if let Some(note) = &r.note {
+                println!("note: {note}");
+            }
+        }
+        println!(
+            "events/s: changes / wall time from process start to the last change (durable for \
          spillway, written for Debezium); ratio: to pg_recvlogical with pgoutput; CPU s: the \
          client process (the server's walsender works for every reader alike)"
-    );
+        );
+    } else {
+        println!("{cores} cores");
+    }
     if !latencies.is_empty() {
         println!();
         println!(

@@ -3,13 +3,14 @@
 
 use crate::error::LogError;
 use crate::reader::LogReader;
+use crate::watch::LogWatcher;
 use spillway_core::{StreamError, StreamReader, StreamRecord, TopicPartition};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a poll sleeps between looks at an idle log.
+/// How long a poll sleeps between looks at an idle log when it cannot watch it.
 const IDLE_POLL: Duration = Duration::from_millis(5);
 
 /// A [`StreamReader`] over the embedded log in a data directory.
@@ -23,17 +24,35 @@ pub struct LogConsumer {
     /// The partition the next poll starts with, so one busy partition does not starve the
     /// others.
     next_first: usize,
+    data_dir: std::path::PathBuf,
+    /// Wakes a waiting poll when the assigned topics change; made by the first poll that
+    /// waits (it needs the runtime).
+    watcher: Option<LogWatcher>,
 }
 
 impl LogConsumer {
     /// A consumer of the log in `data_dir`, with nothing assigned.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, LogError> {
         Ok(LogConsumer {
-            reader: LogReader::open(data_dir)?,
+            reader: LogReader::open(&data_dir)?,
             positions: BTreeMap::new(),
             names: BTreeMap::new(),
             next_first: 0,
+            data_dir: data_dir.as_ref().to_path_buf(),
+            watcher: None,
         })
+    }
+
+    /// The watcher of the assigned topics, watching them before the poll reads.
+    fn watcher(&mut self) -> &mut LogWatcher {
+        let topics: std::collections::BTreeSet<String> =
+            self.positions.keys().map(|tp| tp.topic.clone()).collect();
+        let data_dir = &self.data_dir;
+        let watcher = self.watcher.get_or_insert_with(|| {
+            LogWatcher::with_topics(data_dir, IDLE_POLL, Some(topics.clone()))
+        });
+        watcher.set_topics(Some(topics));
+        watcher
     }
 
     /// One pass over the assigned partitions.
@@ -102,13 +121,17 @@ impl StreamReader for LogConsumer {
 
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StreamRecord>, StreamError> {
         let deadline = Instant::now() + wait;
+        if !wait.is_zero() {
+            // Watches first, then the read: a record made durable in between wakes the wait.
+            self.watcher();
+        }
         loop {
             let records = self.read_available(max.max(1))?;
             if !records.is_empty() || Instant::now() >= deadline {
                 return Ok(records);
             }
-            tokio::time::sleep(IDLE_POLL.min(deadline.saturating_duration_since(Instant::now())))
-                .await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.watcher().wait(left).await;
         }
     }
 }

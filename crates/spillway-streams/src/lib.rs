@@ -26,6 +26,9 @@
 //!
 //! [`LogConsumer`] implements [`StreamReader`](spillway_core::StreamReader) on a
 //! [`LogReader`]: it follows assigned partitions from given offsets, for projections.
+//! Readers wait for new records with a [`LogWatcher`] (inotify on the log's directories,
+//! polling where it cannot watch), so a record reaches a reader in another process as soon
+//! as it is durable.
 //!
 //! [`FileOffsetStore`] implements [`OffsetStore`](spillway_core::OffsetStore) with one JSON
 //! file per connector, replaced atomically on every commit.
@@ -39,6 +42,7 @@ mod offsets;
 pub mod reader;
 pub mod repair;
 pub mod segment;
+pub mod watch;
 mod writer;
 
 pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
@@ -48,4 +52,5 @@ pub use offsets::FileOffsetStore;
 pub use reader::{LogReader, PartitionInfo};
 pub use repair::{repair, verify, Damage, PartitionCheck};
 pub use segment::{StoredRecord, MAX_RECORD_BYTES};
+pub use watch::{LogWatcher, Wake};
 pub use writer::{LogWriter, QUEUE_BATCHES, QUEUE_BYTES};

@@ -6,7 +6,7 @@ use crate::{CliError, DataDirArg};
 use anyhow::Context;
 use base64::Engine;
 use spillway_registry::AvroDecoder;
-use spillway_streams::{LogReader, StoredRecord};
+use spillway_streams::{LogReader, LogWatcher, StoredRecord};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,7 @@ pub struct TailArgs {
     bytes: Option<BytesAs>,
 }
 
+/// How often `--follow` looks at the log when it cannot watch it (see [`LogWatcher`]).
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest `--timeout`: a year.
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -62,6 +63,19 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
     let deadline = args.timeout.map(|t| Instant::now() + t);
     let reader = LogReader::open(&args.data.data_dir)
         .with_context(|| format!("cannot open the log in {}", args.data.data_dir.display()))?;
+    // Watches before the first read: a record made durable after it wakes the wait.
+    let mut watcher = args.follow.then(|| {
+        LogWatcher::with_topics(
+            &args.data.data_dir,
+            POLL_INTERVAL,
+            Some([args.topic.clone()].into()),
+        )
+    });
+    let wait_left = || {
+        deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        })
+    };
     // Wait for the topic to appear when following.
     let partitions = loop {
         let all = reader.topics().context("cannot list topics")?;
@@ -85,7 +99,9 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
                 args.data.data_dir.display()
             )));
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        if let Some(watcher) = &mut watcher {
+            watcher.wait(wait_left()).await;
+        }
     };
     let mut next: Vec<(u32, u64)> = partitions
         .iter()
@@ -158,10 +174,10 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
             return Ok(());
         }
         if !progressed {
-            if !args.follow {
+            let Some(watcher) = &mut watcher else {
                 return Ok(());
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            };
+            watcher.wait(wait_left()).await;
         }
     }
 }
