@@ -51,7 +51,16 @@ pub async fn check(args: CheckArgs) -> Result<(), CliError> {
             let mut checks = Vec::new();
             let connector = match map {
                 Some(map) => match connector::validate(&map) {
-                    Ok(connector) => Some(connector),
+                    Ok(valid) => {
+                        checks.extend(valid.unknown_keys.iter().map(|key| {
+                            Check::warning(
+                                key.clone(),
+                                format!("{at}: `{key}` is not a key this connector reads; it changes nothing"),
+                                format!("remove `{key}` from {}, or check its spelling", path.display()),
+                            )
+                        }));
+                        Some(valid.connector)
+                    }
                     Err(errors) => {
                         checks.extend(errors.into_iter().map(|(key, message)| {
                             let verb = if message.starts_with("missing required key") {

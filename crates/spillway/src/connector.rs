@@ -186,10 +186,17 @@ fn parse_connector(config: &ConfigMap) -> Result<Connector, ConfigError> {
 /// Checks a connector's config map (its keys, bare) without connecting anywhere: the
 /// connector it makes, or every mistake found, each with the key it is about. Mistakes are
 /// found one at a time, each key in error set aside before looking again (a missing one
+/// A config that [`validate`] accepted.
+pub struct Valid {
+    pub connector: Connector,
+    /// Keys nothing reads: they change nothing, and a start warns about them.
+    pub unknown_keys: Vec<String>,
+}
+
 /// stood in for), so every bad key gets its message, not just the first.
 pub fn validate(
     given: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Connector, Vec<(String, String)>> {
+) -> Result<Valid, Vec<(String, String)>> {
     let mut trial = given.clone();
     let mut errors: Vec<(String, String)> = Vec::new();
     for _ in 0..50 {
@@ -201,7 +208,12 @@ pub fn validate(
             }
         };
         let e = match parse_any(&config) {
-            Ok(connector) if errors.is_empty() => return Ok(connector),
+            Ok(connector) if errors.is_empty() => {
+                return Ok(Valid {
+                    connector,
+                    unknown_keys: config.unused_keys(),
+                })
+            }
             Ok(_) => break,
             Err(e) => e,
         };

@@ -332,3 +332,16 @@ fn several_configs_are_checked_each_under_its_name() {
     out.line("wal_level is logical");
     out.line("binlog_format is ROW");
 }
+
+#[test]
+fn a_key_nothing_reads_is_a_warning_line_and_the_check_still_passes() {
+    let db = TestDb::create("chkunknown");
+    db.sql("CREATE TABLE orders (id int PRIMARY KEY)");
+    let mut config = db.connector(&[]);
+    config["config"]["snapshot.fetch.sizee"] = json!("100");
+    let (out, _dir) = check_config(&config, "chkunknown");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let line = out.line("`snapshot.fetch.sizee` is not a key this connector reads");
+    assert!(line.starts_with("⚠ "), "{line}");
+    assert!(line.contains("check its spelling"), "{line}");
+}
