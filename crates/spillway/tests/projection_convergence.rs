@@ -179,9 +179,10 @@ async fn converge<W, F>(
     let mut projector = pipeline.start(false);
     wait_for_log(&source, "streaming", Duration::from_secs(60));
     // The kills start once the initial snapshot is committed. A kill while its records are
-    // still being written makes the next start take a new snapshot from a new slot, and a
-    // row deleted between the two snapshots then has no delete event: downstream keeps it.
-    // That gap (a snapshot that starts over instead of resuming) is not covered here.
+    // still being written makes the next start take a new snapshot (PostgreSQL: from a new
+    // slot; MySQL/MariaDB: at a new binlog position), and a row deleted between the two
+    // snapshots then has no delete event, so downstream keeps it. That gap (a snapshot that
+    // starts over instead of resuming) is written down in ARCHITECTURE.md.
     let offsets = pipeline.data.join("offsets");
     wait_until(
         Duration::from_secs(60),
@@ -278,7 +279,8 @@ async fn converge<W, F>(
             // Keep the evidence: the data directory (log, offsets, SQLite projections) and
             // the rows, outside the scratch directory that the panic removes.
             let keep = std::env::temp_dir().join(format!(
-                "spillway-convergence-failure-{label}-{}",
+                "spillway-convergence-failure-{}-{}",
+                label.replace(' ', "-"),
                 std::process::id()
             ));
             let _ = std::process::Command::new("cp")
