@@ -20,6 +20,7 @@ cargo nextest run --workspace --no-fail-fast "$@"
 if (($# == 0)); then
     # The README's quick start, as a new user runs it (release build, capture, projection).
     echo "test: quick start"
+    quickstart_began=$SECONDS
     mkdir -p target
     if ! bash scripts/quickstart.sh >target/quickstart.log 2>&1; then
         cat target/quickstart.log
@@ -33,5 +34,5 @@ if (($# == 0)); then
             exit 1
         }
     done
-    echo "test: quick start passed (output in target/quickstart.log)"
+    echo "test: quick start passed in $((SECONDS - quickstart_began)) s (output in target/quickstart.log)"
 fi
