@@ -13,6 +13,7 @@
 //! close). Readers return no record at or past it, as Kafka's consumers read only to the
 //! high watermark; damage below it is never a torn write, so it is reported, not cut.
 
+use crate::batch::Compression;
 use crate::error::LogError;
 use serde::{Deserialize, Serialize};
 use spillway_core::{ConfigError, ConfigMap};
@@ -46,6 +47,8 @@ pub struct LogOptions {
     /// Size a segment may reach before the next record goes to a new segment. A record
     /// larger than this gets a segment of its own.
     pub segment_bytes: u64,
+    /// How the record batches this writer appends are compressed.
+    pub compression: Compression,
 }
 
 impl Default for LogOptions {
@@ -53,13 +56,16 @@ impl Default for LogOptions {
         LogOptions {
             default_partitions: DEFAULT_PARTITIONS,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            compression: Compression::default(),
         }
     }
 }
 
 impl LogOptions {
-    /// Reads `topic.creation.default.partitions` and `log.segment.bytes` from a connector
-    /// config, defaulting what is unset.
+    /// Reads `topic.creation.default.partitions`, `log.segment.bytes` and
+    /// `log.compression.type` (`lz4`, the default, `zstd`, or `none`/`uncompressed`, as
+    /// Kafka names them) from a connector config, defaulting what is unset. The compression
+    /// applies to every record the connector writes to the log, whatever the topic.
     pub fn from_config(config: &ConfigMap) -> Result<Self, ConfigError> {
         let partitions = config.u64_in(
             &["topic.creation.default.partitions"],
@@ -73,9 +79,20 @@ impl LogOptions {
             1024,
             u64::from(u32::MAX),
         )?;
+        let compression = config.choice(
+            &["log.compression.type"],
+            &[
+                ("lz4", Compression::Lz4),
+                ("zstd", Compression::Zstd),
+                ("none", Compression::None),
+                ("uncompressed", Compression::None),
+            ],
+            Compression::default(),
+        )?;
         Ok(LogOptions {
             default_partitions: partitions as u32,
             segment_bytes,
+            compression,
         })
     }
 
@@ -365,7 +382,19 @@ mod tests {
         let options = LogOptions::from_config(&config).unwrap();
         assert_eq!(options.default_partitions, 6);
         assert_eq!(options.segment_bytes, DEFAULT_SEGMENT_BYTES);
+        assert_eq!(options.compression, Compression::Lz4);
         let zero = ConfigMap::from_pairs([("topic.creation.default.partitions", "0")]);
         assert!(LogOptions::from_config(&zero).is_err());
+        for (key, value, codec) in [
+            ("log.compression.type", "ZSTD", Compression::Zstd),
+            ("log.compression.type", "uncompressed", Compression::None),
+            ("log.compression.type", "none", Compression::None),
+        ] {
+            let config = ConfigMap::from_pairs([(key, value)]);
+            assert_eq!(LogOptions::from_config(&config).unwrap().compression, codec);
+        }
+        let gzip = ConfigMap::from_pairs([("log.compression.type", "gzip")]);
+        let error = LogOptions::from_config(&gzip).unwrap_err();
+        assert_eq!(error.key(), Some("log.compression.type"));
     }
 }

@@ -11,12 +11,16 @@
 //! the batches queued), acknowledging a batch only once it is on disk. [`LogReader`] reads
 //! the log, also while a writer in another process appends to it.
 //!
-//! Records are framed by a small format of our own (see [`segment`]): a length, a CRC-32
-//! and the fields, little-endian. Kafka's record batches carry producer ids, sequence
-//! numbers, compression and varint deltas the log has no use for; a length prefix and a
-//! checksum per record are all that is needed to find record boundaries, to read while
-//! another process writes (an incomplete record is simply not returned yet) and to tell
-//! a torn tail after a crash from data. Only the last segment of a partition can have a
+//! Records are framed by a small format of our own (see [`segment`] and [`batch`]): a
+//! length, a CRC-32 and the fields, little-endian. The writer appends record batches: the
+//! records one group commit brings to a partition, compressed together ([`Compression`]:
+//! lz4 by default, zstd or none, `log.compression.type`), in one frame with its offsets,
+//! timestamps and room for producer metadata; segments written before batches hold one
+//! frame per record, and every reader reads both. Kafka's record batches also carry
+//! producer ids, sequence numbers and varint deltas the log has no use for; a length
+//! prefix and a checksum per frame are all that is needed to find frame boundaries, to read
+//! while another process writes (an incomplete frame is simply not returned yet) and to
+//! tell a torn tail after a crash from data. Only the last segment of a partition can have a
 //! torn tail, because the writer syncs a segment before starting the next one, and only
 //! past the partition's durable offset (see [`config`]), which the writer moves after each
 //! group's fsync: [`LogWriter::open`] cuts such a tail and refuses any other damage
@@ -35,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod config;
 mod consumer;
 mod error;
@@ -45,6 +50,7 @@ pub mod segment;
 pub mod watch;
 mod writer;
 
+pub use batch::Compression;
 pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
 pub use consumer::LogConsumer;
 pub use error::LogError;

@@ -1,6 +1,9 @@
 //! Record framing, segment scanning and tail recovery.
 //!
-//! A segment is a plain concatenation of records, all integers little-endian:
+//! A segment is a concatenation of frames: version-1 records, as below, and version-2
+//! record batches, compressed (see [`crate::batch`]), which the writer appends since they
+//! exist. A scan returns the records inside a batch one by one, as if they were framed
+//! alone. A version-1 record, all integers little-endian:
 //!
 //! ```text
 //! u32  length        bytes that follow this field
@@ -15,6 +18,7 @@
 //!      i32 value length (-1 = null), value bytes
 //! ```
 
+use crate::batch::{Decoder, BATCH_VERSION, MAX_FRAME_BYTES, MAX_RATIO};
 use crate::error::{segment_place, LogError};
 use spillway_core::{Header, Record};
 use std::fs::{File, OpenOptions};
@@ -22,14 +26,14 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Format version written in every record.
-const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 
 /// Bytes of the length and CRC fields.
-const PREFIX_LEN: usize = 8;
+pub(crate) const PREFIX_LEN: usize = 8;
 
 /// Smallest possible value of the length field: crc, version, offset, timestamp, key and
 /// value lengths, header count.
-const MIN_FRAME_LEN: u32 = 4 + 1 + 8 + 8 + 4 + 4 + 4;
+pub(crate) const MIN_FRAME_LEN: u32 = 4 + 1 + 8 + 8 + 4 + 4 + 4;
 
 /// Bytes a record takes beyond its key, value and headers.
 pub(crate) const RECORD_OVERHEAD: usize = 4 + MIN_FRAME_LEN as usize;
@@ -68,11 +72,23 @@ pub(crate) fn encoded_len(record: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// Appends `record`, framed, with `offset` to `buf`. The caller has checked that
-/// `encoded_len(record) <= MAX_RECORD_BYTES`.
+/// Appends `record`, framed alone as version 1, with `offset` to `buf`: how the log wrote
+/// records before batches, kept to test that such segments stay readable. The caller has
+/// checked that `encoded_len(record) <= MAX_RECORD_BYTES`.
+#[cfg(test)]
 pub(crate) fn encode_record(buf: &mut Vec<u8>, offset: u64, record: &Record) {
     let start = buf.len();
     buf.extend_from_slice(&[0; PREFIX_LEN]);
+    encode_content(buf, offset, record);
+    let length = (buf.len() - start - 4) as u32;
+    let crc = crc32fast::hash(&buf[start + PREFIX_LEN..]);
+    buf[start..start + 4].copy_from_slice(&length.to_le_bytes());
+    buf[start + 4..start + PREFIX_LEN].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends what a record frame holds after its CRC field (version 1 onwards), as a batch
+/// holds its records too.
+pub(crate) fn encode_content(buf: &mut Vec<u8>, offset: u64, record: &Record) {
     buf.push(VERSION);
     buf.extend_from_slice(&offset.to_le_bytes());
     buf.extend_from_slice(&record.timestamp_ms.to_le_bytes());
@@ -84,10 +100,6 @@ pub(crate) fn encode_record(buf: &mut Vec<u8>, offset: u64, record: &Record) {
         buf.extend_from_slice(header.key.as_bytes());
         put_nullable(buf, header.value.as_deref());
     }
-    let length = (buf.len() - start - 4) as u32;
-    let crc = crc32fast::hash(&buf[start + PREFIX_LEN..]);
-    buf[start..start + 4].copy_from_slice(&length.to_le_bytes());
-    buf[start + 4..start + PREFIX_LEN].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn put_nullable(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
@@ -177,7 +189,8 @@ impl<'a> Cursor<'a> {
 /// What a scan found at its position.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Frame {
-    /// An intact record starting at byte `start`; its content is in [`SegmentScan::content`].
+    /// An intact record starting at byte `start` (for a record of a batch, where the batch
+    /// starts); its content is in [`SegmentScan::content`].
     Record { offset: u64, start: u64 },
     /// The end of the file, exactly at a record boundary.
     End,
@@ -187,12 +200,21 @@ pub(crate) enum Frame {
 }
 
 /// A forward scan over the records of one segment file, up to the file's length at open.
+/// The records of a batch are returned one by one, each with the batch's start as its own.
 pub(crate) struct SegmentScan {
     path: PathBuf,
     reader: BufReader<File>,
+    /// Byte position of the next frame.
     pos: u64,
     len: u64,
     frame: Vec<u8>,
+    /// The last batch read, decompressed.
+    batch: Decoder,
+    /// Start of that batch and the index of its next record to return.
+    batch_start: u64,
+    batch_next: usize,
+    /// Index in `batch` of the record last returned, when it came from a batch.
+    current: Option<usize>,
 }
 
 impl SegmentScan {
@@ -216,6 +238,10 @@ impl SegmentScan {
             pos,
             len,
             frame: Vec::new(),
+            batch: Decoder::default(),
+            batch_start: 0,
+            batch_next: 0,
+            current: None,
         })
     }
 
@@ -224,9 +250,14 @@ impl SegmentScan {
         &self.path
     }
 
-    /// Byte position just after the last record returned.
+    /// Byte position a scan can resume at without missing a record not yet returned: just
+    /// after the last record returned, or the start of its batch while that batch has more.
     pub(crate) fn position(&self) -> u64 {
-        self.pos
+        if self.batch_next < self.batch.records.len() {
+            self.batch_start
+        } else {
+            self.pos
+        }
     }
 
     /// The file's length when the scan was opened.
@@ -236,11 +267,30 @@ impl SegmentScan {
 
     /// The content (after the CRC field) of the record last returned.
     pub(crate) fn content(&self) -> &[u8] {
-        self.frame.get(4..).unwrap_or_default()
+        match self.current {
+            Some(i) => self
+                .batch
+                .records
+                .get(i)
+                .and_then(|(_, range)| self.batch.payload.get(range.clone()))
+                .unwrap_or_default(),
+            None => self.frame.get(4..).unwrap_or_default(),
+        }
     }
 
-    /// Reads the next record frame and checks its length and CRC.
+    /// Returns the next record: the next of the current batch, or the record or first
+    /// record of the next frame, whose length and CRC it checks (and, for a batch, its
+    /// decompression, sizes and offsets).
     pub(crate) fn next_frame(&mut self) -> Result<Frame, LogError> {
+        if let Some((offset, _)) = self.batch.records.get(self.batch_next) {
+            self.current = Some(self.batch_next);
+            self.batch_next += 1;
+            return Ok(Frame::Record {
+                offset: *offset,
+                start: self.batch_start,
+            });
+        }
+        self.current = None;
         let start = self.pos;
         let remaining = self.len - start;
         if remaining == 0 {
@@ -260,7 +310,7 @@ impl SegmentScan {
             return Ok(frame);
         }
         let length = u32::from_le_bytes(len_bytes);
-        if length < MIN_FRAME_LEN || length as usize > MAX_RECORD_BYTES {
+        if length < MIN_FRAME_LEN || length as usize > MAX_FRAME_BYTES {
             return torn(format!("impossible record length {length}"));
         }
         if u64::from(length) > remaining - 4 {
@@ -279,6 +329,16 @@ impl SegmentScan {
         let crc = u32::from_le_bytes([self.frame[0], self.frame[1], self.frame[2], self.frame[3]]);
         if crc32fast::hash(&self.frame[4..]) != crc {
             return torn("checksum mismatch".to_string());
+        }
+        if self.frame[4] == BATCH_VERSION {
+            if let Err(detail) = self.batch.decode(&self.frame[4..]) {
+                self.batch.records.clear();
+                return torn(format!("damaged batch: {detail}"));
+            }
+            self.pos = start + 4 + u64::from(length);
+            self.batch_start = start;
+            self.batch_next = 0;
+            return self.next_frame();
         }
         if self.frame[4] != VERSION {
             return torn(format!("unknown record version {}", self.frame[4]));
@@ -391,7 +451,8 @@ const SEARCH_CHUNK: usize = 1 << 20;
 
 /// The first intact record in the file at or after byte `from` whose offset is at least
 /// `min_offset`, as (byte position, offset): a frame whose length fits, whose version is
-/// known, whose offset is plausible and whose checksum matches.
+/// known, whose offset is plausible and whose checksum matches (for a batch: its base
+/// offset).
 pub(crate) fn find_intact(
     path: &Path,
     from: u64,
@@ -416,10 +477,11 @@ pub(crate) fn find_intact(
             let at = start + i as u64;
             let b = &chunk[i..i + header];
             let length = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let version = b[PREFIX_LEN];
             if length < MIN_FRAME_LEN
-                || length as usize > MAX_RECORD_BYTES
+                || length as usize > MAX_FRAME_BYTES
                 || at + 4 + u64::from(length) > len
-                || b[PREFIX_LEN] != VERSION
+                || (version != VERSION && version != BATCH_VERSION)
             {
                 continue;
             }
@@ -427,7 +489,15 @@ pub(crate) fn find_intact(
             o.copy_from_slice(&b[PREFIX_LEN + 1..header]);
             let offset = u64::from_le_bytes(o);
             // Every record takes at least a minimal frame: offsets cannot run further ahead.
-            let most = min_offset.saturating_add((len - from) / u64::from(MIN_FRAME_LEN) + 1);
+            // A batch holds at most MAX_RATIO times its size in minimal records.
+            let per_byte = if version == VERSION {
+                1
+            } else {
+                MAX_RATIO as u64
+            };
+            let most = min_offset.saturating_add(
+                (len - from).saturating_mul(per_byte) / u64::from(MIN_FRAME_LEN) + 1,
+            );
             if offset < min_offset || offset > most {
                 continue;
             }

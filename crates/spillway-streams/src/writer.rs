@@ -3,17 +3,22 @@
 //! [`LogWriter::send`] queues a batch on a channel bounded both in batches
 //! ([`QUEUE_BATCHES`]) and in bytes ([`QUEUE_BYTES`]); it waits while the queue is full and
 //! never waits for the disk. The writer thread takes every batch queued, encodes each
-//! partition's records into that partition's buffer, writes each buffer with one
-//! `write_all`, calls `fdatasync` once per touched segment, and only then resolves the
-//! batches' acknowledgements. After a failure it resolves every later batch with an error.
+//! partition's records of the group into record batches (see [`crate::batch`]; one per
+//! partition per group, or more past [`BATCH_TARGET_BYTES`](crate::batch) or a segment roll),
+//! compressed, in that partition's buffer, writes each buffer with one `write_all`, calls
+//! `fdatasync` once per touched segment, and only then resolves the batches'
+//! acknowledgements. A record batch therefore holds what one group commit brought for a
+//! partition: nothing waits for a batch to fill, so batching adds no latency, and batches
+//! grow with the load. After a failure it resolves every later batch with an error.
 
+use crate::batch::{BatchBuilder, Compression, Encoder, BATCH_TARGET_BYTES};
 use crate::config::{
     durable_path, encode_durable, ensure_dir, list_segments, list_topics, lock_path, partition_dir,
     read_durable, read_meta, segment_path, sync_dir, topics_dir, validate_topic, write_meta,
     LogOptions, TopicMeta,
 };
 use crate::error::{segment_place, LogError};
-use crate::segment::{encode_record, encoded_len, recover_segment, MAX_RECORD_BYTES};
+use crate::segment::{encoded_len, recover_segment, MAX_RECORD_BYTES};
 use spillway_core::record::partition_for_key;
 use spillway_core::{Ack, Record, StreamError, StreamWriter};
 use std::collections::HashMap;
@@ -44,6 +49,8 @@ enum Command {
         records: Vec<Record>,
         /// Partitions of the topics this batch creates.
         partitions: u32,
+        /// How its records are compressed.
+        compression: Compression,
         ack: Ack,
         _budget: OwnedSemaphorePermit,
     },
@@ -60,6 +67,8 @@ pub struct LogWriter {
     shared: Arc<Shared>,
     /// Partitions of the topics this handle creates.
     partitions: u32,
+    /// How this handle's records are compressed.
+    compression: Compression,
 }
 
 /// What the handles of one open log share: the writer thread and its queue.
@@ -107,13 +116,15 @@ impl LogWriter {
                 data_dir,
             }),
             partitions: options.default_partitions,
+            compression: options.compression,
         })
     }
 
     /// A writer of the log in `data_dir` that shares the writer this process already has
     /// open there (several connectors of one process write one log), or opens it.
-    /// `options.default_partitions` applies to the topics this handle creates; the segment
-    /// size is the first opener's.
+    /// `options.default_partitions` applies to the topics this handle creates and
+    /// `options.compression` to the records it sends; the segment size is the first
+    /// opener's.
     pub fn open_shared(data_dir: impl AsRef<Path>, options: LogOptions) -> Result<Self, LogError> {
         options.validate()?;
         let data_dir = data_dir.as_ref();
@@ -124,6 +135,7 @@ impl LogWriter {
             return Ok(LogWriter {
                 shared,
                 partitions: options.default_partitions,
+                compression: options.compression,
             });
         }
         // The last handle of an earlier writer may still be closing (its thread holds the
@@ -158,6 +170,7 @@ impl StreamWriter for LogWriter {
         tx.send(Command::Append {
             records: batch,
             partitions: self.partitions,
+            compression: self.compression,
             ack,
             _budget: budget,
         })
@@ -265,6 +278,8 @@ struct Appender {
     topics: Vec<Vec<PartitionLog>>,
     /// Partitions with staged records, as (topic index, partition).
     touched: Vec<(usize, usize)>,
+    /// Compression state kept from batch to batch.
+    encoder: Encoder,
     failure: Option<Failure>,
     /// When the durable offsets were last fsynced.
     durable_synced: std::time::Instant,
@@ -282,6 +297,7 @@ impl Appender {
             by_name: HashMap::new(),
             topics: Vec::new(),
             touched: Vec::new(),
+            encoder: Encoder::default(),
             failure: None,
             durable_synced: std::time::Instant::now(),
         };
@@ -352,10 +368,11 @@ impl Appender {
                 if let Command::Append {
                     records,
                     partitions,
+                    compression,
                     ..
                 } = command
                 {
-                    if let Err(f) = self.stage(records, *partitions) {
+                    if let Err(f) = self.stage(records, *partitions, *compression) {
                         // A rejected batch staged nothing, so the batches before it can be
                         // written; an I/O error may have hit their data too.
                         ok_until = if f.is_io() { 0 } else { i };
@@ -396,7 +413,12 @@ impl Appender {
 
     /// Encodes a batch into the partition buffers; rejects it whole, before staging
     /// anything, if a topic name or a record size is invalid.
-    fn stage(&mut self, records: &[Record], partitions: u32) -> Result<(), Failure> {
+    fn stage(
+        &mut self,
+        records: &[Record],
+        partitions: u32,
+        compression: Compression,
+    ) -> Result<(), Failure> {
         for record in records {
             if !self.by_name.contains_key(&*record.topic) {
                 validate_topic(&record.topic).map_err(|e| Failure::Rejected(e.to_string()))?;
@@ -425,11 +447,18 @@ impl Appender {
                 None => 0,
             };
             let part = &mut partitions[p];
-            let size = part.written + part.pending.len() as u64;
-            if size > 0 && size + encoded_len(record) as u64 > segment_bytes {
+            // In a batch, a record takes its length and what follows its CRC; the batch's
+            // size is counted uncompressed, so a segment may end up smaller than the limit.
+            let len = encoded_len(record) - 4;
+            let size = part.written + part.pending.len() as u64 + part.batch.raw_len() as u64;
+            if size > 0 && size + len as u64 > segment_bytes {
+                part.seal(&mut self.encoder);
                 part.roll().map_err(Failure::from_log)?;
+            } else if !part.batch.is_empty() && part.batch.raw_len() + len > BATCH_TARGET_BYTES {
+                part.seal(&mut self.encoder);
             }
-            encode_record(&mut part.pending, part.next_offset, record);
+            part.codec = compression;
+            part.batch.push(part.next_offset, record);
             part.next_offset += 1;
             if !part.touched {
                 part.touched = true;
@@ -442,6 +471,9 @@ impl Appender {
     /// Writes each touched partition's buffer, syncs each of their segments once, then
     /// moves their durable offsets.
     fn write_staged(&mut self) -> Result<(), Failure> {
+        for &(t, p) in &self.touched {
+            self.topics[t][p].seal(&mut self.encoder);
+        }
         for &(t, p) in &self.touched {
             self.topics[t][p]
                 .write_pending()
@@ -475,6 +507,7 @@ impl Appender {
         for (t, p) in self.touched.drain(..) {
             let part = &mut self.topics[t][p];
             part.touched = false;
+            part.batch.clear();
             part.pending.clear();
             if part.pending.capacity() > KEEP_BUFFER {
                 part.pending = Vec::new();
@@ -509,7 +542,11 @@ struct PartitionLog {
     exists: bool,
     /// Append handle of the active segment, opened on first write.
     file: Option<File>,
-    /// Encoded records of the current group, not yet written.
+    /// Records of the current group not yet in `pending`.
+    batch: BatchBuilder,
+    /// How `batch` is to be compressed.
+    codec: Compression,
+    /// Encoded batches of the current group, not yet written.
     pending: Vec<u8>,
     touched: bool,
     /// Whether `file` has writes not yet synced.
@@ -580,6 +617,8 @@ impl PartitionLog {
             written,
             exists,
             file: None,
+            batch: BatchBuilder::default(),
+            codec: Compression::default(),
             pending: Vec::new(),
             touched: false,
             dirty: false,
@@ -633,6 +672,11 @@ impl PartitionLog {
             }
         };
         Ok(self.file.insert(file))
+    }
+
+    /// Ends the batch being built: compressed, framed, into `pending`.
+    fn seal(&mut self, encoder: &mut Encoder) {
+        self.batch.seal(self.codec, encoder, &mut self.pending);
     }
 
     fn write_pending(&mut self) -> Result<(), LogError> {

@@ -29,6 +29,7 @@ fn options() -> LogOptions {
     LogOptions {
         default_partitions: 1,
         segment_bytes: 4 * 1024 * 1024,
+        ..LogOptions::default()
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 use common::{header, record, Acks};
 use spillway_core::record::partition_for_key;
 use spillway_core::{Record, StreamError, StreamWriter};
-use spillway_streams::{LogError, LogOptions, LogReader, LogWriter, PartitionInfo};
+use spillway_streams::{Compression, LogError, LogOptions, LogReader, LogWriter, PartitionInfo};
 use std::fs;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ fn options(partitions: u32, segment_bytes: u64) -> LogOptions {
     LogOptions {
         default_partitions: partitions,
         segment_bytes,
+        ..LogOptions::default()
     }
 }
 
@@ -414,4 +415,57 @@ async fn a_full_queue_makes_send_wait_instead_of_growing() {
         max_ahead <= 6,
         "{max_ahead} batches of 16 MiB were in flight"
     );
+}
+
+#[tokio::test]
+async fn reads_from_the_middle_of_a_compressed_batch_skip_its_earlier_records() {
+    for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            compression: codec,
+            ..LogOptions::default()
+        };
+        let mut writer = LogWriter::open(dir.path(), options).unwrap();
+        let mut acks = Acks::new();
+        let values = |from: u64, to: u64| -> Vec<Record> {
+            (from..to)
+                .map(|i| {
+                    record(
+                        "t",
+                        None,
+                        Some(&format!("{{\"id\":{i},\"pad\":\"xxxxxxxx\"}}")),
+                    )
+                })
+                .collect()
+        };
+        acks.write(&mut writer, values(0, 500)).await.unwrap();
+        acks.write(&mut writer, values(500, 600)).await.unwrap();
+        drop(writer);
+        let reader = LogReader::open(dir.path()).unwrap();
+        let offsets = |from, max| -> Vec<u64> {
+            let records = reader.read("t", 0, from, max).unwrap();
+            for r in &records {
+                let want = format!("{{\"id\":{},\"pad\":\"xxxxxxxx\"}}", r.offset);
+                assert_eq!(r.value.as_deref(), Some(want.as_bytes()), "{codec:?}");
+            }
+            records.iter().map(|r| r.offset).collect()
+        };
+        assert_eq!(
+            offsets(137, 10),
+            (137..147).collect::<Vec<_>>(),
+            "{codec:?}"
+        );
+        assert_eq!(offsets(147, 1000), (147..600).collect::<Vec<_>>());
+        assert_eq!(offsets(3, 2), vec![3, 4]);
+        assert_eq!(offsets(499, 2), vec![499, 500]);
+        assert_eq!(offsets(550, 5), (550..555).collect::<Vec<_>>());
+        assert_eq!(offsets(0, 1), vec![0]);
+        assert!(offsets(600, 10).is_empty());
+        let size = fs::metadata(dir.path().join("topics/t/0/00000000000000000000.log"))
+            .unwrap()
+            .len();
+        if codec != Compression::None {
+            assert!(size < 600 * 20, "{codec:?}: {size} bytes");
+        }
+    }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::{record, Acks};
 use spillway_core::Record;
-use spillway_streams::{LogError, LogOptions, LogReader, LogWriter};
+use spillway_streams::{Compression, LogError, LogOptions, LogReader, LogWriter};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,13 +21,19 @@ fn values(from: u64, to: u64) -> Vec<Record> {
         .collect()
 }
 
-/// Writes records `0..count` to topic `t` and closes the writer.
+/// Writes records `0..count` to topic `t` and closes the writer: each in a batch frame of
+/// its own (each sent alone and acknowledged before the next), uncompressed, so that damage
+/// to one record's frame costs that record and a test finds a record's value in the file.
 async fn write_records(dir: &Path, options: LogOptions, count: u64) {
+    let options = LogOptions {
+        compression: Compression::None,
+        ..options
+    };
     let mut writer = LogWriter::open(dir, options).unwrap();
-    Acks::new()
-        .write(&mut writer, values(0, count))
-        .await
-        .unwrap();
+    let mut acks = Acks::new();
+    for i in 0..count {
+        acks.write(&mut writer, values(i, i + 1)).await.unwrap();
+    }
 }
 
 fn read_all(dir: &Path) -> Vec<(u64, String)> {
@@ -285,6 +291,7 @@ async fn a_wholly_torn_last_segment_after_a_roll_restarts_at_its_base() {
     let tiny = LogOptions {
         default_partitions: 1,
         segment_bytes: 200,
+        ..LogOptions::default()
     };
     write_records(dir.path(), tiny, 30).await;
     let mut bases: Vec<u64> = fs::read_dir(dir.path().join("topics/t/0"))
@@ -317,6 +324,7 @@ async fn a_corrupt_record_in_an_earlier_segment_is_an_error_not_a_gap() {
     let tiny = LogOptions {
         default_partitions: 1,
         segment_bytes: 400,
+        ..LogOptions::default()
     };
     write_records(dir.path(), tiny, 40).await;
     let first = segment(dir.path(), "t", 0);
@@ -364,4 +372,96 @@ async fn a_reader_that_saw_a_torn_tail_sees_the_rewritten_tail_after_recovery() 
     let offsets: Vec<u64> = tail.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, vec![5, 6, 7]);
     assert_eq!(tail[0].value.as_deref(), Some(&b"value-5"[..]));
+}
+
+/// Byte positions of the frames of a segment written by the writer, from their lengths.
+fn frame_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while at + 4 <= bytes.len() {
+        starts.push(at);
+        at += 4 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    starts
+}
+
+#[tokio::test]
+async fn a_flipped_byte_inside_a_compressed_batch_is_damage_and_a_repair_loses_that_batch_only() {
+    for codec in [Compression::Lz4, Compression::Zstd] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            compression: codec,
+            ..LogOptions::default()
+        };
+        // Three batches of 100 records, each sent (and so framed) alone.
+        let mut writer = LogWriter::open(dir.path(), options).unwrap();
+        let mut acks = Acks::new();
+        for b in 0..3 {
+            acks.write(&mut writer, values(b * 100, b * 100 + 100))
+                .await
+                .unwrap();
+        }
+        drop(writer);
+        let path = segment(dir.path(), "t", 0);
+        let mut bytes = fs::read(&path).unwrap();
+        let starts = frame_starts(&bytes);
+        assert_eq!(starts.len(), 3, "{codec:?}");
+        assert!(
+            bytes.len() < 100 * 3 * 20,
+            "{codec:?}: {} bytes for 300 records",
+            bytes.len()
+        );
+        // A byte inside the second batch's compressed payload.
+        let at = (starts[1] + starts[2]) / 2 + 10;
+        bytes[at] ^= 0x04;
+        fs::write(&path, &bytes).unwrap();
+
+        let reader = LogReader::open(dir.path()).unwrap();
+        match reader.read("t", 0, 0, 1000) {
+            Err(LogError::Damaged {
+                offset, position, ..
+            }) => assert_eq!((offset, position), (100, starts[1] as u64), "{codec:?}"),
+            other => panic!("{codec:?}: {other:?}"),
+        }
+        // From inside the damaged batch too: never a record of it.
+        assert!(matches!(
+            reader.read("t", 0, 150, 10),
+            Err(LogError::Damaged { offset: 100, .. })
+        ));
+        assert_eq!(reader.read("t", 0, 0, 100).unwrap().len(), 100);
+        assert!(matches!(
+            LogWriter::open(dir.path(), options),
+            Err(LogError::Damaged { offset: 100, .. })
+        ));
+
+        let checks = spillway_streams::verify(dir.path()).unwrap();
+        let damage = &checks[0].damage;
+        assert_eq!(damage.len(), 1, "{codec:?}: {damage:?}");
+        assert_eq!((damage[0].lost_from, damage[0].lost_to), (100, Some(200)));
+        assert_eq!(damage[0].position, starts[1] as u64);
+        assert_eq!(damage[0].bytes, (starts[2] - starts[1]) as u64);
+        let repaired = spillway_streams::repair(dir.path()).unwrap();
+        assert_eq!(repaired[0].records, 200);
+        let mut want = expected(100);
+        want.extend(expected(300).split_off(200));
+        assert_eq!(read_all(dir.path()), want, "{codec:?}");
+        append_after_recovery_from(dir.path(), 300, 302, want).await;
+    }
+}
+
+/// Reopens the log, appends `from..to` and checks the partition holds `before` then them.
+async fn append_after_recovery_from(
+    dir: &Path,
+    from: u64,
+    to: u64,
+    mut before: Vec<(u64, String)>,
+) {
+    let mut writer = LogWriter::open(dir, LogOptions::default()).unwrap();
+    Acks::new()
+        .write(&mut writer, values(from, to))
+        .await
+        .unwrap();
+    drop(writer);
+    before.extend(expected(to).split_off(from as usize));
+    assert_eq!(read_all(dir), before);
 }

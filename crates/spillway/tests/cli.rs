@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::{json, Value};
 use spillway_core::{Ack, Header, Record, StreamWriter};
-use spillway_streams::{LogOptions, LogWriter};
+use spillway_streams::{Compression, LogOptions, LogWriter};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -22,19 +22,23 @@ fn spillway(args: &[&str]) -> (i32, String, String) {
 
 /// Writes records straight into a log, as a capture would.
 fn write_log(dir: &std::path::Path, records: Vec<Record>) {
+    write_log_with(
+        dir,
+        records,
+        LogOptions {
+            default_partitions: 2,
+            ..LogOptions::default()
+        },
+    );
+}
+
+fn write_log_with(dir: &std::path::Path, records: Vec<Record>, options: LogOptions) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut writer = LogWriter::open(
-            dir,
-            LogOptions {
-                default_partitions: 2,
-                ..LogOptions::default()
-            },
-        )
-        .expect("open log");
+        let mut writer = LogWriter::open(dir, options).expect("open log");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         writer.send(records, Ack::new(0, tx)).await.expect("send");
         writer.flush().await.expect("flush");
@@ -219,4 +223,93 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     }
     let run = std::fs::read_to_string(out.join("spillway-run.1")).unwrap();
     assert!(run.contains("data\\-dir"), "{run}");
+}
+
+/// CRC-32 (IEEE), as the log's frames carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// A record framed as the log wrote them before record batches (format version 1): length,
+/// CRC, version, offset, timestamp, key, value, no headers.
+fn v1_frame(offset: u64, key: &str, value: &str) -> Vec<u8> {
+    let mut content = vec![1u8];
+    content.extend_from_slice(&offset.to_le_bytes());
+    content.extend_from_slice(&1_700_000_000_000i64.to_le_bytes());
+    for field in [key, value] {
+        content.extend_from_slice(&(field.len() as i32).to_le_bytes());
+        content.extend_from_slice(field.as_bytes());
+    }
+    content.extend_from_slice(&0u32.to_le_bytes());
+    let mut frame = ((content.len() + 4) as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&crc32(&content).to_le_bytes());
+    frame.extend_from_slice(&content);
+    frame
+}
+
+#[test]
+fn tail_reads_old_records_then_compressed_batches_appended_to_the_same_segment() {
+    for (codec, code) in [(Compression::Zstd, 2u8), (Compression::Lz4, 1)] {
+        let dir = support::scratch("cli");
+        let data = dir.path().to_str().unwrap().to_string();
+        // A log written before record batches: three records, no durable offset file.
+        let partition = dir.path().join("topics/app.public.t/0");
+        std::fs::create_dir_all(&partition).unwrap();
+        std::fs::write(
+            dir.path().join("topics/app.public.t/topic.json"),
+            r#"{"partitions":1}"#,
+        )
+        .unwrap();
+        let mut old = Vec::new();
+        for i in 0..3 {
+            old.extend(v1_frame(
+                i,
+                &format!(r#"{{"id":{i}}}"#),
+                &format!(r#"{{"op":"c","id":{i}}}"#),
+            ));
+        }
+        let segment = partition.join("00000000000000000000.log");
+        std::fs::write(&segment, &old).unwrap();
+
+        let value = |i: u64| format!(r#"{{"op":"u","id":{i},"name":"the same name again"}}"#);
+        let records = (3..60)
+            .map(|i| record(None, Some(&value(i)), vec![]))
+            .collect();
+        write_log_with(
+            dir.path(),
+            records,
+            LogOptions {
+                default_partitions: 1,
+                compression: codec,
+                ..LogOptions::default()
+            },
+        );
+        // The new records went into one compressed batch frame after the old ones.
+        let bytes = std::fs::read(&segment).unwrap();
+        assert_eq!(bytes[..old.len()], old[..]);
+        assert_eq!(bytes[old.len() + 8], 2, "{codec:?}: a batch frame");
+        assert_eq!(bytes[old.len() + 17], code, "{codec:?}: its codec");
+        assert!(bytes.len() - old.len() < 57 * 30, "{codec:?}: compressed");
+
+        let (code, out, err) = spillway(&["tail", "app.public.t", "--data-dir", &data]);
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 60, "{codec:?}: {out}");
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(line["offset"], json!(i), "{codec:?}");
+            assert_eq!(line["value"]["id"], json!(i), "{codec:?}");
+        }
+        assert_eq!(lines[2]["key"], json!({"id": 2}));
+        assert_eq!(lines[59]["value"]["op"], json!("u"));
+    }
 }

@@ -31,20 +31,40 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
-/// Flips a byte inside the value of the change of row `id` in `segment`.
-fn flip_byte_of_row(segment: &Path, id: u32) {
+/// Flips a byte in the middle of the record batch that holds `offset` in `segment` (its
+/// records are compressed, so the byte is not found by content) and returns the offsets
+/// the batch holds, `[first, last]`; `segment_end` is the offset after the segment's last record. A batch frame (see spillway_streams::batch) is a u32
+/// length, a u32 CRC, version 2 and the u64 base offset.
+fn flip_byte_of_batch_holding(segment: &Path, offset: u64, segment_end: u64) -> (u64, u64) {
     let mut bytes = std::fs::read(segment).expect("read the segment");
-    let needle = format!("\"after\":{{\"id\":{id},");
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
-        .unwrap_or_else(|| panic!("row {id} in {}", segment.display()));
-    bytes[at + 3] ^= 0x20;
+    let word = |at: usize, n: usize| {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&bytes[at..at + n]);
+        u64::from_le_bytes(b)
+    };
+    // (start, end, base offset) of every frame.
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = at + 4 + word(at, 4) as usize;
+        assert_eq!(bytes[at + 8], 2, "a batch frame at byte {at}");
+        frames.push((at, end, word(at + 9, 8)));
+        at = end;
+    }
+    let i = frames
+        .iter()
+        .rposition(|&(_, _, base)| base <= offset)
+        .expect("a batch holding the offset");
+    let (start, end, base) = frames[i];
+    let next = frames.get(i + 1).map_or(segment_end, |f| f.2);
+    assert!(next > offset, "offset {offset} is in the segment");
+    bytes[(start + end) / 2] ^= 0x20;
     std::fs::write(segment, bytes).expect("write the segment");
+    (base, next - 1)
 }
 
 #[test]
-fn a_flipped_byte_in_committed_records_stops_start_up_and_a_repair_loses_only_that_record() {
+fn a_flipped_byte_in_committed_records_stops_start_up_and_a_repair_loses_only_that_batch() {
     let db = TestDb::create("damaged");
     db.sql("CREATE TABLE t (id int PRIMARY KEY, name text)");
     db.sql("INSERT INTO t SELECT i, 'row ' || i FROM generate_series(1, 300) i");
@@ -69,7 +89,8 @@ fn a_flipped_byte_in_committed_records_stops_start_up_and_a_repair_loses_only_th
 
     let segment = data.join(format!("topics/{topic}/0/{:020}.log", 0));
     let len = std::fs::metadata(&segment).unwrap().len();
-    flip_byte_of_row(&segment, 151);
+    // The snapshot's change of row 151 has offset 150.
+    let (first, last) = flip_byte_of_batch_holding(&segment, 150, 300);
 
     // Readers report the damage instead of a shorter log.
     for args in [vec!["topics"], vec!["tail", topic.as_str()]] {
@@ -85,7 +106,7 @@ fn a_flipped_byte_in_committed_records_stops_start_up_and_a_repair_loses_only_th
     for needle in [
         "the embedded log is damaged",
         &format!("topic {topic} partition 0"),
-        "offset 150",
+        &format!("offset {first}"),
         &segment.display().to_string(),
         "spillway topics --verify",
         "spillway topics --repair",
@@ -97,7 +118,7 @@ fn a_flipped_byte_in_committed_records_stops_start_up_and_a_repair_loses_only_th
     let out = spillway(&["topics", "--verify"], &data);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("offsets 150..150 lost"),
+        text(&out).contains(&format!("offsets {first}..{last} lost")),
         "{}",
         text(&out)
     );

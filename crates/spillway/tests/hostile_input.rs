@@ -147,6 +147,7 @@ fn durations_intervals_and_sizes_out_of_range_exit_2_naming_the_key() {
         ("heartbeat.interval.ms", "-1"),
         ("slot.max.retries", "-1"),
         ("log.segment.bytes", "0"),
+        ("log.compression.type", "gzip"),
         ("topic.creation.default.partitions", "0"),
         ("database.port", "70000"),
         ("slot.retry.delay.ms", "1e3"),
