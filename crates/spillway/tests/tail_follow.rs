@@ -126,6 +126,7 @@ fn follows_appends(watch: &str) {
             LogOptions {
                 default_partitions: 1,
                 segment_bytes: 4096,
+                ..LogOptions::default()
             },
         )
         .expect("open log");
