@@ -116,6 +116,24 @@ impl Check {
         Check::failed(NAME, failure, hint)
     }
 
+    /// The `column types` check: passed, or failed with every unsupported column found
+    /// (`problems`, one message per table) and how to leave them out.
+    pub fn column_types(problems: &[String]) -> Self {
+        const NAME: &str = "column types";
+        if problems.is_empty() {
+            Check::passed(
+                NAME,
+                "every column of the captured tables has a supported type",
+            )
+        } else {
+            Check::failed(
+                NAME,
+                problems.join("; "),
+                "exclude the columns (column.exclude.list) or the tables (table.exclude.list)",
+            )
+        }
+    }
+
     /// A failed check from an error whose text is `message` or `message\nhint: hint`
     /// (the form of the sources' preflight errors); `hint` is used when the text has none.
     pub fn from_error(name: impl Into<String>, error: &dyn fmt::Display, hint: &str) -> Self {

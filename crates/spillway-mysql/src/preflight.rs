@@ -524,18 +524,7 @@ async fn live_checks(
                 Err(e) => return Err(e),
             }
         }
-        out.push(if problems.is_empty() {
-            Check::passed(
-                "column types",
-                "every column of the captured tables has a supported type",
-            )
-        } else {
-            Check::failed(
-                "column types",
-                problems.join("; "),
-                "exclude the columns (column.exclude.list) or the tables (table.exclude.list)",
-            )
-        });
+        out.push(Check::column_types(&problems));
     }
 
     let saved = resume

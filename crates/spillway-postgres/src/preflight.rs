@@ -281,18 +281,7 @@ pub async fn column_types_check(
             Err(e) => return Err(e),
         }
     }
-    Ok(if problems.is_empty() {
-        Check::passed(
-            "column types",
-            "every column of the captured tables has a supported type",
-        )
-    } else {
-        Check::failed(
-            "column types",
-            problems.join("; "),
-            "exclude the columns (column.exclude.list) or the tables (table.exclude.list)",
-        )
-    })
+    Ok(Check::column_types(&problems))
 }
 
 /// The publication's state and, when a start has to create or alter it, the statement.
