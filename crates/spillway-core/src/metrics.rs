@@ -42,6 +42,9 @@ pub const PROJECTION_LAG: &str = "spillway_projection_lag_seconds";
 pub const RESTARTS: &str = "spillway_connector_restarts_total";
 /// 1 while a connector runs, 0 otherwise.
 pub const UP: &str = "spillway_connector_up";
+/// 1 while a connector waits, retrying, for an operator to fix what stops it (a full disk,
+/// a missing privilege), 0 otherwise.
+pub const WAITING: &str = "spillway_connector_waiting_for_operator";
 
 /// Every series above (the dashboard in `examples/grafana/` charts each of them).
 pub const ALL: &[&str] = &[
@@ -60,6 +63,7 @@ pub const ALL: &[&str] = &[
     PROJECTION_LAG,
     RESTARTS,
     UP,
+    WAITING,
 ];
 
 /// Histogram buckets of [`LAG`], seconds.
@@ -75,6 +79,11 @@ pub fn restarted(connector: &str) {
 /// Sets whether `connector` runs.
 pub fn up(connector: &str, running: bool) {
     gauge!(UP, "connector" => connector.to_string()).set(if running { 1.0 } else { 0.0 });
+}
+
+/// Sets whether `connector` waits for an operator.
+pub fn waiting(connector: &str, waiting: bool) {
+    gauge!(WAITING, "connector" => connector.to_string()).set(if waiting { 1.0 } else { 0.0 });
 }
 
 /// How far one table's snapshot is.

@@ -9,7 +9,15 @@
 //! `fdatasync` once per touched segment, and only then resolves the batches'
 //! acknowledgements. A record batch therefore holds what one group commit brought for a
 //! partition: nothing waits for a batch to fill, so batching adds no latency, and batches
-//! grow with the load. After a failure it resolves every later batch with an error.
+//! grow with the load.
+//!
+//! When a group fails (a full disk, an I/O error, a rejected record), none of it is
+//! acknowledged, and every handle open at that moment is refused from then on: its
+//! connector starts again from what was acknowledged, so the records of a failed batch are
+//! never followed by later ones. The writer takes back what the failed group wrote (it cuts
+//! each touched partition back to its durable offset, which needs no free space) and accepts
+//! batches from handles opened after the failure, so a connector that retries continues
+//! where it was once the disk has room.
 
 use crate::batch::{BatchBuilder, Compression, Encoder, BATCH_TARGET_BYTES};
 use crate::config::{
@@ -18,13 +26,14 @@ use crate::config::{
     LogOptions, TopicMeta,
 };
 use crate::error::{segment_place, LogError};
-use crate::segment::{encoded_len, recover_segment, MAX_RECORD_BYTES};
+use crate::segment::{cut_from_offset, encoded_len, recover_segment, MAX_RECORD_BYTES};
 use spillway_core::record::partition_for_key;
 use spillway_core::{Ack, Record, StreamError, StreamWriter};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
@@ -53,8 +62,21 @@ enum Command {
         compression: Compression,
         ack: Ack,
         _budget: OwnedSemaphorePermit,
+        /// The epoch of the handle that sent it.
+        epoch: u64,
     },
-    Flush(oneshot::Sender<Result<(), StreamError>>),
+    Flush {
+        reply: oneshot::Sender<Result<(), StreamError>>,
+        epoch: u64,
+    },
+}
+
+impl Command {
+    fn epoch(&self) -> u64 {
+        match self {
+            Command::Append { epoch, .. } | Command::Flush { epoch, .. } => *epoch,
+        }
+    }
 }
 
 /// Appends records to the embedded log in a data directory.
@@ -69,6 +91,9 @@ pub struct LogWriter {
     partitions: u32,
     /// How this handle's records are compressed.
     compression: Compression,
+    /// The writer's epoch when this handle was made: a failure ends the epoch, and the
+    /// handles of an ended epoch are refused.
+    epoch: u64,
 }
 
 /// What the handles of one open log share: the writer thread and its queue.
@@ -77,6 +102,8 @@ struct Shared {
     budget: Arc<Semaphore>,
     thread: Option<thread::JoinHandle<()>>,
     data_dir: PathBuf,
+    /// The current epoch, moved on by the writer thread at each failure.
+    epoch: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -102,7 +129,8 @@ impl LogWriter {
     pub fn open(data_dir: impl AsRef<Path>, options: LogOptions) -> Result<Self, LogError> {
         options.validate()?;
         let data_dir = data_dir.as_ref().to_path_buf();
-        let appender = Appender::open(&data_dir, options)?;
+        let epoch = Arc::new(AtomicU64::new(0));
+        let appender = Appender::open(&data_dir, options, Arc::clone(&epoch))?;
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let thread = thread::Builder::new()
             .name("spillway-log-writer".to_string())
@@ -114,9 +142,11 @@ impl LogWriter {
                 budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
                 thread: Some(thread),
                 data_dir,
+                epoch,
             }),
             partitions: options.default_partitions,
             compression: options.compression,
+            epoch: 0,
         })
     }
 
@@ -132,10 +162,12 @@ impl LogWriter {
         let mut open = open_logs().lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|_, w| w.strong_count() > 0);
         if let Some(shared) = open.get(&key).and_then(std::sync::Weak::upgrade) {
+            let epoch = shared.epoch.load(Ordering::SeqCst);
             return Ok(LogWriter {
                 shared,
                 partitions: options.default_partitions,
                 compression: options.compression,
+                epoch,
             });
         }
         // The last handle of an earlier writer may still be closing (its thread holds the
@@ -173,6 +205,7 @@ impl StreamWriter for LogWriter {
             compression: self.compression,
             ack,
             _budget: budget,
+            epoch: self.epoch,
         })
         .await
         .map_err(|_| StreamError::Closed)
@@ -181,9 +214,12 @@ impl StreamWriter for LogWriter {
     async fn flush(&mut self) -> Result<(), StreamError> {
         let tx = self.shared.tx.as_ref().ok_or(StreamError::Closed)?;
         let (reply, done) = oneshot::channel();
-        tx.send(Command::Flush(reply))
-            .await
-            .map_err(|_| StreamError::Closed)?;
+        tx.send(Command::Flush {
+            reply,
+            epoch: self.epoch,
+        })
+        .await
+        .map_err(|_| StreamError::Closed)?;
         done.await.map_err(|_| StreamError::Closed)?
     }
 }
@@ -231,7 +267,14 @@ impl Failure {
             } => Failure::Io {
                 action: format!("trying to {action} {}", path.display()),
                 kind: source.kind(),
-                message: source.to_string(),
+                message: if source.kind() == io::ErrorKind::StorageFull {
+                    format!(
+                        "{source}: nothing more is acknowledged until the disk has room; \
+                         writing then continues where it stopped"
+                    )
+                } else {
+                    source.to_string()
+                },
             },
             other => Failure::Io {
                 action: "writing to the log".to_string(),
@@ -280,13 +323,20 @@ struct Appender {
     touched: Vec<(usize, usize)>,
     /// Compression state kept from batch to batch.
     encoder: Encoder,
+    /// A failure whose group could not be taken back yet: nothing is written until it is.
     failure: Option<Failure>,
+    /// The last failure, told to the handles it ended.
+    last_failure: Option<Failure>,
+    /// The epoch shared with the handles, moved on at each failure.
+    epoch: Arc<AtomicU64>,
+    /// Commands from handles of an epoch below this one are refused.
+    refused_below: u64,
     /// When the durable offsets were last fsynced.
     durable_synced: std::time::Instant,
 }
 
 impl Appender {
-    fn open(data_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
+    fn open(data_dir: &Path, options: LogOptions, epoch: Arc<AtomicU64>) -> Result<Self, LogError> {
         let topics_dir = topics_dir(data_dir);
         ensure_dir(&topics_dir)?;
         let lock = lock_exclusive(&lock_path(data_dir))?;
@@ -299,6 +349,9 @@ impl Appender {
             touched: Vec::new(),
             encoder: Encoder::default(),
             failure: None,
+            last_failure: None,
+            epoch,
+            refused_below: 0,
             durable_synced: std::time::Instant::now(),
         };
         for name in list_topics(&appender.topics_dir)? {
@@ -359,54 +412,107 @@ impl Appender {
 
     /// Appends and syncs a group of queued batches, then resolves them in order.
     fn process(&mut self, group: &mut Vec<Command>) {
+        let refused: Vec<bool> = group
+            .iter()
+            .map(|c| c.epoch() < self.refused_below)
+            .collect();
+        if self.failure.is_some() && refused.contains(&false) {
+            self.take_back();
+        }
         let mut ok_until = 0;
         let mut first_failed = None;
-        if self.failure.is_none() {
-            ok_until = group.len();
-            let mut failure = None;
-            for (i, command) in group.iter().enumerate() {
-                if let Command::Append {
-                    records,
-                    partitions,
-                    compression,
-                    ..
-                } = command
-                {
-                    if let Err(f) = self.stage(records, *partitions, *compression) {
-                        // A rejected batch staged nothing, so the batches before it can be
-                        // written; an I/O error may have hit their data too.
-                        ok_until = if f.is_io() { 0 } else { i };
-                        failure = Some(f);
-                        break;
+        let failure = match self.failure.clone() {
+            Some(f) => {
+                first_failed = (0..group.len()).find(|&i| !refused[i]);
+                Some(f)
+            }
+            None => {
+                ok_until = group.len();
+                let mut failure = None;
+                for (i, command) in group.iter().enumerate() {
+                    if let (
+                        false,
+                        Command::Append {
+                            records,
+                            partitions,
+                            compression,
+                            ..
+                        },
+                    ) = (refused[i], command)
+                    {
+                        if let Err(f) = self.stage(records, *partitions, *compression) {
+                            // A rejected batch staged nothing, so the batches before it can
+                            // be written; an I/O error may have hit their data too.
+                            ok_until = if f.is_io() { 0 } else { i };
+                            failure = Some(f);
+                            break;
+                        }
                     }
                 }
-            }
-            if ok_until > 0 {
-                if let Err(f) = self.write_staged() {
-                    ok_until = 0;
-                    failure = Some(f);
+                if ok_until > 0 {
+                    if let Err(f) = self.write_staged() {
+                        ok_until = 0;
+                        failure = Some(f);
+                    }
                 }
+                self.clear_staged();
+                if let Some(f) = &failure {
+                    first_failed = (ok_until..group.len())
+                        .find(|&i| !refused[i] && matches!(group[i], Command::Append { .. }));
+                    self.failed(f.clone());
+                }
+                failure
             }
-            self.clear_staged();
-            if let Some(f) = failure {
-                tracing::error!(error = %f, "the log writer failed; no batch will be acknowledged any more");
-                self.failure = Some(f);
-                first_failed = group[ok_until..]
-                    .iter()
-                    .position(|c| matches!(c, Command::Append { .. }))
-                    .map(|i| i + ok_until);
-            }
-        }
+        };
         for (i, command) in group.drain(..).enumerate() {
-            let result = match &self.failure {
-                Some(f) if i >= ok_until => Err(f.to_error(first_failed == Some(i))),
-                _ => Ok(()),
+            let result = if refused[i] {
+                let f = self.last_failure.as_ref().expect("refused after a failure");
+                Err(f.to_error(false))
+            } else {
+                match &failure {
+                    Some(f) if i >= ok_until => Err(f.to_error(first_failed == Some(i))),
+                    _ => Ok(()),
+                }
             };
             match command {
                 Command::Append { ack, .. } => ack.resolve(result),
-                Command::Flush(reply) => {
+                Command::Flush { reply, .. } => {
                     let _ = reply.send(result);
                 }
+            }
+        }
+    }
+
+    /// Ends the epoch of every handle open now, and takes back what the failed group wrote.
+    fn failed(&mut self, failure: Failure) {
+        tracing::error!(error = %failure, "the log writer failed: nothing of this group is acknowledged, and its connectors start again from what was");
+        self.refused_below = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.last_failure = Some(failure.clone());
+        self.failure = Some(failure);
+        self.take_back();
+    }
+
+    /// Cuts every partition back to its durable offset (the records of a failed group were
+    /// never acknowledged; their connectors send them again). Until this succeeds nothing
+    /// more is written.
+    fn take_back(&mut self) {
+        let mut result = Ok(());
+        for partition in self.topics.iter_mut().flatten() {
+            if partition.next_offset != partition.durable {
+                result = partition.rewind();
+                if result.is_err() {
+                    break;
+                }
+            }
+        }
+        match result {
+            Ok(()) => {
+                if self.failure.take().is_some() {
+                    tracing::info!("the log writer took back the failed group's records and accepts new batches");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the log writer could not take back the failed group's records yet; it tries again with the next batch");
             }
         }
     }
@@ -638,6 +744,33 @@ impl PartitionLog {
             })?;
         self.durable = self.next_offset;
         self.durable_dirty = true;
+        Ok(())
+    }
+
+    /// Takes back every record at or past the durable offset: segments that start there
+    /// are removed, the one holding it is cut, and the tail is opened again. Removing and
+    /// truncating files needs no free space, so this works on a full disk.
+    fn rewind(&mut self) -> Result<(), LogError> {
+        let keep = self.durable;
+        self.file = None;
+        self.dirty = false;
+        let bases = list_segments(&self.dir)?;
+        let mut removed = false;
+        for &base in bases.iter().rev().take_while(|&&b| b >= keep) {
+            let path = segment_path(&self.dir, base);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io("remove unacknowledged segment", &path, e)),
+            }
+        }
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        if let Some(&last) = bases.iter().rev().find(|&&b| b < keep) {
+            cut_from_offset(&segment_path(&self.dir, last), keep)?;
+        }
+        *self = PartitionLog::recover(self.dir.clone())?;
         Ok(())
     }
 

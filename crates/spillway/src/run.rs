@@ -276,6 +276,7 @@ where
         let result = tokio::select! {
             result = &mut attempt_run => result,
             _ = tokio::time::sleep(HEALTHY_AFTER) => {
+                spillway_core::metrics::waiting(name, false);
                 observer(Event::Healthy);
                 attempt_run.await
             }
@@ -290,6 +291,7 @@ where
         let was_up = attempt > 1 || started.elapsed() >= HEALTHY_AFTER;
         let step = next_step(failure.class, was_up, failure.flowed || waiting);
         waiting = step == Step::Wait;
+        spillway_core::metrics::waiting(name, waiting);
         let e = failure.error;
         match step {
             Step::Retry | Step::Wait if !*shutdown_rx.borrow() => {
