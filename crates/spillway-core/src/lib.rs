@@ -52,6 +52,7 @@ pub use record::{Header, Record};
 pub use schema::{Column, ConnectSchema, ConnectType, Field, TableSchema};
 pub use source::{Heartbeat, Source, SourceBatch, SourceContext, StructRecord};
 pub use stream::{
-    Ack, AckReport, StreamError, StreamReader, StreamRecord, StreamWriter, TopicPartition,
+    Ack, AckReport, Checkpoint, StreamError, StreamReader, StreamRecord, StreamWriter,
+    TopicPartition,
 };
 pub use value::{Row, Value};

@@ -20,7 +20,7 @@ use crate::offsets::{Offset, OffsetStore, OffsetStoreError};
 use crate::record::{Header, Record};
 use crate::schema::TableSchema;
 use crate::source::{Heartbeat, SourceBatch, StructRecord};
-use crate::stream::{Ack, AckReport, StreamError, StreamWriter};
+use crate::stream::{Ack, AckReport, Checkpoint, StreamError, StreamWriter};
 use crate::value::Row;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use std::collections::{HashMap, HashSet};
@@ -280,6 +280,10 @@ where
     let mut records = Vec::new();
     let mut source_open = true;
     let mut meter = Meter::new(&options.connector);
+    // Each batch carries its checkpoint under the connector's name, for a stream that keeps
+    // positions with the records.
+    let producer: Option<Arc<str>> =
+        (!options.connector.is_empty()).then(|| Arc::from(options.connector.as_str()));
 
     let result: Result<(), PipelineError> = async {
         loop {
@@ -334,9 +338,14 @@ where
                             state: last_state.clone(),
                         }),
                     };
+                    let carried = producer.clone().zip(checkpoint.clone());
                     let seq = tracker.register(checkpoint);
                     meter.sent(seq, &batch.events, &records, &options);
-                    writer.send(std::mem::take(&mut records), Ack::new(seq, ack_tx.clone())).await?;
+                    let mut ack = Ack::new(seq, ack_tx.clone());
+                    if let Some((producer, offset)) = carried {
+                        ack = ack.with_checkpoint(Checkpoint { producer, offset });
+                    }
+                    writer.send(std::mem::take(&mut records), ack).await?;
                 }
                 _ = tick.tick() => {
                     commit(&mut store, &tracker, &mut last_committed, &committed, &mut stats, &meter).await?;

@@ -1,5 +1,6 @@
 //! The stream-writer contract.
 
+use crate::offsets::Offset;
 use crate::record::{Header, Record};
 use std::future::Future;
 use std::sync::Arc;
@@ -32,17 +33,44 @@ pub struct AckReport {
     pub result: Result<(), StreamError>,
 }
 
+/// Where a producer's source stands once a batch is written. A stream that keeps it with
+/// the records, in the same commit (the embedded log), gives it back after a crash, so the
+/// source resumes right after the last record written: nothing twice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// The producer: the connector's name.
+    pub producer: Arc<str>,
+    /// The offset to resume from once the batch is durable.
+    pub offset: Offset,
+}
+
 /// A handle the writer resolves once a batch is durable (or failed).
 #[derive(Debug)]
 pub struct Ack {
     seq: u64,
     tx: mpsc::UnboundedSender<AckReport>,
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Ack {
     /// Creates an acknowledgement handle for batch `seq` reporting to `tx`.
     pub fn new(seq: u64, tx: mpsc::UnboundedSender<AckReport>) -> Self {
-        Ack { seq, tx }
+        Ack {
+            seq,
+            tx,
+            checkpoint: None,
+        }
+    }
+
+    /// The same handle carrying where the producer's source stands after this batch.
+    pub fn with_checkpoint(mut self, checkpoint: Checkpoint) -> Self {
+        self.checkpoint = Some(checkpoint);
+        self
+    }
+
+    /// The checkpoint this batch carries, if any.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoint.as_ref()
     }
 
     /// Reports the batch's outcome. A dropped pipeline is not an error for the writer.

@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("log_record", log_record),
     ("log_segment", log_segment),
     ("log_batch", log_batch),
+    ("log_journal", log_journal),
     ("projection_json", projection_json),
     ("projection_avro", projection_avro),
     ("query_guard", query_guard),
@@ -253,6 +254,22 @@ pub fn log_segment(data: &[u8]) {
 /// only past a matching checksum, which fuzzing rarely forges: this target starts there.
 pub fn log_batch(data: &[u8]) {
     let _ = spillway_streams::batch::decode_batch(data);
+}
+
+/// The embedded log's commit journal: its entries decoded, then the bytes as the journal
+/// of a log the writer opens (and recovers against it).
+pub fn log_journal(data: &[u8]) {
+    let _ = spillway_streams::journal::decode_entries(data);
+    let Ok(dir) = tempfile::tempdir() else { return };
+    if std::fs::write(
+        dir.path().join(spillway_streams::journal::JOURNAL_FILE),
+        data,
+    )
+    .is_err()
+    {
+        return;
+    }
+    let _ = spillway_streams::LogWriter::open(dir.path(), spillway_streams::LogOptions::default());
 }
 
 /// A change record as a projection reads it (first two bytes: the key's length; then the

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <data_dir>/topics.lock                                   held by the one writer
+//! <data_dir>/commits.log                                   the commit journal (crate::journal)
 //! <data_dir>/topics/<topic>/topic.json                     {"partitions": N}
 //! <data_dir>/topics/<topic>/<partition>/<base>.log         segments, base offset in 20 digits
 //! <data_dir>/topics/<topic>/<partition>/durable            the durable offset (below)
@@ -11,7 +12,10 @@
 //! group commit: every record below it was fsynced and acknowledged. The writer rewrites it
 //! in place after each group's fsync (and fsyncs it on a timer, at every new segment and on
 //! close). Readers return no record at or past it, as Kafka's consumers read only to the
-//! high watermark; damage below it is never a torn write, so it is reported, not cut.
+//! high watermark; damage below it is never a torn write, so it is reported, not cut. The
+//! commit journal holds each partition's committed end too, fsynced with every group: the
+//! writer counts the higher of the two as committed (a machine that lost power may have lost
+//! the last update of the file, never the journal's).
 
 use crate::batch::Compression;
 use crate::error::LogError;

@@ -34,8 +34,15 @@
 //! polling where it cannot watch), so a record reaches a reader in another process as soon
 //! as it is durable.
 //!
+//! Each group commit ends with an entry in the commit journal ([`journal`]): the end of
+//! every partition it wrote and the checkpoint its producers' batches carried, fsynced
+//! after the records and before the acknowledgements. At open, what lies past the
+//! journal's ends was never committed and is cut, so the records and the producers'
+//! positions always agree: a producer that resumes from its checkpoint writes nothing twice.
+//!
 //! [`FileOffsetStore`] implements [`OffsetStore`](spillway_core::OffsetStore) with one JSON
-//! file per connector, replaced atomically on every commit.
+//! file per connector, replaced atomically on every commit; [`LogOffsetStore`] reads a
+//! connector's position from the journal first.
 
 #![warn(missing_docs)]
 
@@ -43,6 +50,7 @@ pub mod batch;
 pub mod config;
 mod consumer;
 mod error;
+pub mod journal;
 mod offsets;
 pub mod reader;
 pub mod repair;
@@ -54,7 +62,7 @@ pub use batch::Compression;
 pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
 pub use consumer::LogConsumer;
 pub use error::LogError;
-pub use offsets::FileOffsetStore;
+pub use offsets::{FileOffsetStore, LogOffsetStore};
 pub use reader::{LogReader, PartitionInfo};
 pub use repair::{repair, verify, Damage, PartitionCheck};
 pub use segment::{StoredRecord, MAX_RECORD_BYTES};

@@ -151,3 +151,57 @@ impl OffsetStore for FileOffsetStore {
         Ok(())
     }
 }
+
+/// The offsets of a connector that writes to the embedded log: its checkpoint as the log's
+/// commit journal holds it, committed in the same group as its last records (see
+/// [`crate::journal`]), so that after a crash the source resumes right after the last
+/// record in the log. A connector that never wrote a checkpoint there (it ran before the
+/// journal existed) resumes from its offsets file. Commits also go to the file, which tools
+/// read; an operator's alter or reset goes to both.
+#[derive(Debug)]
+pub struct LogOffsetStore {
+    file: FileOffsetStore,
+    writer: crate::LogWriter,
+    producer: String,
+}
+
+impl LogOffsetStore {
+    /// The store of `producer` (the connector's name) over its offsets file and a handle on
+    /// the log it writes to. Flush the writer first when batches may still be queued.
+    pub fn new(file: FileOffsetStore, writer: crate::LogWriter, producer: &str) -> Self {
+        LogOffsetStore {
+            file,
+            writer,
+            producer: producer.to_string(),
+        }
+    }
+}
+
+impl OffsetStore for LogOffsetStore {
+    fn load(&mut self) -> Result<Option<Offset>, OffsetStoreError> {
+        match self.writer.committed_position(&self.producer) {
+            Some(offset) => Ok(Some(offset)),
+            None => self.file.load(),
+        }
+    }
+
+    fn commit(&mut self, offset: &Offset) -> Result<(), OffsetStoreError> {
+        self.file.commit(offset)
+    }
+
+    fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        self.file.replace(offset)?;
+        self.writer
+            .set_position_blocking(&self.producer, offset.cloned())
+            .map_err(|e| OffsetStoreError::Io {
+                action: "record in the log's commit journal",
+                path: self
+                    .writer
+                    .data_dir()
+                    .join(crate::journal::JOURNAL_FILE)
+                    .display()
+                    .to_string(),
+                source: io::Error::other(e.to_string()),
+            })
+    }
+}

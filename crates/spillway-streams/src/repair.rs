@@ -79,7 +79,14 @@ pub fn verify(data_dir: &Path) -> Result<Vec<PartitionCheck>, LogError> {
 /// partition had lost.
 pub fn repair(data_dir: &Path) -> Result<Vec<PartitionCheck>, LogError> {
     let _lock = lock_exclusive(&lock_path(data_dir))?;
-    walk(data_dir, true)
+    let checks = walk(data_dir, true)?;
+    // The commit journal must not claim records the repair could not keep.
+    let ends: Vec<_> = checks
+        .iter()
+        .map(|c| (c.topic.clone(), c.partition, c.end_offset))
+        .collect();
+    crate::journal::lower_ends(data_dir, &ends)?;
+    Ok(checks)
 }
 
 fn walk(data_dir: &Path, fix: bool) -> Result<Vec<PartitionCheck>, LogError> {

@@ -446,18 +446,17 @@ pub(crate) fn recover_segment(
     }
 }
 
-/// Cuts a segment just before its first record at or past `keep_below` (or at the first
-/// bytes that are not a record), returning its new length. Used to take back what a failed
-/// group commit wrote: those records were never acknowledged, and a batch never spans two
-/// groups, so the cut falls on a batch boundary.
+/// Cuts a segment just before its first record at or past `keep_below`, returning its new
+/// length. Used to take back what a group commit wrote but never committed: a batch never
+/// spans two groups, so the cut falls on a batch boundary. Bytes that are not a record stop
+/// the search without cutting: [`recover_segment`] tells a torn tail from damage.
 pub(crate) fn cut_from_offset(path: &Path, keep_below: u64) -> Result<u64, LogError> {
     let mut scan = SegmentScan::open(path, 0)?;
     let cut = loop {
         match scan.next_frame()? {
-            Frame::End => return Ok(scan.position()),
+            Frame::End | Frame::Torn { .. } => return Ok(scan.len()),
             Frame::Record { offset, start } if offset >= keep_below => break start,
             Frame::Record { .. } => {}
-            Frame::Torn { position, .. } => break position,
         }
     };
     truncate(path, cut)?;

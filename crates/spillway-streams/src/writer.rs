@@ -26,10 +26,11 @@ use crate::config::{
     LogOptions, TopicMeta,
 };
 use crate::error::{segment_place, LogError};
+use crate::journal::{Entry, Journal};
 use crate::segment::{cut_from_offset, encoded_len, recover_segment, MAX_RECORD_BYTES};
 use spillway_core::record::partition_for_key;
-use spillway_core::{Ack, Record, StreamError, StreamWriter};
-use std::collections::HashMap;
+use spillway_core::{Ack, Offset, Record, StreamError, StreamWriter};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -69,12 +70,21 @@ enum Command {
         reply: oneshot::Sender<Result<(), StreamError>>,
         epoch: u64,
     },
+    /// An operator's change of a producer's checkpoint (`None` forgets it).
+    SetPosition {
+        producer: String,
+        offset: Option<Offset>,
+        reply: oneshot::Sender<Result<(), StreamError>>,
+        epoch: u64,
+    },
 }
 
 impl Command {
     fn epoch(&self) -> u64 {
         match self {
-            Command::Append { epoch, .. } | Command::Flush { epoch, .. } => *epoch,
+            Command::Append { epoch, .. }
+            | Command::Flush { epoch, .. }
+            | Command::SetPosition { epoch, .. } => *epoch,
         }
     }
 }
@@ -104,6 +114,8 @@ struct Shared {
     data_dir: PathBuf,
     /// The current epoch, moved on by the writer thread at each failure.
     epoch: Arc<AtomicU64>,
+    /// Each producer's last committed checkpoint, as the commit journal has it.
+    positions: Arc<std::sync::Mutex<HashMap<String, Offset>>>,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -131,6 +143,7 @@ impl LogWriter {
         let data_dir = data_dir.as_ref().to_path_buf();
         let epoch = Arc::new(AtomicU64::new(0));
         let appender = Appender::open(&data_dir, options, Arc::clone(&epoch))?;
+        let positions = Arc::clone(&appender.positions);
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let thread = thread::Builder::new()
             .name("spillway-log-writer".to_string())
@@ -143,6 +156,7 @@ impl LogWriter {
                 thread: Some(thread),
                 data_dir,
                 epoch,
+                positions,
             }),
             partitions: options.default_partitions,
             compression: options.compression,
@@ -188,6 +202,48 @@ impl LogWriter {
     /// The data directory the log lives in.
     pub fn data_dir(&self) -> &Path {
         &self.shared.data_dir
+    }
+
+    /// Another handle on the same writer, with this one's options and epoch.
+    pub fn handle(&self) -> LogWriter {
+        LogWriter {
+            shared: Arc::clone(&self.shared),
+            partitions: self.partitions,
+            compression: self.compression,
+            epoch: self.epoch,
+        }
+    }
+
+    /// The checkpoint of `producer` committed with the last of its batches in the log (see
+    /// [`crate::journal`]): where its source resumes. Batches still queued are not counted:
+    /// [`flush`](StreamWriter::flush) first.
+    pub fn committed_position(&self, producer: &str) -> Option<Offset> {
+        let positions = self
+            .shared
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        positions.get(producer).cloned()
+    }
+
+    /// Replaces (or with `None` forgets) the committed checkpoint of `producer`, durably,
+    /// as an operator's alter or reset of a stopped connector's offsets does. Blocks: call
+    /// it off the async threads.
+    pub fn set_position_blocking(
+        &self,
+        producer: &str,
+        offset: Option<Offset>,
+    ) -> Result<(), StreamError> {
+        let tx = self.shared.tx.as_ref().ok_or(StreamError::Closed)?;
+        let (reply, done) = oneshot::channel();
+        tx.blocking_send(Command::SetPosition {
+            producer: producer.to_string(),
+            offset,
+            reply,
+            epoch: self.epoch,
+        })
+        .map_err(|_| StreamError::Closed)?;
+        done.blocking_recv().map_err(|_| StreamError::Closed)?
     }
 }
 
@@ -331,6 +387,16 @@ struct Appender {
     epoch: Arc<AtomicU64>,
     /// Commands from handles of an epoch below this one are refused.
     refused_below: u64,
+    /// The commit journal: a group is committed once its entry is in it.
+    journal: Journal,
+    /// Whether the journal existed when the log was opened: then whatever lies past a
+    /// partition's committed end was never committed and is cut. A log from before the
+    /// journal keeps its tails this once.
+    journaled: bool,
+    /// Each producer's committed checkpoint, shared with the handles.
+    positions: Arc<std::sync::Mutex<HashMap<String, Offset>>>,
+    /// Topic names by index.
+    names: Vec<Arc<str>>,
     /// When the durable offsets were last fsynced.
     durable_synced: std::time::Instant,
 }
@@ -340,6 +406,8 @@ impl Appender {
         let topics_dir = topics_dir(data_dir);
         ensure_dir(&topics_dir)?;
         let lock = lock_exclusive(&lock_path(data_dir))?;
+        let (journal, journaled) = Journal::open(data_dir)?;
+        let positions = Arc::new(std::sync::Mutex::new(journal.state().positions.clone()));
         let mut appender = Appender {
             topics_dir,
             options,
@@ -353,6 +421,10 @@ impl Appender {
             epoch,
             refused_below: 0,
             durable_synced: std::time::Instant::now(),
+            journal,
+            journaled,
+            positions,
+            names: Vec::new(),
         };
         for name in list_topics(&appender.topics_dir)? {
             let dir = appender.topics_dir.join(&name);
@@ -369,11 +441,16 @@ impl Appender {
         dir: &Path,
         partitions: u32,
     ) -> Result<usize, LogError> {
+        let ends = &self.journal.state().ends;
         let partitions = (0..partitions)
-            .map(|p| PartitionLog::recover(partition_dir(dir, p)))
+            .map(|p| {
+                let committed = ends.get(&(name.to_string(), p)).copied();
+                PartitionLog::recover(partition_dir(dir, p), committed, self.journaled)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let index = self.topics.len();
         self.topics.push(partitions);
+        self.names.push(Arc::clone(&name));
         self.by_name.insert(name, index);
         Ok(index)
     }
@@ -449,8 +526,27 @@ impl Appender {
                         }
                     }
                 }
+                let mut updates = BTreeMap::new();
+                for (i, command) in group.iter().enumerate().take(ok_until) {
+                    match (refused[i], command) {
+                        (false, Command::Append { ack, .. }) => {
+                            if let Some(c) = ack.checkpoint() {
+                                updates.insert(c.producer.to_string(), Some(c.offset.clone()));
+                            }
+                        }
+                        (
+                            false,
+                            Command::SetPosition {
+                                producer, offset, ..
+                            },
+                        ) => {
+                            updates.insert(producer.clone(), offset.clone());
+                        }
+                        _ => {}
+                    }
+                }
                 if ok_until > 0 {
-                    if let Err(f) = self.write_staged() {
+                    if let Err(f) = self.write_staged(updates) {
                         ok_until = 0;
                         failure = Some(f);
                     }
@@ -476,7 +572,7 @@ impl Appender {
             };
             match command {
                 Command::Append { ack, .. } => ack.resolve(result),
-                Command::Flush { reply, .. } => {
+                Command::Flush { reply, .. } | Command::SetPosition { reply, .. } => {
                     let _ = reply.send(result);
                 }
             }
@@ -497,11 +593,23 @@ impl Appender {
     /// more is written.
     fn take_back(&mut self) {
         let mut result = Ok(());
-        for partition in self.topics.iter_mut().flatten() {
-            if partition.next_offset != partition.durable {
-                result = partition.rewind();
-                if result.is_err() {
-                    break;
+        'all: for (t, partitions) in self.topics.iter_mut().enumerate() {
+            for (p, partition) in partitions.iter_mut().enumerate() {
+                // A group whose journal entry was written is committed, even if its
+                // durable offsets did not move.
+                let committed = self
+                    .journal
+                    .state()
+                    .ends
+                    .get(&(self.names[t].to_string(), p as u32))
+                    .copied()
+                    .unwrap_or(0)
+                    .max(partition.durable);
+                if partition.next_offset != committed || partition.durable != committed {
+                    result = partition.rewind(committed);
+                    if result.is_err() {
+                        break 'all;
+                    }
                 }
             }
         }
@@ -574,9 +682,10 @@ impl Appender {
         Ok(())
     }
 
-    /// Writes each touched partition's buffer, syncs each of their segments once, then
-    /// moves their durable offsets.
-    fn write_staged(&mut self) -> Result<(), Failure> {
+    /// Writes each touched partition's buffer, syncs each of their segments once, commits
+    /// the group in the journal (with the producers' checkpoints in `updates`), then moves
+    /// their durable offsets.
+    fn write_staged(&mut self, updates: BTreeMap<String, Option<Offset>>) -> Result<(), Failure> {
         for &(t, p) in &self.touched {
             self.topics[t][p].seal(&mut self.encoder);
         }
@@ -585,8 +694,35 @@ impl Appender {
                 .write_pending()
                 .map_err(Failure::from_log)?;
         }
+        failpoint("log-after-write");
         for &(t, p) in &self.touched {
             self.topics[t][p].sync().map_err(Failure::from_log)?;
+        }
+        failpoint("log-after-sync");
+        if !self.touched.is_empty() || !updates.is_empty() {
+            let entry = Entry {
+                ends: self
+                    .touched
+                    .iter()
+                    .map(|&(t, p)| {
+                        (
+                            self.names[t].to_string(),
+                            p as u32,
+                            self.topics[t][p].next_offset,
+                        )
+                    })
+                    .collect(),
+                positions: updates,
+            };
+            self.journal.append(&entry).map_err(Failure::from_log)?;
+            failpoint("log-after-journal");
+            let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            for (producer, offset) in entry.positions {
+                match offset {
+                    Some(offset) => positions.insert(producer, offset),
+                    None => positions.remove(&producer),
+                };
+            }
         }
         for &(t, p) in &self.touched {
             self.topics[t][p]
@@ -662,9 +798,19 @@ struct PartitionLog {
 impl PartitionLog {
     /// Opens a partition for appending: recovers its last segment against its durable
     /// offset, makes what the segment holds durable, and records that as the durable offset.
-    fn recover(dir: PathBuf) -> Result<Self, LogError> {
+    ///
+    /// `committed` is the partition's end as the commit journal has it; the partition is
+    /// committed up to the higher of it and the durable offset file. With `cut`, records
+    /// past that were never committed: they are removed (their producer sends them again).
+    fn recover(dir: PathBuf, committed: Option<u64>, cut: bool) -> Result<Self, LogError> {
         ensure_dir(&dir)?;
-        let durable = read_durable(&dir)?;
+        let durable = match (read_durable(&dir)?, committed) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if cut {
+            cut_uncommitted(&dir, durable.unwrap_or(0))?;
+        }
         let last = list_segments(&dir)?.last().copied();
         let (base, next_offset, written, exists) = match last {
             None => (0, 0, 0, false),
@@ -747,30 +893,13 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Takes back every record at or past the durable offset: segments that start there
-    /// are removed, the one holding it is cut, and the tail is opened again. Removing and
-    /// truncating files needs no free space, so this works on a full disk.
-    fn rewind(&mut self) -> Result<(), LogError> {
-        let keep = self.durable;
+    /// Takes back every record at or past `keep` (see [`cut_uncommitted`]) and opens the
+    /// tail again. Removing and truncating files needs no free space, so this works on a
+    /// full disk.
+    fn rewind(&mut self, keep: u64) -> Result<(), LogError> {
         self.file = None;
         self.dirty = false;
-        let bases = list_segments(&self.dir)?;
-        let mut removed = false;
-        for &base in bases.iter().rev().take_while(|&&b| b >= keep) {
-            let path = segment_path(&self.dir, base);
-            match std::fs::remove_file(&path) {
-                Ok(()) => removed = true,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io("remove unacknowledged segment", &path, e)),
-            }
-        }
-        if removed {
-            sync_dir(&self.dir)?;
-        }
-        if let Some(&last) = bases.iter().rev().find(|&&b| b < keep) {
-            cut_from_offset(&segment_path(&self.dir, last), keep)?;
-        }
-        *self = PartitionLog::recover(self.dir.clone())?;
+        *self = PartitionLog::recover(self.dir.clone(), Some(keep), true)?;
         Ok(())
     }
 
@@ -860,6 +989,67 @@ impl PartitionLog {
         self.written = 0;
         self.exists = true;
         Ok(())
+    }
+}
+
+/// Removes every record at or past `keep` from a partition: segments that start past it
+/// are removed, the one holding it is cut (a segment starting at it is emptied: it may mark
+/// where offsets go on after records a repair lost). They were written but never committed.
+fn cut_uncommitted(dir: &Path, keep: u64) -> Result<(), LogError> {
+    let bases = list_segments(dir)?;
+    let mut removed = 0;
+    for &base in bases.iter().rev().take_while(|&&b| b > keep) {
+        let path = segment_path(dir, base);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LogError::io("remove uncommitted segment", &path, e)),
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    let mut cut = 0;
+    if let Some(&last) = bases.iter().rev().find(|&&b| b <= keep) {
+        let path = segment_path(dir, last);
+        let before = std::fs::metadata(&path)
+            .map_err(|e| LogError::io("inspect segment", &path, e))?
+            .len();
+        cut = before - cut_from_offset(&path, keep)?.min(before);
+    }
+    if removed > 0 || cut > 0 {
+        tracing::warn!(
+            partition = %dir.display(),
+            committed = keep,
+            removed_segments = removed,
+            removed_bytes = cut,
+            "taking back records written but never committed (their producer sends them again)"
+        );
+    }
+    Ok(())
+}
+
+/// Stops the process as `kill -9` would when the `SPILLWAY_FAILPOINT` environment variable
+/// names this point (`name`, or `name:N` for its N-th pass): crash tests reach windows that
+/// timing alone cannot hit.
+fn failpoint(name: &str) {
+    static ARMED: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    static PASSES: AtomicU64 = AtomicU64::new(0);
+    let armed = ARMED.get_or_init(|| {
+        let value = std::env::var("SPILLWAY_FAILPOINT").ok()?;
+        let (point, nth) = match value.split_once(':') {
+            Some((point, n)) => (point.to_string(), n.parse().ok()?),
+            None => (value, 1),
+        };
+        Some((point, nth))
+    });
+    if let Some((point, nth)) = armed {
+        if point == name && PASSES.fetch_add(1, Ordering::SeqCst) + 1 >= *nth {
+            // SAFETY: signalling our own process.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::{CliError, DataDirArg};
 use anyhow::{anyhow, Context};
 use spillway_core::pipeline;
 use spillway_core::state::{FileStateStore, StateStore};
+use spillway_core::StreamWriter as _;
 use spillway_core::{Classify, ErrorClass, EventEncoder};
 use spillway_core::{OffsetStore, Source, SourceContext};
 use spillway_kafka::KafkaReader;
@@ -26,7 +27,7 @@ use spillway_projection::target::sqlite::SqliteTarget;
 use spillway_projection::target::{Target, TargetError};
 use spillway_projection::{Decoder, Projector, SchemaSource, TargetUrl};
 use spillway_registry::{Registry, RemoteRegistry, RemoteRegistryOptions};
-use spillway_streams::{FileOffsetStore, LogConsumer, LogWriter};
+use spillway_streams::{FileOffsetStore, LogConsumer, LogOffsetStore, LogWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -475,10 +476,31 @@ async fn run_once(
 ) -> Result<(), Failure> {
     let file_store = FileOffsetStore::open(data_dir, &spec.name)
         .map_err(|e| Failure::of(e, "cannot open the offset store"))?;
+    // With the embedded log, the connector's checkpoint is committed with its records; the
+    // writer is flushed first so that batches an earlier attempt queued are counted.
+    let log_writer = match &spec.kafka {
+        Some(_) => None,
+        None => {
+            let cannot_open = |e: &dyn std::fmt::Display| {
+                Failure::new(
+                    ErrorClass::NeedsOperator,
+                    anyhow!("{e}").context("cannot open the embedded log"),
+                )
+            };
+            let mut writer =
+                LogWriter::open_shared(data_dir, spec.log).map_err(|e| cannot_open(&e))?;
+            writer.flush().await.map_err(|e| cannot_open(&e))?;
+            Some(writer)
+        }
+    };
     // With Kafka as the stream, offsets live in Kafka too (a file's offset, from before, is
     // taken over once).
-    let mut store: Box<dyn OffsetStore> = match &spec.kafka {
-        Some(kafka) => Box::new(
+    let mut store: Box<dyn OffsetStore> = match (&spec.kafka, &log_writer) {
+        (None, Some(writer)) => {
+            Box::new(LogOffsetStore::new(file_store, writer.handle(), &spec.name))
+        }
+        (None, None) => Box::new(file_store),
+        (Some(kafka), _) => Box::new(
             KafkaOffsetStore::new(
                 kafka.clone(),
                 &spec.name,
@@ -492,7 +514,6 @@ async fn run_once(
                 )
             })?,
         ),
-        None => Box::new(file_store),
     };
     let resume = store.load().map_err(|e| {
         // Brokers away: retried like any other outage of the stream.
@@ -552,12 +573,7 @@ async fn run_once(
             .await
         }
         None => {
-            let writer = LogWriter::open_shared(data_dir, spec.log).map_err(|e| {
-                Failure::new(
-                    ErrorClass::NeedsOperator,
-                    anyhow!(e).context("cannot open the embedded log"),
-                )
-            })?;
+            let writer = log_writer.expect("the embedded log is open");
             pipeline::run(
                 batch_rx,
                 encoder,

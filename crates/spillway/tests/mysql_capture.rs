@@ -203,7 +203,17 @@ fn edit_offset_state(
     let mut offset: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     edit(&mut offset["state"]);
-    std::fs::write(&path, serde_json::to_vec(&offset).unwrap()).unwrap();
+    // As an operator's alter does: the offsets file and the log's commit journal, where a
+    // connector writing to the embedded log resumes from.
+    use spillway_core::OffsetStore;
+    let data = dir.path().join("data");
+    let writer =
+        spillway_streams::LogWriter::open(&data, spillway_streams::LogOptions::default()).unwrap();
+    let file = spillway_streams::FileOffsetStore::open(&data, &db.name).unwrap();
+    let offset: spillway_core::Offset = serde_json::from_value(offset).unwrap();
+    spillway_streams::LogOffsetStore::new(file, writer, &db.name)
+        .replace(Some(&offset))
+        .unwrap();
 }
 
 #[test]
