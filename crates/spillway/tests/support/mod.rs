@@ -181,6 +181,16 @@ impl Spillway {
     /// [`Spillway::start`] with more arguments for `spillway run`. `config` may be one
     /// connector or an array of them.
     pub fn start_with(config: &Value, data_dir: &Path, args: &[&str]) -> Spillway {
+        Spillway::start_with_env(config, data_dir, args, &[])
+    }
+
+    /// [`Spillway::start_with`] with more environment variables.
+    pub fn start_with_env(
+        config: &Value,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Spillway {
         let base = data_dir
             .parent()
             .expect("data dir has a parent")
@@ -198,6 +208,7 @@ impl Spillway {
             .arg(data_dir)
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
