@@ -293,6 +293,22 @@ impl Journal {
     }
 }
 
+/// What the journal in `data_dir` holds, read without opening the log for writing (a torn
+/// tail is left out, as the writer would cut it). A log without a journal holds nothing.
+pub fn read_state(data_dir: &Path) -> Result<JournalState, LogError> {
+    let path = data_dir.join(JOURNAL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(LogError::io("read", &path, e)),
+    };
+    let mut state = JournalState::default();
+    for entry in &decode_entries(&bytes).0 {
+        state.apply(entry);
+    }
+    Ok(state)
+}
+
 /// Lowers the journal's end of the given partitions (a repair that lost acknowledged
 /// records starts them again lower): the journal is rewritten as one entry.
 pub(crate) fn lower_ends(data_dir: &Path, ends: &[(String, u32, u64)]) -> Result<(), LogError> {
@@ -302,9 +318,8 @@ pub(crate) fn lower_ends(data_dir: &Path, ends: &[(String, u32, u64)]) -> Result
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(LogError::io("read", &path, e)),
     };
-    let (entries, _, _) = decode_entries(&bytes);
     let mut state = JournalState::default();
-    for entry in &entries {
+    for entry in &decode_entries(&bytes).0 {
         state.apply(entry);
     }
     for (topic, partition, end) in ends {

@@ -161,25 +161,60 @@ impl OffsetStore for FileOffsetStore {
 #[derive(Debug)]
 pub struct LogOffsetStore {
     file: FileOffsetStore,
-    writer: crate::LogWriter,
+    /// The writer of the running connector; without one (a stopped connector), the
+    /// journal is read from its file, and an alter opens the log.
+    writer: Option<crate::LogWriter>,
+    data_dir: PathBuf,
     producer: String,
 }
 
 impl LogOffsetStore {
-    /// The store of `producer` (the connector's name) over its offsets file and a handle on
-    /// the log it writes to. Flush the writer first when batches may still be queued.
+    /// The store of a running connector, `producer` (its name), over its offsets file and
+    /// a handle on the log it writes to. Flush the writer first when batches may still be
+    /// queued.
     pub fn new(file: FileOffsetStore, writer: crate::LogWriter, producer: &str) -> Self {
         LogOffsetStore {
             file,
-            writer,
+            data_dir: writer.data_dir().to_path_buf(),
+            writer: Some(writer),
             producer: producer.to_string(),
+        }
+    }
+
+    /// The store of a stopped connector whose log is in `data_dir`: reading needs no
+    /// writer; an alter or reset opens the log (which no other process may hold).
+    pub fn stopped(file: FileOffsetStore, data_dir: &Path, producer: &str) -> Self {
+        LogOffsetStore {
+            file,
+            writer: None,
+            data_dir: data_dir.to_path_buf(),
+            producer: producer.to_string(),
+        }
+    }
+
+    fn journal_error(&self, e: impl std::fmt::Display) -> OffsetStoreError {
+        OffsetStoreError::Io {
+            action: "use the log's commit journal for",
+            path: self
+                .data_dir
+                .join(crate::journal::JOURNAL_FILE)
+                .display()
+                .to_string(),
+            source: io::Error::other(e.to_string()),
         }
     }
 }
 
 impl OffsetStore for LogOffsetStore {
     fn load(&mut self) -> Result<Option<Offset>, OffsetStoreError> {
-        match self.writer.committed_position(&self.producer) {
+        let journaled = match &self.writer {
+            Some(writer) => writer.committed_position(&self.producer),
+            None => crate::journal::read_state(&self.data_dir)
+                .map_err(|e| self.journal_error(e))?
+                .positions
+                .remove(&self.producer),
+        };
+        match journaled {
             Some(offset) => Ok(Some(offset)),
             None => self.file.load(),
         }
@@ -190,18 +225,16 @@ impl OffsetStore for LogOffsetStore {
     }
 
     fn replace(&mut self, offset: Option<&Offset>) -> Result<(), OffsetStoreError> {
+        if self.writer.is_none() {
+            let writer =
+                crate::LogWriter::open_shared(&self.data_dir, crate::LogOptions::default())
+                    .map_err(|e| self.journal_error(e))?;
+            self.writer = Some(writer);
+        }
         self.file.replace(offset)?;
-        self.writer
+        let writer = self.writer.as_ref().expect("opened above");
+        writer
             .set_position_blocking(&self.producer, offset.cloned())
-            .map_err(|e| OffsetStoreError::Io {
-                action: "record in the log's commit journal",
-                path: self
-                    .writer
-                    .data_dir()
-                    .join(crate::journal::JOURNAL_FILE)
-                    .display()
-                    .to_string(),
-                source: io::Error::other(e.to_string()),
-            })
+            .map_err(|e| self.journal_error(e))
     }
 }

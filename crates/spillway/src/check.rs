@@ -211,7 +211,9 @@ fn stored_offset(data_dir: &Path, name: &str) -> Result<Option<Offset>, Check> {
             "check the file's permissions, or give the --data-dir the connector runs with",
         )
     };
-    let mut store = FileOffsetStore::open(data_dir, name).map_err(|e| fail(&e))?;
+    let file = FileOffsetStore::open(data_dir, name).map_err(|e| fail(&e))?;
+    // Where a connector writing to the embedded log resumes: the log's commit journal.
+    let mut store = spillway_streams::LogOffsetStore::stopped(file, data_dir, name);
     store.load().map_err(|e| fail(&e))
 }
 

@@ -207,11 +207,9 @@ fn edit_offset_state(
     // connector writing to the embedded log resumes from.
     use spillway_core::OffsetStore;
     let data = dir.path().join("data");
-    let writer =
-        spillway_streams::LogWriter::open(&data, spillway_streams::LogOptions::default()).unwrap();
     let file = spillway_streams::FileOffsetStore::open(&data, &db.name).unwrap();
     let offset: spillway_core::Offset = serde_json::from_value(offset).unwrap();
-    spillway_streams::LogOffsetStore::new(file, writer, &db.name)
+    spillway_streams::LogOffsetStore::stopped(file, &data, &db.name)
         .replace(Some(&offset))
         .unwrap();
 }

@@ -193,11 +193,10 @@ async fn with_store<T: Send + 'static>(
         WorkerError::Internal(format!("cannot {action} the offsets of {name}: {e}"))
     };
     let data_dir = data_dir.to_path_buf();
-    let (name, server, kafka, spec_log) = (
+    let (name, server, kafka) = (
         spec.name.clone(),
         spec.logical_name.clone(),
         spec.kafka.clone(),
-        spec.log,
     );
     let done = tokio::task::spawn_blocking(move || -> Result<T, OffsetStoreError> {
         let file = spillway_streams::FileOffsetStore::open(&data_dir, &name)?;
@@ -208,15 +207,9 @@ async fn with_store<T: Send + 'static>(
                 &server,
                 Some(Box::new(file)),
             )?),
-            None => {
-                let writer = spillway_streams::LogWriter::open_shared(&data_dir, spec_log)
-                    .map_err(|e| OffsetStoreError::Io {
-                        action: "open the log holding",
-                        path: data_dir.display().to_string(),
-                        source: std::io::Error::other(e.to_string()),
-                    })?;
-                Box::new(spillway_streams::LogOffsetStore::new(file, writer, &name))
-            }
+            None => Box::new(spillway_streams::LogOffsetStore::stopped(
+                file, &data_dir, &name,
+            )),
         };
         work(store.as_mut())
     })
