@@ -550,12 +550,14 @@ async fn run_once(
             .await
         }
         None => {
-            let writer = LogWriter::open_shared(data_dir, spec.log).map_err(|e| {
-                Failure::new(
-                    ErrorClass::NeedsOperator,
-                    anyhow!(e).context("cannot open the embedded log"),
-                )
-            })?;
+            let writer = LogWriter::open_shared(data_dir, spec.log)
+                .map_err(|e| {
+                    Failure::new(
+                        ErrorClass::NeedsOperator,
+                        anyhow!(e).context("cannot open the embedded log"),
+                    )
+                })?
+                .with_topic_rules(Arc::clone(&spec.topic_rules));
             pipeline::run(
                 batch_rx,
                 encoder,
