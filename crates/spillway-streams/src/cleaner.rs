@@ -1,10 +1,10 @@
 //! The cleaner: retention and compaction of closed segments, in the background.
 //!
 //! Every open [`LogWriter`](crate::LogWriter) runs one cleaner thread beside its writer
-//! thread. It wakes when the writer closes a segment (rolls), when a topic's configs change,
-//! and every [`CLEAN_EVERY`] otherwise (records age past `retention.ms` without any write),
-//! and passes over every partition of every topic with the configs its `topic.json` holds
-//! at that moment:
+//! thread. It passes over every partition of every topic, with the configs its
+//! `topic.json` holds at that moment, when the writer closes a segment (rolls), within
+//! [`CONFIG_CHECK_EVERY`] of a `topic.json` changing (`spillway topics --alter`), and every
+//! [`CLEAN_EVERY`] otherwise (records age past `retention.ms` without any write):
 //!
 //! - **Closed segments only.** The last segment of a partition (the active one) is never
 //!   touched, nor a segment holding a record at or past the durable offset. A closed
@@ -42,7 +42,8 @@
 
 use crate::batch::{BatchBuilder, Compression, Encoder, BATCH_TARGET_BYTES};
 use crate::config::{
-    list_segments, list_topics, partition_dir, read_durable, read_meta, segment_path, sync_dir,
+    list_segments, list_topics, meta_path, partition_dir, read_durable, read_meta, segment_path,
+    sync_dir,
 };
 use crate::error::LogError;
 use crate::segment::{decode_record, Frame, SegmentScan, StoredRecord};
@@ -59,6 +60,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often the cleaner passes over the log when nothing wakes it.
 pub const CLEAN_EVERY: Duration = Duration::from_secs(30);
+
+/// How often the cleaner looks for changed `topic.json` files.
+pub const CONFIG_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Suffix of a segment being rewritten by compaction.
 pub(crate) const CLEANED_SUFFIX: &str = ".log.cleaned";
@@ -193,17 +197,43 @@ struct CleanerState {
 
 impl CleanerState {
     fn run(mut self, rx: mpsc::Receiver<()>) {
+        let mut metas = self.meta_times();
+        let mut last_pass = std::time::Instant::now();
+        self.pass();
         loop {
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stopped() {
                 return;
             }
-            self.pass();
-            match rx.recv_timeout(CLEAN_EVERY) {
+            match rx.recv_timeout(CONFIG_CHECK_EVERY) {
                 Ok(()) => while rx.try_recv().is_ok() {},
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = self.meta_times();
+                    if now == metas && last_pass.elapsed() < CLEAN_EVERY {
+                        continue;
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
+            if self.stopped() {
+                return;
+            }
+            metas = self.meta_times();
+            last_pass = std::time::Instant::now();
+            self.pass();
         }
+    }
+
+    /// The modification times of every `topic.json`, to notice changed configs.
+    fn meta_times(&self) -> Vec<Option<SystemTime>> {
+        list_topics(&self.topics_dir)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                fs::metadata(meta_path(&self.topics_dir.join(t)))
+                    .and_then(|m| m.modified())
+                    .ok()
+            })
+            .collect()
     }
 
     fn stopped(&self) -> bool {
@@ -430,8 +460,33 @@ impl CleanerState {
                 }
                 record.value.is_some() || record.timestamp_ms >= tombstone_limit
             };
-            let first = i == 0 && bases_first(dir)? == Some(base);
-            let done = rewrite_segment(&path, first, codec, keep)?;
+            // Read first: a segment losing nothing is not rewritten.
+            let mut drops = false;
+            let mut unchanged = Rewritten {
+                stats: Compacted::default(),
+                tombstones_kept: Vec::new(),
+            };
+            for_each_record(&path, |record| {
+                unchanged.stats.records_before += 1;
+                if keep(&record) {
+                    if record.value.is_none() && record.key.is_some() {
+                        unchanged.tombstones_kept.push(record.timestamp_ms);
+                    }
+                } else {
+                    drops = true;
+                }
+                Ok(())
+            })?;
+            let done = if drops {
+                let first = i == 0 && bases_first(dir)? == Some(base);
+                rewrite_segment(&path, first, codec, keep)?
+            } else {
+                let bytes = file_len(&path)?;
+                unchanged.stats.records_after = unchanged.stats.records_before;
+                unchanged.stats.bytes_before = bytes;
+                unchanged.stats.bytes_after = bytes;
+                unchanged
+            };
             for record_ts in done.tombstones_kept {
                 let due = record_ts.saturating_add(config.delete_retention_ms as i64);
                 tombstone_due = Some(tombstone_due.map_or(due, |d: i64| d.min(due)));
