@@ -123,6 +123,7 @@ async fn size_retention_keeps_the_partition_bounded_and_exactly_its_tail() {
     let reader = LogReader::open(dir.path()).unwrap();
     wait_for("the cleaner brings the partition within its bound", || {
         partition_bytes(dir.path(), "sized") <= bound
+            && reader.partition_info("sized", 0).unwrap().start_offset > 0
     });
     let info = reader.partition_info("sized", 0).unwrap();
     let size = partition_bytes(dir.path(), "sized");
@@ -571,4 +572,47 @@ fn a_compaction_killed_at_either_side_of_its_rename_leaves_a_readable_log() {
         );
         drop(writer);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_below_the_log_start_goes_on_from_it_or_is_told_so() {
+    use spillway_core::{StreamReader, TopicPartition};
+    use spillway_streams::{LogConsumer, OffsetReset};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules(&[
+        ("topic.creation.default.retention.bytes", "4096"),
+        ("topic.creation.default.segment.bytes", "1024"),
+        ("topic.creation.default.retention.ms", "-1"),
+    ]);
+    let mut writer = open(dir.path(), &rules);
+    let mut acks = Acks::new();
+    for i in 0..200 {
+        let value = format!("{i}:{}", "b".repeat(100));
+        let record = keyed("gone", &format!("k{i}"), Some(&value), now_ms());
+        acks.write(&mut writer, vec![record]).await.unwrap();
+    }
+    let reader = LogReader::open(dir.path()).unwrap();
+    wait_for("retention moves the log start", || {
+        reader.partition_info("gone", 0).unwrap().start_offset > 0
+    });
+    let start = reader.partition_info("gone", 0).unwrap().start_offset;
+    let tp = TopicPartition::new("gone", 0);
+    let mut consumer = LogConsumer::open(dir.path()).unwrap();
+    consumer.assign(&[(tp.clone(), 0)]).unwrap();
+    let got = consumer.poll(10, Duration::ZERO).await.unwrap();
+    assert_eq!(got.first().map(|r| r.offset), Some(start));
+    let mut strict = LogConsumer::open(dir.path())
+        .unwrap()
+        .with_offset_reset(OffsetReset::None);
+    strict.assign(&[(tp, 0)]).unwrap();
+    let error = strict
+        .poll(10, Duration::ZERO)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("below the start of the log") && error.contains(&start.to_string()),
+        "{error}"
+    );
+    drop(writer);
 }
