@@ -616,3 +616,58 @@ async fn a_consumer_below_the_log_start_goes_on_from_it_or_is_told_so() {
     );
     drop(writer);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_writer_takes_up_altered_configs_and_rolls_on_segment_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(dir.path(), &rules(&[]));
+    let mut acks = Acks::new();
+    let segments = || {
+        std::fs::read_dir(dir.path().join("topics/aged/0"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".log")
+            })
+            .count()
+    };
+    let mut written = 0u64;
+    for _ in 0..10 {
+        let record = keyed("aged", "k", Some(&format!("v{written}")), now_ms());
+        acks.write(&mut writer, vec![record]).await.unwrap();
+        written += 1;
+    }
+    assert_eq!(segments(), 1);
+    // Every record now goes to a new segment, once the writer has read the change.
+    alter_topic(
+        dir.path(),
+        "aged",
+        &[("segment.ms".to_string(), "1".to_string())],
+    )
+    .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while segments() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the writer never rolled on segment.ms"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let record = keyed("aged", "k", Some(&format!("v{written}")), now_ms());
+        acks.write(&mut writer, vec![record]).await.unwrap();
+        written += 1;
+    }
+    let reader = LogReader::open(dir.path()).unwrap();
+    let records = read_all(&reader, "aged").unwrap();
+    let values: Vec<String> = records
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        (0..written).map(|i| format!("v{i}")).collect::<Vec<_>>()
+    );
+    drop(writer);
+}
