@@ -671,3 +671,43 @@ async fn a_running_writer_takes_up_altered_configs_and_rolls_on_segment_ms() {
     );
     drop(writer);
 }
+
+#[tokio::test]
+async fn a_crafted_topic_json_stops_the_writer_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(dir.path(), &rules(&[]));
+    let mut acks = Acks::new();
+    let record = keyed("crafted", "k", Some("v"), now_ms());
+    acks.write(&mut writer, vec![record]).await.unwrap();
+    drop(writer);
+    let meta = dir.path().join("topics/crafted/topic.json");
+    let stored = std::fs::read_to_string(&meta).unwrap();
+    assert!(stored.contains(r#""retention.ms":"604800000""#), "{stored}");
+    for (text, field) in [
+        (
+            r#"{"partitions":1,"config":{"segment.bytes":"1"}}"#,
+            "config.segment.bytes",
+        ),
+        (
+            r#"{"partitions":1,"config":{"cleanup.policy":true}}"#,
+            "config.cleanup.policy",
+        ),
+        (r#"{"partitions":-1}"#, "partitions"),
+    ] {
+        std::fs::write(&meta, text).unwrap();
+        let error = LogWriter::open(dir.path(), LogOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&meta.display().to_string()) && error.contains(field),
+            "{text}: {error}"
+        );
+    }
+    // An old file with only the partition count opens, and keeps every record.
+    std::fs::write(&meta, r#"{"partitions":1}"#).unwrap();
+    drop(LogWriter::open(dir.path(), LogOptions::default()).unwrap());
+    assert_eq!(
+        topic_config(dir.path(), "crafted").unwrap().retention_ms,
+        None
+    );
+}
