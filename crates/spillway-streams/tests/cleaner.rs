@@ -711,3 +711,46 @@ async fn a_crafted_topic_json_stops_the_writer_naming_the_file_and_field() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_topic_s_compression_type_overrides_the_writer_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules(&[
+        ("topic.creation.groups", "plain"),
+        ("topic.creation.plain.include", "plain"),
+        ("topic.creation.plain.compression.type", "none"),
+    ]);
+    let mut writer = open(dir.path(), &rules);
+    let mut acks = Acks::new();
+    let value = "z".repeat(4000);
+    for topic in ["plain", "packed"] {
+        let record = keyed(topic, "k", Some(&value), now_ms());
+        acks.write(&mut writer, vec![record]).await.unwrap();
+    }
+    drop(writer);
+    let segment = |topic: &str| {
+        std::fs::read(
+            dir.path()
+                .join(format!("topics/{topic}/0/00000000000000000000.log")),
+        )
+        .unwrap()
+    };
+    let raw = |bytes: &[u8]| bytes.windows(value.len()).any(|w| w == value.as_bytes());
+    // `none` for the group's topic; the writer's lz4 (`producer`) for the other.
+    assert!(raw(&segment("plain")));
+    assert!(!raw(&segment("packed")) && segment("packed").len() < 1000);
+    let reader = LogReader::open(dir.path()).unwrap();
+    for topic in ["plain", "packed"] {
+        let records = reader.read(topic, 0, 0, 10).unwrap();
+        assert_eq!(records[0].value.as_deref(), Some(value.as_bytes()));
+    }
+    assert_eq!(
+        topic_config(dir.path(), "plain")
+            .unwrap()
+            .entries()
+            .last()
+            .unwrap()
+            .1,
+        "none"
+    );
+}
