@@ -114,7 +114,7 @@ pub enum LogError {
         path: PathBuf,
     },
     /// A topic config that does not exist or a value it cannot take.
-    #[error("invalid topic config {key}={value:?}: {reason}")]
+    #[error("invalid topic config {key:?} = {value:?}: {reason}")]
     InvalidConfig {
         /// The config's name.
         key: String,
