@@ -312,6 +312,9 @@ struct Appender {
     configs_checked: std::time::Instant,
     /// Wakes the cleaner when a segment closes or configs change.
     waker: Option<Waker>,
+    /// Whether a segment closed in the group being written: the cleaner is woken once
+    /// the group is durable, when the closed segment's records are all acknowledged.
+    rolled: bool,
     /// Partitions with staged records, as (topic index, partition).
     touched: Vec<(usize, usize)>,
     /// Compression state kept from batch to batch.
@@ -335,6 +338,7 @@ impl Appender {
             configs: Vec::new(),
             configs_checked: std::time::Instant::now(),
             waker: None,
+            rolled: false,
             touched: Vec::new(),
             encoder: Encoder::default(),
             failure: None,
@@ -479,6 +483,11 @@ impl Appender {
                     failure = Some(f);
                 }
             }
+            if std::mem::take(&mut self.rolled) {
+                if let Some(waker) = &self.waker {
+                    waker.wake();
+                }
+            }
             self.clear_staged();
             if let Some(f) = failure {
                 tracing::error!(error = %f, "the log writer failed; no batch will be acknowledged any more");
@@ -554,9 +563,7 @@ impl Appender {
             if size > 0 && (size + len as u64 > segment_bytes || too_old) {
                 part.seal(&mut self.encoder);
                 part.roll().map_err(Failure::from_log)?;
-                if let Some(waker) = &self.waker {
-                    waker.wake();
-                }
+                self.rolled = true;
             } else if !part.batch.is_empty() && part.batch.raw_len() + len > BATCH_TARGET_BYTES {
                 part.seal(&mut self.encoder);
             }
