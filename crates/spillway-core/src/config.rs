@@ -498,13 +498,6 @@ fn unread_refusal(key: &str, value: &str) -> Option<String> {
     if k == "transaction.boundary" && v != "poll" {
         return not_yet("transaction boundaries other than poll");
     }
-    if k == "topic.creation.groups"
-        || (k.starts_with("topic.creation.")
-            && !k.starts_with("topic.creation.default.")
-            && k != "topic.creation.enable")
-    {
-        return not_yet("topic creation groups");
-    }
     None
 }
 
@@ -619,7 +612,6 @@ mod tests {
             ("errors.deadletterqueue.topic.name", "dlq"),
             ("producer.override.compression.type", "zstd"),
             ("exactly.once.support", "required"),
-            ("topic.creation.groups", "compacted"),
             (
                 "database.password",
                 "${file:/etc/secrets.properties:password}",

@@ -37,6 +37,7 @@ pub mod secret;
 pub mod source;
 pub mod state;
 pub mod stream;
+pub mod topic_creation;
 pub mod value;
 
 pub use ack::AckTracker;

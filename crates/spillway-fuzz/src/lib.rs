@@ -35,6 +35,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("log_segment", log_segment),
     ("log_batch", log_batch),
     ("log_journal", log_journal),
+    ("topic_meta", topic_meta),
     ("projection_json", projection_json),
     ("projection_avro", projection_avro),
     ("query_guard", query_guard),
@@ -270,6 +271,25 @@ pub fn log_journal(data: &[u8]) {
         return;
     }
     let _ = spillway_streams::LogWriter::open(dir.path(), spillway_streams::LogOptions::default());
+}
+
+/// A topic's `topic.json` (partition count and topic configs): decoded, then read as a
+/// log's metadata by a reader and by the configs lookup `spillway topics` makes.
+pub fn topic_meta(data: &[u8]) {
+    let _ = spillway_streams::decode_topic_meta(data);
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let topic = dir.path().join("topics/t");
+    if std::fs::create_dir_all(topic.join("0")).is_err() {
+        return;
+    }
+    let _ = std::fs::write(topic.join("topic.json"), data);
+    if let Ok(reader) = spillway_streams::LogReader::open(dir.path()) {
+        let _ = reader.topics();
+        let _ = reader.read("t", 0, 0, 10);
+    }
+    let _ = spillway_streams::topic_config(dir.path(), "t");
 }
 
 /// A change record as a projection reads it (first two bytes: the key's length; then the

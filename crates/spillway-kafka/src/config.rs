@@ -1,5 +1,6 @@
 //! The connector keys of the Kafka stream.
 
+use spillway_core::topic_creation::TopicCreation;
 use spillway_core::{ConfigError, ConfigMap};
 use std::collections::BTreeMap;
 
@@ -29,8 +30,10 @@ pub struct KafkaOptions {
     pub partitions: i32,
     /// `topic.creation.default.replication.factor` (-1: the broker's default).
     pub replication_factor: i32,
-    /// `topic.creation.default.cleanup.policy`.
-    pub cleanup_policy: Option<String>,
+    /// `topic.creation.groups` and `topic.creation.<group>.*`: each topic's group sets its
+    /// partitions, replication factor and topic configs (`cleanup.policy`, `retention.ms`,
+    /// ...), passed to Kafka as they are.
+    pub creation: TopicCreation,
     /// `offset.storage.topic`: the compacted topic committed offsets go to.
     pub offset_topic: String,
     /// `offset.storage.partitions`.
@@ -106,7 +109,7 @@ impl KafkaOptions {
             create_topics: config.bool(&["topic.creation.enable"], true)?,
             partitions: partitions as i32,
             replication_factor,
-            cleanup_policy: config.string(&["topic.creation.default.cleanup.policy"]),
+            creation: TopicCreation::from_config(config)?,
             offset_topic,
             offset_partitions: offset_partitions as i32,
             offset_replication_factor: replication(config, "offset.storage.replication.factor")?,

@@ -129,19 +129,22 @@ impl KafkaWriter {
             return Ok(());
         }
         if self.options.create_topics {
-            let configs: Vec<(&str, &str)> = self
-                .options
-                .cleanup_policy
-                .as_deref()
-                .map(|p| ("cleanup.policy", p))
-                .into_iter()
+            let group = self.options.creation.group_for(topic);
+            let configs: Vec<(&str, &str)> = group
+                .configs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             create_topic(
                 &self.admin,
                 self.producer.client(),
                 topic,
-                self.options.partitions,
-                self.options.replication_factor,
+                group
+                    .partitions
+                    .map_or(self.options.partitions, |p| p as i32),
+                group
+                    .replication_factor
+                    .map_or(self.options.replication_factor, |r| r as i32),
                 &configs,
             )
             .await?;

@@ -3,10 +3,15 @@
 //! ```text
 //! <data_dir>/topics.lock                                   held by the one writer
 //! <data_dir>/commits.log                                   the commit journal (crate::journal)
-//! <data_dir>/topics/<topic>/topic.json                     {"partitions": N}
+//! <data_dir>/topics/<topic>/topic.json                     {"partitions": N, "config": {..}}
 //! <data_dir>/topics/<topic>/<partition>/<base>.log         segments, base offset in 20 digits
 //! <data_dir>/topics/<topic>/<partition>/durable            the durable offset (below)
+//! <data_dir>/topics/<topic>/<partition>/<base>.log.cleaned a segment being compacted
 //! ```
+//!
+//! `config` holds the topic's configs as text, with Kafka's names (see
+//! [`crate::topic_config`]); a `topic.json` without it was written before topic configs
+//! existed, and its topic keeps every record.
 //!
 //! The durable offset of a partition is the offset the next record will get as of the last
 //! group commit: every record below it was fsynced and acknowledged. The writer rewrites it
@@ -19,8 +24,9 @@
 
 use crate::batch::Compression;
 use crate::error::LogError;
-use serde::{Deserialize, Serialize};
+use crate::topic_config::TopicConfig;
 use spillway_core::{ConfigError, ConfigMap};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -51,7 +57,8 @@ pub struct LogOptions {
     /// Size a segment may reach before the next record goes to a new segment. A record
     /// larger than this gets a segment of its own.
     pub segment_bytes: u64,
-    /// How the record batches this writer appends are compressed.
+    /// How the record batches this writer appends are compressed (a topic's
+    /// `compression.type` other than `producer` overrides it).
     pub compression: Compression,
 }
 
@@ -69,7 +76,9 @@ impl LogOptions {
     /// Reads `topic.creation.default.partitions`, `log.segment.bytes` and
     /// `log.compression.type` (`lz4`, the default, `zstd`, or `none`/`uncompressed`, as
     /// Kafka names them) from a connector config, defaulting what is unset. The compression
-    /// applies to every record the connector writes to the log, whatever the topic.
+    /// applies to every record the connector writes to the log unless its topic's
+    /// `compression.type` says otherwise. The other topic creation keys are read by
+    /// [`TopicRules::from_config`](crate::TopicRules::from_config).
     pub fn from_config(config: &ConfigMap) -> Result<Self, ConfigError> {
         let partitions = config.u64_in(
             &["topic.creation.default.partitions"],
@@ -235,9 +244,18 @@ pub(crate) fn read_durable(partition_dir: &Path) -> Result<Option<u64>, LogError
 }
 
 /// The contents of `topic.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TopicMeta {
     pub partitions: u32,
+    /// The topic's configs; `None` in a file written before topic configs existed.
+    pub config: Option<TopicConfig>,
+}
+
+impl TopicMeta {
+    /// The configs in force: the stored ones, or those of a topic from before configs.
+    pub(crate) fn effective(&self) -> TopicConfig {
+        self.config.clone().unwrap_or_else(TopicConfig::legacy)
+    }
 }
 
 /// Reads a topic's `topic.json`; `None` if the topic was never (completely) created.
@@ -248,27 +266,130 @@ pub(crate) fn read_meta(topic_dir: &Path) -> Result<Option<TopicMeta>, LogError>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LogError::io("read", &path, e)),
     };
-    let meta: TopicMeta = serde_json::from_slice(&text).map_err(|e| LogError::InvalidMeta {
-        path: path.clone(),
-        detail: e.to_string(),
-    })?;
-    if meta.partitions == 0 || meta.partitions > MAX_PARTITIONS {
-        return Err(LogError::InvalidMeta {
-            path,
-            detail: format!("partition count {} is out of range", meta.partitions),
-        });
-    }
-    Ok(Some(meta))
+    decode_meta(&text)
+        .map(Some)
+        .map_err(|detail| LogError::InvalidMeta { path, detail })
+}
+
+/// Decodes the bytes of a `topic.json`: its partition count and configs (`None` for a file
+/// from before topic configs). An error names the field that is wrong.
+pub fn decode_topic_meta(bytes: &[u8]) -> Result<(u32, Option<TopicConfig>), String> {
+    decode_meta(bytes).map(|meta| (meta.partitions, meta.config))
+}
+
+fn decode_meta(bytes: &[u8]) -> Result<TopicMeta, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "not a JSON object".to_string())?;
+    let partitions = object
+        .get("partitions")
+        .ok_or_else(|| "field partitions is missing".to_string())?
+        .as_u64()
+        .filter(|p| (1..=u64::from(MAX_PARTITIONS)).contains(p))
+        .ok_or_else(|| {
+            format!("field partitions must be a partition count from 1 to {MAX_PARTITIONS}")
+        })? as u32;
+    let config = match object.get("config") {
+        None => None,
+        Some(serde_json::Value::Object(entries)) => {
+            let mut config = TopicConfig::default();
+            for (key, value) in entries {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => return Err(format!("field config.{} must be a string", printable(key))),
+                };
+                config.set(key, &text).map_err(|reason| {
+                    format!(
+                        "field config.{} has the value {:?}: {reason}",
+                        printable(key),
+                        printable(&text)
+                    )
+                })?;
+            }
+            Some(config)
+        }
+        Some(_) => return Err("field config must be an object".to_string()),
+    };
+    Ok(TopicMeta { partitions, config })
+}
+
+/// `text` cut to 100 characters, without control characters, for messages.
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(100)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Writes `topic.json` atomically and durably.
-pub(crate) fn write_meta(topic_dir: &Path, meta: TopicMeta) -> Result<(), LogError> {
+pub(crate) fn write_meta(topic_dir: &Path, meta: &TopicMeta) -> Result<(), LogError> {
     let path = topic_dir.join(TOPIC_META);
-    let text = serde_json::to_vec(&meta).map_err(|e| LogError::InvalidMeta {
-        path: path.clone(),
-        detail: e.to_string(),
+    let mut object = serde_json::Map::new();
+    object.insert("partitions".to_string(), meta.partitions.into());
+    if let Some(config) = &meta.config {
+        let map: BTreeMap<String, String> = config.to_map();
+        object.insert(
+            "config".to_string(),
+            serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect()),
+        );
+    }
+    let text = serde_json::to_vec(&serde_json::Value::Object(object)).map_err(|e| {
+        LogError::InvalidMeta {
+            path: path.clone(),
+            detail: e.to_string(),
+        }
     })?;
     write_atomically(&path, &text).map_err(|(action, p, e)| LogError::io(action, &p, e))
+}
+
+/// `<topic_dir>/topic.json`.
+pub(crate) fn meta_path(topic_dir: &Path) -> PathBuf {
+    topic_dir.join(TOPIC_META)
+}
+
+/// Changes configs of an existing topic of the log in `data_dir` and returns the configs
+/// now in force. Every change is checked before any is written; a topic from before topic
+/// configs gets its current configs (nothing deleted) beneath the changes. A running writer
+/// picks the change up within seconds.
+pub fn alter_topic(
+    data_dir: &Path,
+    topic: &str,
+    changes: &[(String, String)],
+) -> Result<TopicConfig, LogError> {
+    validate_topic(topic)?;
+    let dir = topics_dir(data_dir).join(topic);
+    let mut meta = read_meta(&dir)?.ok_or_else(|| LogError::UnknownTopic {
+        topic: topic.to_string(),
+        path: topics_dir(data_dir),
+    })?;
+    let mut config = meta.effective();
+    for (key, value) in changes {
+        config
+            .set(key, value)
+            .map_err(|reason| LogError::InvalidConfig {
+                key: key.clone(),
+                value: value.clone(),
+                reason,
+            })?;
+    }
+    meta.config = Some(config.clone());
+    write_meta(&dir, &meta)?;
+    Ok(config)
+}
+
+/// The configs in force for a topic of the log in `data_dir`.
+pub fn topic_config(data_dir: &Path, topic: &str) -> Result<TopicConfig, LogError> {
+    validate_topic(topic)?;
+    let dir = topics_dir(data_dir).join(topic);
+    read_meta(&dir)?
+        .map(|m| m.effective())
+        .ok_or_else(|| LogError::UnknownTopic {
+            topic: topic.to_string(),
+            path: topics_dir(data_dir),
+        })
 }
 
 /// Replaces `path` with `contents`: write a temporary file, fsync it, rename it over `path`,

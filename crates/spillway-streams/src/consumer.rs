@@ -1,5 +1,10 @@
 //! Consuming the log: [`LogConsumer`] follows assigned partitions from given offsets, also
 //! while a writer in another process appends to them.
+//!
+//! A position below a partition's log start (its records were deleted by retention while
+//! the consumer was away) is handled as Kafka's `auto.offset.reset` says ([`OffsetReset`]):
+//! by default the consumer warns and goes on from the log start, which for a compacted
+//! topic still holds the last record of every key.
 
 use crate::error::LogError;
 use crate::reader::LogReader;
@@ -13,9 +18,21 @@ use std::time::{Duration, Instant};
 /// How long a poll sleeps between looks at an idle log when it cannot watch it.
 const IDLE_POLL: Duration = Duration::from_millis(5);
 
+/// What a consumer does when its position is below a partition's log start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// Warn and read on from the log start (`auto.offset.reset=earliest`).
+    #[default]
+    Earliest,
+    /// Fail the poll with the [`LogError::BelowStart`] (`auto.offset.reset=none`).
+    None,
+}
+
 /// A [`StreamReader`] over the embedded log in a data directory.
 #[derive(Debug)]
 pub struct LogConsumer {
+    /// What to do below a partition's log start.
+    reset: OffsetReset,
     reader: LogReader,
     /// Next offset to read, per assigned partition.
     positions: BTreeMap<TopicPartition, u64>,
@@ -34,6 +51,7 @@ impl LogConsumer {
     /// A consumer of the log in `data_dir`, with nothing assigned.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, LogError> {
         Ok(LogConsumer {
+            reset: OffsetReset::default(),
             reader: LogReader::open(&data_dir)?,
             positions: BTreeMap::new(),
             names: BTreeMap::new(),
@@ -41,6 +59,12 @@ impl LogConsumer {
             data_dir: data_dir.as_ref().to_path_buf(),
             watcher: None,
         })
+    }
+
+    /// Sets what the consumer does when its position is below a partition's log start.
+    pub fn with_offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.reset = reset;
+        self
     }
 
     /// The watcher of the assigned topics, watching them before the poll reads.
@@ -73,10 +97,24 @@ impl LogConsumer {
             if want == 0 {
                 break;
             }
-            let records = self
-                .reader
-                .read(&tp.topic, tp.partition, *offset, want)
-                .map_err(|e| StreamError::Rejected(format!("cannot read {tp}: {e}")))?;
+            let records = match self.reader.read(&tp.topic, tp.partition, *offset, want) {
+                Err(LogError::BelowStart { start, .. }) if self.reset == OffsetReset::Earliest => {
+                    tracing::warn!(
+                        topic = %tp.topic,
+                        partition = tp.partition,
+                        offset = *offset,
+                        log_start = start,
+                        "the position is below the log start (retention deleted the records before it): reading on from the log start"
+                    );
+                    self.positions.insert(tp.clone(), start);
+                    self.reader
+                        .read(&tp.topic, tp.partition, start, want)
+                        .map_err(|e| StreamError::Rejected(format!("cannot read {tp}: {e}")))?
+                }
+                other => {
+                    other.map_err(|e| StreamError::Rejected(format!("cannot read {tp}: {e}")))?
+                }
+            };
             let Some(last) = records.last() else {
                 continue;
             };

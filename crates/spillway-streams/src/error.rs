@@ -113,6 +113,32 @@ pub enum LogError {
         /// The lock file.
         path: PathBuf,
     },
+    /// A topic config that does not exist or a value it cannot take.
+    #[error("invalid topic config {key:?} = {value:?}: {reason}")]
+    InvalidConfig {
+        /// The config's name.
+        key: String,
+        /// The value refused.
+        value: String,
+        /// What it may be.
+        reason: String,
+    },
+    /// A reader asked for an offset below the partition's log start: the records there were
+    /// deleted by retention (or were never written).
+    #[error(
+        "offset {offset} of topic {topic} partition {partition} is below the start of the log ({start}): \
+         the records before {start} were deleted by the topic's retention"
+    )]
+    BelowStart {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The offset asked for.
+        offset: u64,
+        /// The partition's first offset (its log start).
+        start: u64,
+    },
     /// [`LogOptions`](crate::LogOptions) out of range.
     #[error("invalid log options: {0}")]
     InvalidOptions(String),

@@ -47,24 +47,31 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod cleaner;
 pub mod config;
 mod consumer;
 mod error;
+pub mod failpoint;
 pub mod journal;
 mod offsets;
 pub mod reader;
 pub mod repair;
 pub mod segment;
+pub mod topic_config;
 pub mod watch;
 mod writer;
 
 pub use batch::Compression;
-pub use config::{validate_topic, LogOptions, DEFAULT_PARTITIONS, DEFAULT_SEGMENT_BYTES};
-pub use consumer::LogConsumer;
+pub use config::{
+    alter_topic, decode_topic_meta, topic_config, validate_topic, LogOptions, DEFAULT_PARTITIONS,
+    DEFAULT_SEGMENT_BYTES,
+};
+pub use consumer::{LogConsumer, OffsetReset};
 pub use error::LogError;
 pub use offsets::{FileOffsetStore, LogOffsetStore};
 pub use reader::{LogReader, PartitionInfo};
 pub use repair::{repair, verify, Damage, PartitionCheck};
 pub use segment::{StoredRecord, MAX_RECORD_BYTES};
+pub use topic_config::{CleanupPolicy, TopicConfig, TopicRules};
 pub use watch::{LogWatcher, Wake};
 pub use writer::{LogWriter, QUEUE_BATCHES, QUEUE_BYTES};

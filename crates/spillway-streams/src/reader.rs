@@ -6,8 +6,14 @@
 //! offset and file ([`LogError::Damaged`]), never the end of a shorter log; past it, in the
 //! last segment, an incomplete record is one still being written or a torn tail the writer
 //! cuts when it next opens. Offsets grow from record to record and may skip some (a
-//! repaired log). A read from past the end of a partition is an error too
-//! ([`LogError::PastEnd`]): the reader had records the log no longer holds.
+//! repaired log, a compacted one). A read from past the end of a partition is an error too
+//! ([`LogError::PastEnd`]): the reader had records the log no longer holds; so is a read
+//! from below its start ([`LogError::BelowStart`]): retention deleted those records.
+//!
+//! The cleaner deletes and rewrites closed segments while readers read (see
+//! [`crate::cleaner`]): a segment deleted between listing and opening makes the read list
+//! the segments again, and a segment replaced by its compacted copy (another inode) makes
+//! the reader forget what it had indexed of it.
 //!
 //! Segments are picked by the base offset in their file names. Within a segment the reader
 //! keeps, in memory, a sparse index (an entry every [`INDEX_INTERVAL`] bytes) and how far it
@@ -61,6 +67,8 @@ struct ReaderState {
 /// What a reader knows of one segment.
 #[derive(Debug)]
 struct SegmentIndex {
+    /// (device, inode) of the file indexed: compaction replaces it with another.
+    identity: (u64, u64),
     /// (offset, byte position) of some records, ascending; the first is the segment start.
     entries: Vec<(u64, u64)>,
     /// Byte position after the last intact record seen, and the offset that follows it.
@@ -71,6 +79,7 @@ struct SegmentIndex {
 impl SegmentIndex {
     fn new(base: u64) -> Self {
         SegmentIndex {
+            identity: (0, 0),
             entries: vec![(base, 0)],
             scanned_pos: 0,
             scanned_next: base,
@@ -155,8 +164,9 @@ impl LogReader {
         self.info(&mut state, topic, partition)
     }
 
-    /// Up to `max_records` records of a partition, from `from_offset` on. An offset below
-    /// the start reads from the start; at or past the end, nothing is returned.
+    /// Up to `max_records` records of a partition, from `from_offset` on. At or past the
+    /// end, nothing is returned; below the start (records deleted by retention), it is
+    /// [`LogError::BelowStart`].
     pub fn read(
         &self,
         topic: &str,
@@ -166,14 +176,44 @@ impl LogReader {
     ) -> Result<Vec<StoredRecord>, LogError> {
         let mut state = self.lock();
         self.check_partition(&mut state, topic, partition)?;
-        let mut records = Vec::new();
         if max_records == 0 {
-            return Ok(records);
+            return Ok(Vec::new());
         }
+        // A segment the cleaner deletes between the listing and the read: list again.
+        let mut attempts = 0;
+        loop {
+            match self.read_once(&mut state, topic, partition, from_offset, max_records) {
+                Err(LogError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound && attempts < 8 =>
+                {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn read_once(
+        &self,
+        state: &mut ReaderState,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> Result<Vec<StoredRecord>, LogError> {
+        let mut records = Vec::new();
         let dir = partition_dir(&self.topics_dir.join(topic), partition);
         // Read before the segments: the records below it are on disk by then.
         let durable = read_durable(&dir)?;
         let bases = list_segments(&dir)?;
+        if let Some(&start) = bases.first().filter(|&&start| from_offset < start) {
+            return Err(LogError::BelowStart {
+                topic: topic.to_string(),
+                partition,
+                offset: from_offset,
+                start,
+            });
+        }
         let first = bases
             .partition_point(|&base| base <= from_offset)
             .saturating_sub(1);
@@ -184,7 +224,7 @@ impl LogReader {
             let is_last = i + 1 == bases.len();
             let from = from_offset.max(base);
             let scan_end = scan_segment(
-                &mut state,
+                state,
                 &path,
                 base,
                 is_last,
@@ -212,7 +252,7 @@ impl LogReader {
             let end = match end {
                 Some(end) => end,
                 None if bases.is_empty() => 0,
-                None => self.info(&mut state, topic, partition)?.end_offset,
+                None => self.info(state, topic, partition)?.end_offset,
             };
             if from_offset > end {
                 return Err(LogError::PastEnd {
@@ -353,6 +393,15 @@ fn scan_segment(
         .or_insert_with(|| SegmentIndex::new(base));
     let (mut expected, start) = index.locate(from);
     let mut scan = SegmentScan::open(path, start)?;
+    if scan.identity() != index.identity {
+        // Another file than the one indexed (compaction replaced it): start over.
+        *index = SegmentIndex::new(base);
+        index.identity = scan.identity();
+        expected = base;
+        if start > 0 {
+            scan = SegmentScan::open(path, 0)?;
+        }
+    }
     if scan.len() < index.scanned_pos {
         // The file shrank (a writer truncated a torn tail): forget what was known of it.
         *index = SegmentIndex::new(base);

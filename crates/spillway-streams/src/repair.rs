@@ -224,7 +224,15 @@ fn check_partition(
         let path = segment_path(dir, base);
         let upper = bases.get(i + 1).copied();
         let last = upper.is_none().then_some(durable);
-        let mut check = check_segment(&path, base, next, last)?;
+        let mut check = match check_segment(&path, base, next, last) {
+            // Deleted by a running writer's cleaner (retention, compaction) since listed.
+            Err(LogError::Io { source, .. })
+                if !fix && upper.is_some() && source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue;
+            }
+            other => other?,
+        };
         for damage in &mut check.damage {
             if damage.lost_to.is_none() {
                 damage.lost_to = upper.or(durable);

@@ -207,6 +207,8 @@ pub(crate) struct SegmentScan {
     /// Byte position of the next frame.
     pos: u64,
     len: u64,
+    /// (device, inode) of the file.
+    identity: (u64, u64),
     frame: Vec<u8>,
     /// The last batch read, decompressed.
     batch: Decoder,
@@ -221,10 +223,14 @@ impl SegmentScan {
     /// Opens `path` and positions the scan at byte `start`.
     pub(crate) fn open(path: &Path, start: u64) -> Result<Self, LogError> {
         let file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
-        let len = file
+        let meta = file
             .metadata()
-            .map_err(|e| LogError::io("inspect segment", path, e))?
-            .len();
+            .map_err(|e| LogError::io("inspect segment", path, e))?;
+        let len = meta.len();
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
         let mut reader = BufReader::with_capacity(READ_BUFFER, file);
         let pos = start.min(len);
         if pos > 0 {
@@ -237,6 +243,7 @@ impl SegmentScan {
             reader,
             pos,
             len,
+            identity,
             frame: Vec::new(),
             batch: Decoder::default(),
             batch_start: 0,
@@ -258,6 +265,11 @@ impl SegmentScan {
         } else {
             self.pos
         }
+    }
+
+    /// (device, inode) of the file scanned.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        self.identity
     }
 
     /// The file's length when the scan was opened.

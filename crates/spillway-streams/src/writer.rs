@@ -20,14 +20,17 @@
 //! where it was once the disk has room.
 
 use crate::batch::{BatchBuilder, Compression, Encoder, BATCH_TARGET_BYTES};
+use crate::cleaner::{remove_leftovers, Cleaner, Waker};
 use crate::config::{
-    durable_path, encode_durable, ensure_dir, list_segments, list_topics, lock_path, partition_dir,
-    read_durable, read_meta, segment_path, sync_dir, topics_dir, validate_topic, write_meta,
-    LogOptions, TopicMeta,
+    durable_path, encode_durable, ensure_dir, list_segments, list_topics, lock_path, meta_path,
+    partition_dir, read_durable, read_meta, segment_path, sync_dir, topics_dir, validate_topic,
+    write_meta, LogOptions, TopicMeta,
 };
 use crate::error::{segment_place, LogError};
+use crate::failpoint::failpoint;
 use crate::journal::{Entry, Journal};
 use crate::segment::{cut_from_offset, encoded_len, recover_segment, MAX_RECORD_BYTES};
+use crate::topic_config::{TopicConfig, TopicRules};
 use spillway_core::record::partition_for_key;
 use spillway_core::{Ack, Offset, Record, StreamError, StreamWriter};
 use std::collections::{BTreeMap, HashMap};
@@ -54,11 +57,16 @@ const KEEP_BUFFER: usize = 16 * 1024 * 1024;
 /// machine (not of the process) may leave one lower than it was, never higher.
 const DURABLE_SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often the writer looks for topic configs changed by `spillway topics --alter`.
+const CONFIG_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 enum Command {
     Append {
         records: Vec<Record>,
-        /// Partitions of the topics this batch creates.
+        /// Partitions of the topics this batch creates, unless `rules` say otherwise.
         partitions: u32,
+        /// The partitions and configs of the topics this batch creates.
+        rules: Arc<TopicRules>,
         /// How its records are compressed.
         compression: Compression,
         ack: Ack,
@@ -95,6 +103,9 @@ impl Command {
 /// process or another, fails with [`LogError::Locked`]; [`LogWriter::open_shared`] gives the
 /// connectors of one process handles on the same writer. Dropping the writer lets its thread write what
 /// is queued and waits for it to stop.
+///
+/// The writer also runs the log's cleaner (see [`crate::cleaner`]): retention and
+/// compaction of closed segments, in a thread of its own, stopped with the writer.
 pub struct LogWriter {
     shared: Arc<Shared>,
     /// Partitions of the topics this handle creates.
@@ -104,6 +115,8 @@ pub struct LogWriter {
     /// The writer's epoch when this handle was made: a failure ends the epoch, and the
     /// handles of an ended epoch are refused.
     epoch: u64,
+    /// The partitions and configs of the topics this handle creates.
+    rules: Arc<TopicRules>,
 }
 
 /// What the handles of one open log share: the writer thread and its queue.
@@ -111,6 +124,8 @@ struct Shared {
     tx: Option<mpsc::Sender<Command>>,
     budget: Arc<Semaphore>,
     thread: Option<thread::JoinHandle<()>>,
+    /// Stopped after the writer thread.
+    cleaner: Option<Cleaner>,
     data_dir: PathBuf,
     /// The current epoch, moved on by the writer thread at each failure.
     epoch: Arc<AtomicU64>,
@@ -142,8 +157,11 @@ impl LogWriter {
         options.validate()?;
         let data_dir = data_dir.as_ref().to_path_buf();
         let epoch = Arc::new(AtomicU64::new(0));
-        let appender = Appender::open(&data_dir, options, Arc::clone(&epoch))?;
+        let mut appender = Appender::open(&data_dir, options, Arc::clone(&epoch))?;
         let positions = Arc::clone(&appender.positions);
+        let cleaner = Cleaner::start(topics_dir(&data_dir), options.compression)
+            .map_err(|e| LogError::io("start the cleaner thread for", &data_dir, e))?;
+        appender.waker = Some(cleaner.waker());
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let thread = thread::Builder::new()
             .name("spillway-log-writer".to_string())
@@ -154,6 +172,7 @@ impl LogWriter {
                 tx: Some(tx),
                 budget: Arc::new(Semaphore::new(QUEUE_BYTES)),
                 thread: Some(thread),
+                cleaner: Some(cleaner),
                 data_dir,
                 epoch,
                 positions,
@@ -161,6 +180,7 @@ impl LogWriter {
             partitions: options.default_partitions,
             compression: options.compression,
             epoch: 0,
+            rules: Arc::default(),
         })
     }
 
@@ -182,6 +202,7 @@ impl LogWriter {
                 partitions: options.default_partitions,
                 compression: options.compression,
                 epoch,
+                rules: Arc::default(),
             });
         }
         // The last handle of an earlier writer may still be closing (its thread holds the
@@ -199,6 +220,14 @@ impl LogWriter {
         Ok(writer)
     }
 
+    /// This handle creates topics with the partitions and configs `rules` give them
+    /// (a connector's `topic.creation.*`). Without, it creates topics with
+    /// `default_partitions` that keep every record ([`TopicRules::default`]).
+    pub fn with_topic_rules(mut self, rules: Arc<TopicRules>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     /// The data directory the log lives in.
     pub fn data_dir(&self) -> &Path {
         &self.shared.data_dir
@@ -210,6 +239,7 @@ impl LogWriter {
             shared: Arc::clone(&self.shared),
             partitions: self.partitions,
             compression: self.compression,
+            rules: Arc::clone(&self.rules),
             epoch: self.epoch,
         }
     }
@@ -258,6 +288,7 @@ impl StreamWriter for LogWriter {
         tx.send(Command::Append {
             records: batch,
             partitions: self.partitions,
+            rules: Arc::clone(&self.rules),
             compression: self.compression,
             ack,
             _budget: budget,
@@ -288,6 +319,7 @@ impl Drop for Shared {
                 tracing::error!(data_dir = %self.data_dir.display(), "the log writer thread panicked");
             }
         }
+        drop(self.cleaner.take());
     }
 }
 
@@ -375,6 +407,15 @@ struct Appender {
     _lock: File,
     by_name: HashMap<Arc<str>, usize>,
     topics: Vec<Vec<PartitionLog>>,
+    /// The configs of each topic, by the same index.
+    configs: Vec<TopicSettings>,
+    /// When the configs were last compared with the `topic.json` files.
+    configs_checked: std::time::Instant,
+    /// Wakes the cleaner when a segment closes or configs change.
+    waker: Option<Waker>,
+    /// Whether a segment closed in the group being written: the cleaner is woken once
+    /// the group is durable, when the closed segment's records are all acknowledged.
+    rolled: bool,
     /// Partitions with staged records, as (topic index, partition).
     touched: Vec<(usize, usize)>,
     /// Compression state kept from batch to batch.
@@ -414,6 +455,10 @@ impl Appender {
             _lock: lock,
             by_name: HashMap::new(),
             topics: Vec::new(),
+            configs: Vec::new(),
+            configs_checked: std::time::Instant::now(),
+            waker: None,
+            rolled: false,
             touched: Vec::new(),
             encoder: Encoder::default(),
             failure: None,
@@ -429,7 +474,7 @@ impl Appender {
         for name in list_topics(&appender.topics_dir)? {
             let dir = appender.topics_dir.join(&name);
             if let Some(meta) = read_meta(&dir)? {
-                appender.load_topic(Arc::from(name), &dir, meta.partitions)?;
+                appender.load_topic(Arc::from(name), &dir, &meta)?;
             }
         }
         Ok(appender)
@@ -439,41 +484,94 @@ impl Appender {
         &mut self,
         name: Arc<str>,
         dir: &Path,
-        partitions: u32,
+        meta: &TopicMeta,
     ) -> Result<usize, LogError> {
         let ends = &self.journal.state().ends;
-        let partitions = (0..partitions)
+        let partitions = (0..meta.partitions)
             .map(|p| {
                 let committed = ends.get(&(name.to_string(), p)).copied();
+                // What a compaction cut short left (no cleaner runs yet for this log).
+                remove_leftovers(&partition_dir(dir, p))?;
                 PartitionLog::recover(partition_dir(dir, p), committed, self.journaled)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let index = self.topics.len();
         self.topics.push(partitions);
         self.names.push(Arc::clone(&name));
+        self.configs.push(TopicSettings {
+            meta_path: meta_path(dir),
+            modified: modified(&meta_path(dir)),
+            config: meta.effective(),
+        });
         self.by_name.insert(name, index);
         Ok(index)
     }
 
-    /// The index of `name`, creating the topic with `new_partitions` on its first write.
-    fn topic(&mut self, name: &Arc<str>, new_partitions: u32) -> Result<usize, LogError> {
+    /// The index of `name`, creating the topic on its first write with the partitions and
+    /// configs `rules` give it (`new_partitions` unless they say otherwise).
+    fn topic(
+        &mut self,
+        name: &Arc<str>,
+        new_partitions: u32,
+        rules: &TopicRules,
+    ) -> Result<usize, LogError> {
         if let Some(&index) = self.by_name.get(&**name) {
             return Ok(index);
         }
         let dir = self.topics_dir.join(&**name);
-        let partitions = match read_meta(&dir)? {
-            Some(meta) => meta.partitions,
+        let meta = match read_meta(&dir)? {
+            Some(meta) => meta,
             None => {
-                let partitions = new_partitions;
+                let (partitions, config) = rules.resolve(name, new_partitions);
                 for p in 0..partitions {
                     ensure_dir(&partition_dir(&dir, p))?;
                 }
-                write_meta(&dir, TopicMeta { partitions })?;
-                tracing::info!(topic = %name, partitions, "created topic");
-                partitions
+                let meta = TopicMeta {
+                    partitions,
+                    config: Some(config),
+                };
+                write_meta(&dir, &meta)?;
+                tracing::info!(topic = %name, partitions, cleanup_policy = meta.effective().cleanup_policy.name(), "created topic");
+                meta
             }
         };
-        self.load_topic(Arc::clone(name), &dir, partitions)
+        self.load_topic(Arc::clone(name), &dir, &meta)
+    }
+
+    /// Takes up topic configs changed since they were read (at most every
+    /// [`CONFIG_CHECK_EVERY`]), and wakes the cleaner if any did.
+    fn refresh_configs(&mut self) {
+        if self.configs_checked.elapsed() < CONFIG_CHECK_EVERY {
+            return;
+        }
+        self.configs_checked = std::time::Instant::now();
+        let mut changed = false;
+        for settings in &mut self.configs {
+            let modified = modified(&settings.meta_path);
+            if modified == settings.modified {
+                continue;
+            }
+            settings.modified = modified;
+            match read_meta(crate::config::parent_dir(&settings.meta_path)) {
+                Ok(Some(meta)) => {
+                    let config = meta.effective();
+                    if config != settings.config {
+                        tracing::info!(path = %settings.meta_path.display(), "topic configs changed");
+                        settings.config = config;
+                        changed = true;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the topic configs cannot be read again; the ones read before stay in force");
+                }
+            }
+        }
+        if changed {
+            if let Some(waker) = &self.waker {
+                waker.wake();
+            }
+        }
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -498,6 +596,7 @@ impl Appender {
         }
         let mut ok_until = 0;
         let mut first_failed = None;
+        self.refresh_configs();
         let failure = match self.failure.clone() {
             Some(f) => {
                 first_failed = (0..group.len()).find(|&i| !refused[i]);
@@ -512,12 +611,13 @@ impl Appender {
                         Command::Append {
                             records,
                             partitions,
+                            rules,
                             compression,
                             ..
                         },
                     ) = (refused[i], command)
                     {
-                        if let Err(f) = self.stage(records, *partitions, *compression) {
+                        if let Err(f) = self.stage(records, *partitions, rules, *compression) {
                             // A rejected batch staged nothing, so the batches before it can
                             // be written; an I/O error may have hit their data too.
                             ok_until = if f.is_io() { 0 } else { i };
@@ -549,6 +649,12 @@ impl Appender {
                     if let Err(f) = self.write_staged(updates) {
                         ok_until = 0;
                         failure = Some(f);
+                    }
+                }
+                // A segment closed by this group is durable now: the cleaner may look at it.
+                if std::mem::take(&mut self.rolled) && failure.is_none() {
+                    if let Some(waker) = &self.waker {
+                        waker.wake();
                     }
                 }
                 self.clear_staged();
@@ -631,6 +737,7 @@ impl Appender {
         &mut self,
         records: &[Record],
         partitions: u32,
+        rules: &TopicRules,
         compression: Compression,
     ) -> Result<(), Failure> {
         for record in records {
@@ -645,16 +752,20 @@ impl Appender {
                 )));
             }
         }
-        let segment_bytes = self.options.segment_bytes;
+        let now = std::time::SystemTime::now();
         let mut last: Option<(&Arc<str>, usize)> = None;
         for record in records {
             let t = match last {
                 Some((name, t)) if **name == *record.topic => t,
                 _ => self
-                    .topic(&record.topic, partitions)
+                    .topic(&record.topic, partitions, rules)
                     .map_err(Failure::from_log)?,
             };
             last = Some((&record.topic, t));
+            let config = &self.configs[t].config;
+            let segment_bytes = config.segment_bytes.unwrap_or(self.options.segment_bytes);
+            let segment_age = std::time::Duration::from_millis(config.segment_ms);
+            let codec = config.codec(compression);
             let partitions = &mut self.topics[t];
             let p = match &record.key {
                 Some(key) => partition_for_key(key, partitions.len() as u32) as usize,
@@ -665,13 +776,20 @@ impl Appender {
             // size is counted uncompressed, so a segment may end up smaller than the limit.
             let len = encoded_len(record) - 4;
             let size = part.written + part.pending.len() as u64 + part.batch.raw_len() as u64;
-            if size > 0 && size + len as u64 > segment_bytes {
+            let too_old = now
+                .duration_since(part.segment_started)
+                .is_ok_and(|age| age >= segment_age);
+            if size > 0 && (size + len as u64 > segment_bytes || too_old) {
                 part.seal(&mut self.encoder);
                 part.roll().map_err(Failure::from_log)?;
+                self.rolled = true;
             } else if !part.batch.is_empty() && part.batch.raw_len() + len > BATCH_TARGET_BYTES {
                 part.seal(&mut self.encoder);
             }
-            part.codec = compression;
+            if part.codec != codec {
+                part.seal(&mut self.encoder);
+                part.codec = codec;
+            }
             part.batch.push(part.next_offset, record);
             part.next_offset += 1;
             if !part.touched {
@@ -766,6 +884,20 @@ impl Drop for Appender {
     }
 }
 
+/// A topic's configs as the writer last read them.
+struct TopicSettings {
+    /// The topic's `topic.json`.
+    meta_path: PathBuf,
+    /// Its modification time when read.
+    modified: Option<std::time::SystemTime>,
+    config: TopicConfig,
+}
+
+/// The modification time of a file, `None` if it cannot be had.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 /// The tail of one partition: its active segment and the next offset.
 struct PartitionLog {
     dir: PathBuf,
@@ -793,6 +925,8 @@ struct PartitionLog {
     touched: bool,
     /// Whether `file` has writes not yet synced.
     dirty: bool,
+    /// When the active segment was started (for `segment.ms`).
+    segment_started: std::time::SystemTime,
 }
 
 impl PartitionLog {
@@ -859,6 +993,14 @@ impl PartitionLog {
         if durable.is_none() {
             sync_dir(&dir)?;
         }
+        // A segment's age counts from its creation, as well as the file system tells it.
+        let segment_started = exists
+            .then(|| {
+                let meta = std::fs::metadata(segment_path(&dir, base)).ok()?;
+                meta.created().or_else(|_| meta.modified()).ok()
+            })
+            .flatten()
+            .unwrap_or_else(std::time::SystemTime::now);
         Ok(PartitionLog {
             dir,
             durable_file,
@@ -874,6 +1016,7 @@ impl PartitionLog {
             pending: Vec::new(),
             touched: false,
             dirty: false,
+            segment_started,
         })
     }
 
@@ -988,6 +1131,7 @@ impl PartitionLog {
         self.base = base;
         self.written = 0;
         self.exists = true;
+        self.segment_started = std::time::SystemTime::now();
         Ok(())
     }
 }
@@ -1027,30 +1171,6 @@ fn cut_uncommitted(dir: &Path, keep: u64) -> Result<(), LogError> {
         );
     }
     Ok(())
-}
-
-/// Stops the process as `kill -9` would when the `SPILLWAY_FAILPOINT` environment variable
-/// names this point (`name`, or `name:N` for its N-th pass): crash tests reach windows that
-/// timing alone cannot hit.
-fn failpoint(name: &str) {
-    static ARMED: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
-    static PASSES: AtomicU64 = AtomicU64::new(0);
-    let armed = ARMED.get_or_init(|| {
-        let value = std::env::var("SPILLWAY_FAILPOINT").ok()?;
-        let (point, nth) = match value.split_once(':') {
-            Some((point, n)) => (point.to_string(), n.parse().ok()?),
-            None => (value, 1),
-        };
-        Some((point, nth))
-    });
-    if let Some((point, nth)) = armed {
-        if point == name && PASSES.fetch_add(1, Ordering::SeqCst) + 1 >= *nth {
-            // SAFETY: signalling our own process.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
-        }
-    }
 }
 
 /// Creates (if needed) and locks the writer's lock file, failing if another holds it.

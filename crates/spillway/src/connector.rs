@@ -8,9 +8,10 @@ use spillway_kafka::KafkaOptions;
 use spillway_mysql::MysqlConfig;
 use spillway_postgres::PostgresConfig;
 use spillway_projection::ProjectionConfig;
-use spillway_streams::LogOptions;
+use spillway_streams::{LogOptions, TopicRules};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use tracing::warn;
 
 /// A connector of either direction.
@@ -280,6 +281,9 @@ pub struct ConnectorSpec {
     pub format: FormatSpec,
     pub pipeline: PipelineOptions,
     pub log: LogOptions,
+    /// How the embedded log creates the connector's topics (`topic.creation.*`); the
+    /// heartbeat topic holds state, so it is compacted unless a group says otherwise.
+    pub topic_rules: Arc<TopicRules>,
     /// The Kafka stream, when `kafka.bootstrap.servers` is set; else the embedded log.
     pub kafka: Option<KafkaOptions>,
     /// With the Kafka stream: where the source's state logs go (the MySQL schema history's
@@ -336,6 +340,16 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
     if config.bool(&["spillway.position.headers"], kafka_stream)? {
         pipeline.position_headers = Some(name.clone());
     }
+    let heartbeat_topic = match &source {
+        SourceConfig::Postgres(pg) => pg.common.heartbeat.topic.clone(),
+        SourceConfig::Mysql(my) => my.common.heartbeat.topic.clone(),
+    };
+    let kafka = KafkaOptions::from_config(config)?;
+    let topic_rules = if kafka.is_none() {
+        TopicRules::from_config(config)?.with_state_topics([heartbeat_topic])
+    } else {
+        TopicRules::default()
+    };
     let mut spec = ConnectorSpec {
         name,
         logical_name,
@@ -343,7 +357,8 @@ pub fn parse(config: &ConfigMap) -> Result<ConnectorSpec, ConfigError> {
         format: FormatSpec::from_config(config)?,
         pipeline,
         log: LogOptions::from_config(config)?,
-        kafka: KafkaOptions::from_config(config)?,
+        topic_rules: Arc::new(topic_rules),
+        kafka,
         state_topics: HashMap::new(),
         state_servers: None,
     };

@@ -573,7 +573,9 @@ async fn run_once(
             .await
         }
         None => {
-            let writer = log_writer.expect("the embedded log is open");
+            let writer = log_writer
+                .expect("the embedded log is open")
+                .with_topic_rules(Arc::clone(&spec.topic_rules));
             pipeline::run(
                 batch_rx,
                 encoder,

@@ -6,7 +6,7 @@ use crate::{CliError, DataDirArg};
 use anyhow::Context;
 use base64::Engine;
 use spillway_registry::AvroDecoder;
-use spillway_streams::{LogReader, LogWatcher, StoredRecord};
+use spillway_streams::{LogError, LogReader, LogWatcher, StoredRecord};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,10 @@ pub struct TailArgs {
     /// With --follow, start at the first record instead of the end.
     #[arg(long)]
     from_beginning: bool,
+    /// Start at this offset (in every partition read). Below the log start (records
+    /// deleted by retention), says so and starts at the log start.
+    #[arg(long, value_name = "OFFSET", conflicts_with = "from_beginning")]
+    from: Option<u64>,
     /// Read only this partition.
     #[arg(long)]
     partition: Option<u32>,
@@ -106,10 +110,10 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
     let mut next: Vec<(u32, u64)> = partitions
         .iter()
         .map(|p| {
-            let start = if args.follow && !args.from_beginning {
-                p.end_offset
-            } else {
-                p.start_offset
+            let start = match args.from {
+                Some(from) => from,
+                None if args.follow && !args.from_beginning => p.end_offset,
+                None => p.start_offset,
             };
             (p.partition, start)
         })
@@ -133,9 +137,18 @@ pub async fn tail(args: TailArgs) -> Result<(), CliError> {
             if want == 0 {
                 break;
             }
-            let records = reader
-                .read(&args.topic, *partition, *offset, want)
-                .with_context(|| format!("cannot read {} partition {partition}", args.topic))?;
+            let records = match reader.read(&args.topic, *partition, *offset, want) {
+                Err(LogError::BelowStart { start, .. }) => {
+                    eprintln!(
+                        "offset {} of {} partition {partition} is below the log start {start}: the records before it were deleted by the topic's retention; starting at {start}",
+                        *offset, args.topic
+                    );
+                    *offset = start;
+                    reader.read(&args.topic, *partition, start, want)
+                }
+                other => other,
+            }
+            .with_context(|| format!("cannot read {} partition {partition}", args.topic))?;
             for record in &records {
                 let line = match (&mut decoder, args.pretty) {
                     (Some(decoder), Some(PrettyFormat::Table)) => {

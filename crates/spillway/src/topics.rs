@@ -1,10 +1,12 @@
-//! `spillway topics`: the embedded log's topics, partitions and offsets; `--verify` reads
-//! every record to find damage, `--repair` keeps every readable record of a damaged log
-//! and reports what was lost.
+//! `spillway topics`: the embedded log's topics, partitions, offsets and topic configs;
+//! `--alter TOPIC --config k=v` changes a topic's configs (a running spillway takes them up
+//! within seconds); `--verify` reads every record to find damage, `--repair` keeps every
+//! readable record of a damaged log and reports what was lost.
 
 use crate::{CliError, DataDirArg};
 use anyhow::Context;
-use spillway_streams::LogReader;
+use spillway_streams::{LogError, LogReader, TopicConfig};
+use std::collections::BTreeMap;
 
 #[derive(clap::Args)]
 pub struct TopicsArgs {
@@ -21,6 +23,14 @@ pub struct TopicsArgs {
     /// log), and report the offsets lost so their tables can be snapshotted again.
     #[arg(long)]
     repair: bool,
+    /// Change the configs of this topic (with --config), then show them.
+    #[arg(long, value_name = "TOPIC", conflicts_with_all = ["verify", "repair"], requires = "config")]
+    alter: Option<String>,
+    /// A topic config to set with --alter, as KEY=VALUE with Kafka's names (cleanup.policy,
+    /// retention.ms, retention.bytes, segment.bytes, segment.ms, delete.retention.ms,
+    /// min.compaction.lag.ms, compression.type). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE", requires = "alter")]
+    config: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -33,9 +43,20 @@ pub fn topics(args: TopicsArgs) -> Result<(), CliError> {
     if args.verify || args.repair {
         return check(&args);
     }
+    if let Some(topic) = &args.alter {
+        return alter(&args, topic);
+    }
     let reader = LogReader::open(&args.data.data_dir)
         .with_context(|| format!("cannot open the log in {}", args.data.data_dir.display()))?;
     let partitions = reader.topics().context("cannot list topics")?;
+    let mut configs: BTreeMap<&str, TopicConfig> = BTreeMap::new();
+    for p in &partitions {
+        if !configs.contains_key(p.topic.as_str()) {
+            let config = spillway_streams::topic_config(&args.data.data_dir, &p.topic)
+                .with_context(|| format!("cannot read the configs of topic {}", p.topic))?;
+            configs.insert(&p.topic, config);
+        }
+    }
     match args.format {
         Format::Json => {
             let list: Vec<serde_json::Value> = partitions
@@ -46,6 +67,7 @@ pub fn topics(args: TopicsArgs) -> Result<(), CliError> {
                         "partition": p.partition,
                         "start_offset": p.start_offset,
                         "end_offset": p.end_offset,
+                        "config": config_json(&configs[p.topic.as_str()]),
                     })
                 })
                 .collect();
@@ -68,7 +90,64 @@ pub fn topics(args: TopicsArgs) -> Result<(), CliError> {
                     p.topic, p.partition, p.start_offset, p.end_offset
                 );
             }
+            if !configs.is_empty() {
+                println!();
+                for (topic, config) in &configs {
+                    println!("{topic}: {}", config_text(config));
+                }
+            }
         }
+    }
+    Ok(())
+}
+
+/// A topic's configs as a JSON object of strings, Kafka's way.
+fn config_json(config: &TopicConfig) -> serde_json::Value {
+    serde_json::Value::Object(
+        config
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+            .collect(),
+    )
+}
+
+fn config_text(config: &TopicConfig) -> String {
+    config
+        .entries()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--alter TOPIC --config k=v ...`.
+fn alter(args: &TopicsArgs, topic: &str) -> Result<(), CliError> {
+    let mut changes = Vec::new();
+    for setting in &args.config {
+        let Some((key, value)) = setting.split_once('=') else {
+            return Err(CliError::Config(format!(
+                "--config {setting:?}: give KEY=VALUE, for example retention.ms=86400000"
+            )));
+        };
+        changes.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let config = spillway_streams::alter_topic(&args.data.data_dir, topic, &changes).map_err(
+        |e| match e {
+            LogError::InvalidConfig { .. }
+            | LogError::InvalidTopic { .. }
+            | LogError::UnknownTopic { .. } => CliError::Config(e.to_string()),
+            other => CliError::Runtime(
+                anyhow::anyhow!(other).context(format!("cannot change the configs of {topic}")),
+            ),
+        },
+    )?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"topic": topic, "config": config_json(&config)})
+        ),
+        Format::Text => println!("{topic}: {}", config_text(&config)),
     }
     Ok(())
 }

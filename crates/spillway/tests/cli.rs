@@ -313,3 +313,178 @@ fn tail_reads_old_records_then_compressed_batches_appended_to_the_same_segment()
         assert_eq!(lines[59]["value"]["op"], json!("u"));
     }
 }
+
+#[test]
+fn topics_alter_changes_configs_and_refuses_unknown_keys_and_bad_values() {
+    let dir = support::scratch("cli-alter");
+    let data = dir.path().to_str().unwrap().to_string();
+    write_log(
+        dir.path(),
+        vec![record(Some(r#"{"id":1}"#), Some(r#"{"op":"c"}"#), vec![])],
+    );
+    // A topic.json from before topic configs: every record is kept.
+    let meta = dir.path().join("topics/app.public.t/topic.json");
+    std::fs::write(&meta, r#"{"partitions":2}"#).unwrap();
+    let config_of = |out: &str| -> Value {
+        let topics: Value = serde_json::from_str(out).expect("json");
+        topics[0]["config"].clone()
+    };
+    let (code, out, err) = spillway(&["topics", "--data-dir", &data, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let config = config_of(&out);
+    assert_eq!(config["retention.ms"], json!("-1"), "{out}");
+    assert_eq!(config["cleanup.policy"], json!("delete"), "{out}");
+
+    let (code, out, err) = spillway(&[
+        "topics",
+        "--data-dir",
+        &data,
+        "--alter",
+        "app.public.t",
+        "--config",
+        "retention.ms=86400000",
+        "--config",
+        "cleanup.policy=compact,delete",
+        "--config",
+        "compression.type=zstd",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("retention.ms=86400000"), "{out}");
+    let (code, out, err) = spillway(&["topics", "--data-dir", &data, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let config = config_of(&out);
+    assert_eq!(config["retention.ms"], json!("86400000"), "{out}");
+    assert_eq!(config["cleanup.policy"], json!("compact,delete"), "{out}");
+    assert_eq!(config["compression.type"], json!("zstd"), "{out}");
+    assert_eq!(config["retention.bytes"], json!("-1"), "{out}");
+    let (code, out, _) = spillway(&["topics", "--data-dir", &data]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("app.public.t: cleanup.policy=compact,delete retention.ms=86400000"),
+        "{out}"
+    );
+
+    for (setting, named) in [
+        ("retention.mss=1", "retention.mss"),
+        ("retention.ms=soon", "retention.ms"),
+        ("cleanup.policy=forever", "cleanup.policy"),
+        ("compression.type=gzip", "compression.type"),
+        ("segment.bytes=10", "segment.bytes"),
+        ("retention.ms", "retention.ms"),
+    ] {
+        let (code, _, err) = spillway(&[
+            "topics",
+            "--data-dir",
+            &data,
+            "--alter",
+            "app.public.t",
+            "--config",
+            "retention.ms=1000",
+            "--config",
+            setting,
+        ]);
+        assert_eq!(code, 2, "{setting}: {err}");
+        assert!(err.contains(named), "{setting}: {err}");
+    }
+    // Nothing of a refused change was written.
+    let (_, out, _) = spillway(&["topics", "--data-dir", &data, "--format", "json"]);
+    assert_eq!(config_of(&out)["retention.ms"], json!("86400000"), "{out}");
+    let (code, _, err) = spillway(&[
+        "topics",
+        "--data-dir",
+        &data,
+        "--alter",
+        "no.such.topic",
+        "--config",
+        "retention.ms=1",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no.such.topic"), "{err}");
+    let (code, _, err) = spillway(&["topics", "--data-dir", &data, "--alter", "app.public.t"]);
+    assert_eq!(code, 2, "--alter without --config: {err}");
+
+    // A damaged or crafted topic.json is an error naming the file and the field.
+    for (text, field) in [
+        (
+            r#"{"partitions":2,"config":{"retention.ms":"x"}}"#,
+            "config.retention.ms",
+        ),
+        (
+            r#"{"partitions":2,"config":{"no.such":"1"}}"#,
+            "config.no.such",
+        ),
+        (r#"{"partitions":2,"config":[]}"#, "config"),
+        (r#"{"partitions":"two"}"#, "partitions"),
+        (r#"{"partitions":0}"#, "partitions"),
+        ("\u{0}garbage", "not JSON"),
+    ] {
+        std::fs::write(&meta, text).unwrap();
+        let (code, _, err) = spillway(&["topics", "--data-dir", &data]);
+        assert_eq!(code, 1, "{text}: {err}");
+        assert!(
+            err.contains("topic.json") && err.contains(field),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn tail_from_an_offset_below_the_log_start_says_so_and_starts_there() {
+    let dir = support::scratch("cli-below-start");
+    let data = dir.path().to_str().unwrap().to_string();
+    let rules = spillway_core::ConfigMap::from_pairs([
+        ("topic.creation.default.retention.bytes", "4096"),
+        ("topic.creation.default.segment.bytes", "1024"),
+        ("topic.creation.default.compression.type", "none"),
+    ]);
+    let rules = Arc::new(spillway_streams::TopicRules::from_config(&rules).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut writer = LogWriter::open(dir.path(), LogOptions::default())
+            .unwrap()
+            .with_topic_rules(rules);
+        for i in 0..200 {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let value = format!(r#"{{"i":{i},"pad":"{}"}}"#, "p".repeat(100));
+            writer
+                .send(vec![record(None, Some(&value), vec![])], Ack::new(i, tx))
+                .await
+                .unwrap();
+            rx.recv().await.unwrap().result.unwrap();
+        }
+        // The cleaner deletes the oldest segments; wait (bounded) until it has.
+        let reader = spillway_streams::LogReader::open(dir.path()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while reader
+            .partition_info("app.public.t", 0)
+            .unwrap()
+            .start_offset
+            == 0
+        {
+            assert!(std::time::Instant::now() < deadline, "retention never ran");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    let reader = spillway_streams::LogReader::open(dir.path()).unwrap();
+    let start = reader
+        .partition_info("app.public.t", 0)
+        .unwrap()
+        .start_offset;
+    let (code, out, err) = spillway(&[
+        "tail",
+        "app.public.t",
+        "--data-dir",
+        &data,
+        "--from",
+        "0",
+        "--max",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("below the log start"), "{err}");
+    let line: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(line["offset"], json!(start), "{out}");
+}

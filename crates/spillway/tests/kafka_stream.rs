@@ -363,3 +363,67 @@ fn batches_compressed_with_each_codec_reach_the_broker_and_read_back() {
         assert_eq!(updated, 5, "{codec}");
     }
 }
+
+#[test]
+fn topic_creation_groups_give_kafka_topics_their_partitions_and_configs() {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let db = TestDb::create("kafkagroups");
+    db.sql("CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE other (id int PRIMARY KEY)");
+    db.sql("INSERT INTO kv VALUES (1, 'a'); INSERT INTO other VALUES (1)");
+    let dir = support::scratch("kafkagroups");
+    let include = format!("{}\\.public\\.kv", db.name);
+    let config = db.connector(&[
+        ("kafka.bootstrap.servers", BROKER),
+        ("topic.creation.default.partitions", "3"),
+        ("topic.creation.default.replication.factor", "1"),
+        ("topic.creation.default.retention.ms", "3600000"),
+        ("topic.creation.groups", "kv"),
+        ("topic.creation.kv.include", &include),
+        ("topic.creation.kv.partitions", "2"),
+        ("topic.creation.kv.cleanup.policy", "compact"),
+    ]);
+    let mut sw = Spillway::start(&config, &dir.path().join("data"));
+    consume(&db.topic("kv"), 1);
+    consume(&db.topic("other"), 1);
+    assert!(sw.stop().success(), "{}", sw.logs());
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", BROKER)
+        .create()
+        .unwrap();
+    let partitions = |topic: &str| -> usize {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        metadata.topics()[0].partitions().len()
+    };
+    assert_eq!(partitions(&db.topic("kv")), 2, "the group's partitions");
+    assert_eq!(partitions(&db.topic("other")), 3, "the default group's");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", BROKER)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kv = db.topic("kv");
+    let other = db.topic("other");
+    let described = runtime.block_on(admin.describe_configs(
+        &[
+            ResourceSpecifier::Topic(&kv),
+            ResourceSpecifier::Topic(&other),
+        ],
+        &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+    ));
+    let described = described.expect("describe configs");
+    let value = |i: usize, key: &str| -> Option<String> {
+        let resource = described[i].as_ref().ok()?;
+        resource.get(key).and_then(|e| e.value.clone())
+    };
+    assert_eq!(value(0, "cleanup.policy").as_deref(), Some("compact"));
+    assert_eq!(value(0, "retention.ms").as_deref(), Some("3600000"));
+    assert_eq!(value(1, "retention.ms").as_deref(), Some("3600000"));
+}
