@@ -9,6 +9,7 @@ use crate::text::{write_base64, write_f32, write_f64, write_int, write_str};
 use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
 use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, Value};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,6 +46,25 @@ struct Rendered {
     columns: Names,
     /// The source block's field names, likewise.
     source_fields: Names,
+}
+
+impl Rendered {
+    fn new(table: &Arc<TableSchema>, source: &Arc<ConnectSchema>) -> Rendered {
+        let mut key_schema = Vec::new();
+        if let Some(schema) = key_schema_of(table) {
+            write_schema(&mut key_schema, &schema, None);
+        }
+        let mut value_schema = Vec::new();
+        write_schema(&mut value_schema, &envelope_schema(table, source), None);
+        Rendered {
+            table: table.clone(),
+            source: source.clone(),
+            key_schema,
+            value_schema,
+            columns: Names::of_columns(table),
+            source_fields: Names::new(source.fields().iter().map(|f| &*f.name)),
+        }
+    }
 }
 
 /// Object member names rendered once: `"name":` for each, escaped.
@@ -99,31 +119,21 @@ impl JsonEncoder {
     }
 
     /// What is rendered once for `table` and `source`, rendered again when either changed.
-    fn rendered(&mut self, table: &Arc<TableSchema>, source: &Arc<ConnectSchema>) -> &Rendered {
-        let stale = match self.rendered.get(&table.topic) {
-            Some(r) => !Arc::ptr_eq(&r.table, table) || !Arc::ptr_eq(&r.source, source),
-            None => true,
-        };
-        if stale {
-            let mut key_schema = Vec::new();
-            if let Some(schema) = key_schema_of(table) {
-                write_schema(&mut key_schema, &schema, None);
+    fn rendered<'a>(
+        rendered: &'a mut HashMap<Arc<str>, Rendered>,
+        table: &Arc<TableSchema>,
+        source: &Arc<ConnectSchema>,
+    ) -> &'a Rendered {
+        match rendered.entry(table.topic.clone()) {
+            Entry::Occupied(entry) => {
+                let entry = entry.into_mut();
+                if !Arc::ptr_eq(&entry.table, table) || !Arc::ptr_eq(&entry.source, source) {
+                    *entry = Rendered::new(table, source);
+                }
+                entry
             }
-            let mut value_schema = Vec::new();
-            write_schema(&mut value_schema, &envelope_schema(table, source), None);
-            self.rendered.insert(
-                table.topic.clone(),
-                Rendered {
-                    table: table.clone(),
-                    source: source.clone(),
-                    key_schema,
-                    value_schema,
-                    columns: Names::of_columns(table),
-                    source_fields: Names::new(source.fields().iter().map(|f| &*f.name)),
-                },
-            );
+            Entry::Vacant(entry) => entry.insert(Rendered::new(table, source)),
         }
-        &self.rendered[&table.topic]
     }
 
     /// What is rendered for `table`, if it is the table schema last rendered.
@@ -349,9 +359,8 @@ impl EventEncoder for JsonEncoder {
 
     fn value(&mut self, event: &ChangeEvent) -> Result<Vec<u8>, EncodeError> {
         let with_schema = self.options.value_schemas;
-        self.rendered(&event.table, &event.source.schema);
-        let rendered = &self.rendered[&event.table.topic];
         let placeholder = &self.options.unavailable_placeholder;
+        let rendered = Self::rendered(&mut self.rendered, &event.table, &event.source.schema);
         let table = &event.table;
         let mut out = Vec::with_capacity(self.last_value_len + VALUE_HEADROOM);
         if with_schema {
