@@ -220,7 +220,19 @@ pub struct Throughput {
     pub peak_rss_kb: Option<u64>,
     /// CPU seconds (user + system) of the client process.
     pub cpu_secs: Option<f64>,
+    /// Bytes per change of the records written (key, value and headers, uncompressed) and
+    /// of the topic's files on disk, for spillway into its embedded log.
+    pub bytes: Option<TopicBytes>,
     pub note: Option<String>,
+}
+
+/// What the records of one topic take, per change.
+#[derive(Clone, Copy, Debug)]
+pub struct TopicBytes {
+    /// Key, value and header bytes of the records, uncompressed.
+    pub raw: f64,
+    /// The topic's files on disk (segments, indexes, metadata).
+    pub disk: f64,
 }
 
 impl Throughput {
@@ -234,6 +246,7 @@ impl Throughput {
             first_secs: None,
             peak_rss_kb: None,
             cpu_secs: None,
+            bytes: None,
             note: None,
         }
     }
@@ -568,7 +581,10 @@ impl SpillwayConnector {
             }
             None => {
                 let counter = TopicCounter::new(&self.data_dir, topic);
-                self.catch_up_counting(binary, rows, timeout, counter, "embedded log")
+                let mut result =
+                    self.catch_up_counting(binary, rows, timeout, counter, "embedded log")?;
+                result.bytes = Some(topic_bytes(&self.data_dir, topic, rows)?);
+                Ok(result)
             }
         }
     }
@@ -623,6 +639,52 @@ impl SpillwayConnector {
                 secs,
             )
         })
+    }
+}
+
+/// Bytes per change of a topic's records, read back, and of its files on disk.
+pub fn topic_bytes(data_dir: &Path, topic: &str, changes: u64) -> Result<TopicBytes> {
+    let reader = LogReader::open(data_dir)?;
+    let mut raw = 0u64;
+    for p in reader.topics()?.iter().filter(|p| p.topic == topic) {
+        let mut next = p.start_offset;
+        loop {
+            let records = reader
+                .read(topic, p.partition, next, 10_000)
+                .with_context(|| format!("reading {topic}/{} at {next}", p.partition))?;
+            let Some(last) = records.last() else { break };
+            next = last.offset + 1;
+            raw += records
+                .iter()
+                .map(|r| {
+                    let headers: usize = r
+                        .headers
+                        .iter()
+                        .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len))
+                        .sum();
+                    (r.key.as_ref().map_or(0, Vec::len)
+                        + r.value.as_ref().map_or(0, Vec::len)
+                        + headers) as u64
+                })
+                .sum::<u64>();
+        }
+    }
+    let disk = dir_bytes(&data_dir.join("topics").join(topic));
+    let changes = changes.max(1) as f64;
+    Ok(TopicBytes {
+        raw: raw as f64 / changes,
+        disk: disk as f64 / changes,
+    })
+}
+
+/// Bytes of the files under `path`.
+fn dir_bytes(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| dir_bytes(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }
 
@@ -965,8 +1027,17 @@ impl LineCounter {
 /// The header of the throughput table.
 pub fn print_header() {
     println!(
-        "{:<15} {:<36} {:>10} {:>7} {:>12} {:>7} {:>7} {:>8}",
-        "tool", "format", "events/s", "ratio", "peak RSS MB", "wall s", "CPU s", "1st ev s"
+        "{:<15} {:<36} {:>10} {:>7} {:>12} {:>7} {:>7} {:>8} {:>9} {:>10}",
+        "tool",
+        "format",
+        "events/s",
+        "ratio",
+        "peak RSS MB",
+        "wall s",
+        "CPU s",
+        "1st ev s",
+        "raw B/ev",
+        "disk B/ev"
     );
 }
 
@@ -975,7 +1046,7 @@ pub fn print_rows(results: &[Throughput], reference: Option<f64>) {
     for r in results {
         let rate = r.events as f64 / r.secs;
         println!(
-            "{:<15} {:<36} {:>10.0} {:>7} {:>12} {:>7.2} {:>7} {:>8}",
+            "{:<15} {:<36} {:>10.0} {:>7} {:>12} {:>7.2} {:>7} {:>8} {:>9} {:>10}",
             r.tool,
             r.format,
             rate,
@@ -985,6 +1056,9 @@ pub fn print_rows(results: &[Throughput], reference: Option<f64>) {
             r.secs,
             r.cpu_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
             r.first_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
+            r.bytes.map_or("-".to_string(), |b| format!("{:.0}", b.raw)),
+            r.bytes
+                .map_or("-".to_string(), |b| format!("{:.1}", b.disk)),
         );
     }
 }

@@ -336,6 +336,13 @@ fn setup(db: &Maria) -> Result<String> {
 
 /// Inserts ids `first..=last`, `batch` rows per transaction.
 fn insert_rows(db: &Maria, first: u64, last: u64, batch: u64) -> Result<()> {
+    db.sql(&insert_script(first, last, batch))
+        .context("inserting rows")?;
+    Ok(())
+}
+
+/// The statements inserting ids `first..=last`, `batch` rows each.
+fn insert_script(first: u64, last: u64, batch: u64) -> String {
     let mut script = String::new();
     let mut a = first;
     while a <= last {
@@ -349,18 +356,21 @@ fn insert_rows(db: &Maria, first: u64, last: u64, batch: u64) -> Result<()> {
         ));
         a = b + 1;
     }
-    db.sql(&script).context("inserting rows")?;
-    Ok(())
+    script
 }
 
 /// `rows` changes: inserts of the first half, then updates of as many rows; returns the
-/// seconds it took.
+/// seconds it took. With `batch` at least `rows`, all of them are one transaction.
 fn load(db: &Maria, rows: u64, batch: u64) -> Result<f64> {
     let started = Instant::now();
     let inserts = rows / 2;
     let updates = rows - inserts;
-    insert_rows(db, 1, inserts, batch)?;
+    let one_transaction = batch >= rows;
     let mut script = String::new();
+    if one_transaction {
+        script.push_str("BEGIN;\n");
+    }
+    script.push_str(&insert_script(1, inserts, batch));
     let mut done = 0;
     while done < updates {
         let n = batch.min(updates - done);
@@ -373,7 +383,10 @@ fn load(db: &Maria, rows: u64, batch: u64) -> Result<f64> {
         ));
         done += b - a + 1;
     }
-    db.sql(&script).context("updating the load")?;
+    if one_transaction {
+        script.push_str("COMMIT;\n");
+    }
+    db.sql(&script).context("loading the changes")?;
     let secs = started.elapsed().as_secs_f64();
     let count: u64 = db
         .sql(&format!("SELECT COUNT(*) FROM {DB}.{TABLE}"))?

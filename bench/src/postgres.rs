@@ -131,7 +131,8 @@ pub struct Load {
     pub end_lsn: String,
 }
 
-/// `rows` changes: inserts of the first half, then updates of as many rows.
+/// `rows` changes: inserts of the first half, then updates of as many rows, in transactions
+/// of `batch` rows; with `batch` at least `rows`, all of them are one transaction.
 pub async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
     let start_lsn: String = db
         .query_one("SELECT pg_current_wal_lsn()::text", &[])
@@ -140,6 +141,10 @@ pub async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
     let started = Instant::now();
     let inserts = rows / 2;
     let updates = rows - inserts;
+    let one_transaction = batch >= rows;
+    if one_transaction {
+        db.batch_execute("BEGIN").await.context("BEGIN")?;
+    }
     let mut first = 1;
     while first <= inserts {
         let last = (first + batch - 1).min(inserts);
@@ -169,6 +174,11 @@ pub async fn load(db: &Client, rows: u64, batch: u64) -> Result<Load> {
             .context("updating the load")?;
         ensure!(changed > 0, "the update of ids {a}..={b} changed nothing");
         done += changed;
+    }
+    if one_transaction {
+        db.batch_execute("COMMIT")
+            .await
+            .context("committing the load")?;
     }
     let secs = started.elapsed().as_secs_f64();
     let row = db

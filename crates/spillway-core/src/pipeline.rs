@@ -102,6 +102,14 @@ pub struct PipelineOptions {
     pub connector: String,
 }
 
+impl PipelineOptions {
+    /// Whether events of operation `op` are left out (`skipped.operations`). The set holds
+    /// a few codes at most: comparing them beats hashing the code for every event.
+    pub fn skips(&self, op: &str) -> bool {
+        self.skipped_operations.iter().any(|&skipped| skipped == op)
+    }
+}
+
 /// Header naming the connector whose position [`POSITION_HEADER`] gives.
 pub const CONNECTOR_HEADER: &str = "spillway.connector";
 /// Header with the change's position in the source's log (`phase:log/sub:row`): ordered per
@@ -141,7 +149,7 @@ pub fn records_for(
     timestamp_ms: i64,
     out: &mut Vec<Record>,
 ) -> Result<(), EncodeError> {
-    if options.skipped_operations.contains(event.op.code()) {
+    if options.skips(event.op.code()) {
         return Ok(());
     }
     let table = &event.table;
@@ -468,7 +476,7 @@ impl Meter {
         let mut commit_ms = None;
         for event in events {
             let op = event.op.code();
-            if options.skipped_operations.contains(op) {
+            if options.skips(op) {
                 continue;
             }
             if commit_ms.is_none() && event.op != Op::Read {

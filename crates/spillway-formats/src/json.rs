@@ -9,6 +9,7 @@ use crate::text::{write_base64, write_f32, write_f64, write_int, write_str};
 use spillway_core::pipeline::{EncodeError, EventEncoder};
 use spillway_core::schema::{ConnectSchema, ConnectType, Field, TableSchema};
 use spillway_core::{ChangeEvent, Heartbeat, Row, StructRecord, Value};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -41,45 +42,105 @@ struct Rendered {
     source: Arc<ConnectSchema>,
     key_schema: Vec<u8>,
     value_schema: Vec<u8>,
+    /// The table's column names, escaped, each followed by its colon.
+    columns: Names,
+    /// The source block's field names, likewise.
+    source_fields: Names,
+}
+
+impl Rendered {
+    fn new(table: &Arc<TableSchema>, source: &Arc<ConnectSchema>) -> Rendered {
+        let mut key_schema = Vec::new();
+        if let Some(schema) = key_schema_of(table) {
+            write_schema(&mut key_schema, &schema, None);
+        }
+        let mut value_schema = Vec::new();
+        write_schema(&mut value_schema, &envelope_schema(table, source), None);
+        Rendered {
+            table: table.clone(),
+            source: source.clone(),
+            key_schema,
+            value_schema,
+            columns: Names::of_columns(table),
+            source_fields: Names::new(source.fields().iter().map(|f| &*f.name)),
+        }
+    }
+}
+
+/// Object member names rendered once: `"name":` for each, escaped.
+struct Names {
+    bytes: Vec<u8>,
+    /// Where each name ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Names {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for name in names {
+            write_str(&mut bytes, name);
+            bytes.push(b':');
+            ends.push(bytes.len());
+        }
+        Names { bytes, ends }
+    }
+
+    fn of_columns(table: &TableSchema) -> Names {
+        Names::new(table.columns.iter().map(|c| &*c.name))
+    }
+
+    /// `"name":` of member `i`.
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
 }
 
 /// Encodes events as Debezium JSON documents.
 pub struct JsonEncoder {
     options: JsonOptions,
     rendered: HashMap<Arc<str>, Rendered>,
+    /// Length of the last value written: the next one's buffer starts a little larger, so
+    /// that it seldom grows (and copies) while being written.
+    last_value_len: usize,
 }
+
+/// Room left in a value's buffer beyond the last value's length.
+const VALUE_HEADROOM: usize = 128;
 
 impl JsonEncoder {
     pub fn new(options: JsonOptions) -> Self {
         JsonEncoder {
             options,
             rendered: HashMap::new(),
+            last_value_len: 512,
         }
     }
 
-    fn rendered(&mut self, table: &Arc<TableSchema>, source: &Arc<ConnectSchema>) -> &Rendered {
-        let stale = match self.rendered.get(&table.topic) {
-            Some(r) => !Arc::ptr_eq(&r.table, table) || !Arc::ptr_eq(&r.source, source),
-            None => true,
-        };
-        if stale {
-            let mut key_schema = Vec::new();
-            if let Some(schema) = key_schema_of(table) {
-                write_schema(&mut key_schema, &schema, None);
+    /// What is rendered once for `table` and `source`, rendered again when either changed.
+    fn rendered<'a>(
+        rendered: &'a mut HashMap<Arc<str>, Rendered>,
+        table: &Arc<TableSchema>,
+        source: &Arc<ConnectSchema>,
+    ) -> &'a Rendered {
+        match rendered.entry(table.topic.clone()) {
+            Entry::Occupied(entry) => {
+                let entry = entry.into_mut();
+                if !Arc::ptr_eq(&entry.table, table) || !Arc::ptr_eq(&entry.source, source) {
+                    *entry = Rendered::new(table, source);
+                }
+                entry
             }
-            let mut value_schema = Vec::new();
-            write_schema(&mut value_schema, &envelope_schema(table, source), None);
-            self.rendered.insert(
-                table.topic.clone(),
-                Rendered {
-                    table: table.clone(),
-                    source: source.clone(),
-                    key_schema,
-                    value_schema,
-                },
-            );
+            Entry::Vacant(entry) => entry.insert(Rendered::new(table, source)),
         }
-        &self.rendered[&table.topic]
+    }
+
+    /// What is rendered for `table`, if it is the table schema last rendered.
+    fn rendered_for(&self, table: &TableSchema) -> Option<&Rendered> {
+        self.rendered
+            .get(&table.topic)
+            .filter(|r| std::ptr::eq(&*r.table, table))
     }
 
     fn key_payload(
@@ -88,46 +149,57 @@ impl JsonEncoder {
         row: &Row,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        self.columns_payload(table, row, table.key.iter().copied(), out)
-    }
-
-    fn row_payload(
-        &self,
-        table: &TableSchema,
-        row: &Row,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
-        self.columns_payload(table, row, 0..table.columns.len(), out)
-    }
-
-    /// Writes the given columns of `row` as a JSON object.
-    fn columns_payload(
-        &self,
-        table: &TableSchema,
-        row: &Row,
-        columns: impl Iterator<Item = usize>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
-        out.push(b'{');
-        for (n, i) in columns.enumerate() {
-            if n > 0 {
-                out.push(b',');
+        let placeholder = &self.options.unavailable_placeholder;
+        let columns = table.key.iter().copied();
+        match self.rendered_for(table) {
+            Some(rendered) => {
+                columns_payload(table, row, columns, &rendered.columns, placeholder, out)
             }
-            let column = &table.columns[i];
-            write_str(out, &column.name);
-            out.push(b':');
-            let value = row.0.get(i).unwrap_or(&Value::Null);
-            write_value(
+            None => columns_payload(
+                table,
+                row,
+                columns,
+                &Names::of_columns(table),
+                placeholder,
                 out,
-                value,
-                &column.schema,
-                &self.options.unavailable_placeholder,
-            )
-            .map_err(|message| encode_error(table, Some(&column.name), message))?;
+            ),
         }
-        out.push(b'}');
-        Ok(())
     }
+}
+
+/// Writes the given columns of `row` as a JSON object; `names` are the table's columns'.
+fn columns_payload(
+    table: &TableSchema,
+    row: &Row,
+    columns: impl Iterator<Item = usize>,
+    names: &Names,
+    placeholder: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    out.push(b'{');
+    for (n, i) in columns.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        let column = &table.columns[i];
+        out.extend_from_slice(names.get(i));
+        let value = row.0.get(i).unwrap_or(&Value::Null);
+        write_value(out, value, &column.schema, placeholder)
+            .map_err(|message| encode_error(table, Some(&column.name), message))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes the whole of `row` as a JSON object.
+fn row_payload(
+    table: &TableSchema,
+    row: &Row,
+    names: &Names,
+    placeholder: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    columns_payload(table, row, 0..table.columns.len(), names, placeholder, out)
 }
 
 /// Writes `value` as the JSON the converter produces for `schema`; values the database did
@@ -211,6 +283,28 @@ fn write_struct(
     Ok(())
 }
 
+/// [`write_struct`] with the fields' names rendered beforehand.
+fn write_struct_named(
+    out: &mut Vec<u8>,
+    values: &[Value],
+    fields: &[Field],
+    names: &Names,
+    placeholder: &str,
+) -> Result<(), String> {
+    out.push(b'{');
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(names.get(i));
+        let value = values.get(i).unwrap_or(&Value::Null);
+        write_value(out, value, &field.schema, placeholder)
+            .map_err(|e| format!("field {}: {e}", field.name))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
 fn write_unavailable(out: &mut Vec<u8>, ty: &ConnectType, placeholder: &str) -> Result<(), String> {
     match ty {
         ConnectType::String => write_str(out, placeholder),
@@ -239,14 +333,14 @@ impl EventEncoder for JsonEncoder {
         if !table.has_key() {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(64);
+        let schema_len = match (self.options.key_schemas, self.rendered_for(table)) {
+            (true, Some(rendered)) => rendered.key_schema.len(),
+            _ => 0,
+        };
+        let mut out = Vec::with_capacity(64 + schema_len);
         if self.options.key_schemas {
             out.extend_from_slice(b"{\"schema\":");
-            match self
-                .rendered
-                .get(&table.topic)
-                .filter(|r| std::ptr::eq(&*r.table, table))
-            {
+            match self.rendered_for(table) {
                 Some(rendered) => out.extend_from_slice(&rendered.key_schema),
                 None => {
                     if let Some(schema) = key_schema_of(table) {
@@ -264,31 +358,33 @@ impl EventEncoder for JsonEncoder {
     }
 
     fn value(&mut self, event: &ChangeEvent) -> Result<Vec<u8>, EncodeError> {
-        let mut out = Vec::with_capacity(512);
         let with_schema = self.options.value_schemas;
+        let placeholder = &self.options.unavailable_placeholder;
+        let rendered = Self::rendered(&mut self.rendered, &event.table, &event.source.schema);
+        let table = &event.table;
+        let mut out = Vec::with_capacity(self.last_value_len + VALUE_HEADROOM);
         if with_schema {
-            let rendered = self.rendered(&event.table, &event.source.schema);
             out.extend_from_slice(b"{\"schema\":");
             out.extend_from_slice(&rendered.value_schema);
             out.extend_from_slice(b",\"payload\":");
         }
-        let table = &event.table;
         out.extend_from_slice(b"{\"before\":");
         match &event.before {
-            Some(row) => self.row_payload(table, row, &mut out)?,
+            Some(row) => row_payload(table, row, &rendered.columns, placeholder, &mut out)?,
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"after\":");
         match &event.after {
-            Some(row) => self.row_payload(table, row, &mut out)?,
+            Some(row) => row_payload(table, row, &rendered.columns, placeholder, &mut out)?,
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"source\":");
-        write_struct(
+        write_struct_named(
             &mut out,
             &event.source.values,
             event.source.schema.fields(),
-            &self.options.unavailable_placeholder,
+            &rendered.source_fields,
+            placeholder,
         )
         .map_err(|m| encode_error(table, None, format!("source block: {m}")))?;
         out.extend_from_slice(b",\"transaction\":null,\"op\":");
@@ -304,6 +400,7 @@ impl EventEncoder for JsonEncoder {
         if with_schema {
             out.push(b'}');
         }
+        self.last_value_len = out.len();
         Ok(out)
     }
 

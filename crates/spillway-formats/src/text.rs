@@ -5,10 +5,21 @@ use base64::Engine;
 
 /// Appends `s` as a JSON string literal, escaped as Jackson escapes it.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs escaping (most text).
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
         let escape: Option<&[u8]> = match b {
             b'"' => Some(b"\\\""),
             b'\\' => Some(b"\\\\"),
@@ -18,7 +29,10 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             0x08 => Some(b"\\b"),
             0x0c => Some(b"\\f"),
             0..=0x1f => None,
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[start..i]);
         match escape {
@@ -30,10 +44,23 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
                 out.push(HEX[(b & 0xf) as usize]);
             }
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether one of the eight bytes of `word` is a control character, a quote or a backslash.
+/// Exact as a whole: the zero-byte tests it builds on can only misplace a hit, not invent one.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    below_space | quote | backslash != 0
 }
 
 /// Appends an integer.
@@ -194,6 +221,53 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\nd\\u0001é/\""
+        );
+    }
+
+    #[test]
+    fn strings_escape_at_every_place_of_a_word() {
+        // Every character that needs escaping, at each place in and around eight-byte words,
+        // next to multi-byte UTF-8.
+        for special in [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{0}', '\u{1f}',
+        ] {
+            for before in 0..17 {
+                let s: String = "é".repeat(before / 2)
+                    + &"x".repeat(before % 2)
+                    + &special.to_string()
+                    + "abcdefghijé";
+                let mut fast = Vec::new();
+                write_str(&mut fast, &s);
+                let mut expected = vec![b'"'];
+                for c in s.chars() {
+                    match c {
+                        '"' => expected.extend_from_slice(b"\\\""),
+                        '\\' => expected.extend_from_slice(b"\\\\"),
+                        '\n' => expected.extend_from_slice(b"\\n"),
+                        '\r' => expected.extend_from_slice(b"\\r"),
+                        '\t' => expected.extend_from_slice(b"\\t"),
+                        '\u{8}' => expected.extend_from_slice(b"\\b"),
+                        '\u{c}' => expected.extend_from_slice(b"\\f"),
+                        c if (c as u32) < 0x20 => {
+                            expected.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes())
+                        }
+                        c => expected.extend_from_slice(c.to_string().as_bytes()),
+                    }
+                }
+                expected.push(b'"');
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(expected).unwrap(),
+                    "{s:?}"
+                );
+            }
+        }
+        // Bytes around the tested ranges pass unescaped.
+        let mut out = Vec::new();
+        write_str(&mut out, " !#[]~\u{7f}\u{80}\u{10ffff}abcdefgh");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\" !#[]~\u{7f}\u{80}\u{10ffff}abcdefgh\""
         );
     }
 

@@ -45,9 +45,9 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 /// Most batches queued for the writer thread before [`LogWriter::send`] waits.
 pub const QUEUE_BATCHES: usize = 256;
 
-/// Most bytes (by [`Record::size_hint`]) queued before [`LogWriter::send`] waits: 16 MiB.
+/// Most bytes (by [`Record::size_hint`]) queued before [`LogWriter::send`] waits: 8 MiB.
 /// A larger batch is let through alone.
-pub const QUEUE_BYTES: usize = 16 * 1024 * 1024;
+pub const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A partition buffer whose capacity grew beyond this is released after each group.
 const KEEP_BUFFER: usize = 16 * 1024 * 1024;
