@@ -249,7 +249,7 @@ pub fn write_value(
             out.push(b']');
         }
         (Value::Struct(values), ConnectType::Struct(fields)) => {
-            write_struct(out, values, fields, placeholder)?;
+            write_struct_named(out, values, fields, None, placeholder)?;
         }
         (value, ty) => {
             return Err(format!(
@@ -261,34 +261,13 @@ pub fn write_value(
     Ok(())
 }
 
-/// Writes a struct's values as a JSON object in field order.
-fn write_struct(
-    out: &mut Vec<u8>,
-    values: &[Value],
-    fields: &[Field],
-    placeholder: &str,
-) -> Result<(), String> {
-    out.push(b'{');
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, &field.name);
-        out.push(b':');
-        let value = values.get(i).unwrap_or(&Value::Null);
-        write_value(out, value, &field.schema, placeholder)
-            .map_err(|e| format!("field {}: {e}", field.name))?;
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-/// [`write_struct`] with the fields' names rendered beforehand.
+/// Writes a struct's values as a JSON object in field order, with the fields' names
+/// rendered beforehand when `names` has them.
 fn write_struct_named(
     out: &mut Vec<u8>,
     values: &[Value],
     fields: &[Field],
-    names: &Names,
+    names: Option<&Names>,
     placeholder: &str,
 ) -> Result<(), String> {
     out.push(b'{');
@@ -296,7 +275,13 @@ fn write_struct_named(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(names.get(i));
+        match names {
+            Some(names) => out.extend_from_slice(names.get(i)),
+            None => {
+                write_str(out, &field.name);
+                out.push(b':');
+            }
+        }
         let value = values.get(i).unwrap_or(&Value::Null);
         write_value(out, value, &field.schema, placeholder)
             .map_err(|e| format!("field {}: {e}", field.name))?;
@@ -383,7 +368,7 @@ impl EventEncoder for JsonEncoder {
             &mut out,
             &event.source.values,
             event.source.schema.fields(),
-            &rendered.source_fields,
+            Some(&rendered.source_fields),
             placeholder,
         )
         .map_err(|m| encode_error(table, None, format!("source block: {m}")))?;
